@@ -1,0 +1,72 @@
+# tessera — build, run, test.
+#
+# Plain Make on purpose: one binary, a dozen C files and pkg-config are all
+# there is, and Make is on every Debian machine already (Meson is not).
+#
+#   make          build build/tessera (optimised, -Wall -Wextra)
+#   make run      install what is missing, build, start on SQLite at 127.0.0.1:3000
+#   make test     install what is missing, build (release + ASan/UBSan), run every test
+#   make asan     build build-asan/tessera with AddressSanitizer + UBSan
+
+CC       ?= cc
+PKGS     := libmicrohttpd jansson sqlite3 libsodium libpq
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+ifneq ($(WERROR),)
+WARN     += -Werror
+endif
+CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE $(WARN) -Isrc $(PKG_CFLAGS) -pthread
+LDLIBS   := $(PKG_LIBS) -pthread -lm
+
+SRCS     := $(wildcard src/*/*.c)
+LIB_SRCS := $(filter-out src/cli/main.c,$(SRCS))
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+
+BUILD      := build
+ASAN_BUILD := build-asan
+
+RELEASE_CFLAGS := $(CFLAGS_COMMON) -O2 -g
+ASAN_CFLAGS    := $(CFLAGS_COMMON) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+
+.PHONY: all run test asan unit e2e clean deps
+all: $(BUILD)/tessera
+
+deps:
+	@bash scripts/install-deps.sh
+
+# --- release build -------------------------------------------------------
+$(BUILD)/%.o: %.c $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(RELEASE_CFLAGS) -c $< -o $@
+
+$(BUILD)/tessera: $(SRCS:%.c=$(BUILD)/%.o)
+	$(CC) $(RELEASE_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/unit-tests: $(LIB_SRCS:%.c=$(BUILD)/%.o) $(UNIT_SRCS:%.c=$(BUILD)/%.o)
+	$(CC) $(RELEASE_CFLAGS) -o $@ $^ $(LDLIBS)
+
+# --- sanitizer build -----------------------------------------------------
+$(ASAN_BUILD)/%.o: %.c $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_CFLAGS) -c $< -o $@
+
+$(ASAN_BUILD)/tessera: $(SRCS:%.c=$(ASAN_BUILD)/%.o)
+	$(CC) $(ASAN_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(ASAN_BUILD)/unit-tests: $(LIB_SRCS:%.c=$(ASAN_BUILD)/%.o) $(UNIT_SRCS:%.c=$(ASAN_BUILD)/%.o)
+	$(CC) $(ASAN_CFLAGS) -o $@ $^ $(LDLIBS)
+
+asan: $(ASAN_BUILD)/tessera
+
+# --- the two commands of the README ---------------------------------------
+run: deps
+	@$(MAKE) --no-print-directory all
+	./$(BUILD)/tessera serve --config examples/tessera.json
+
+test: deps
+	@$(MAKE) --no-print-directory WERROR=1 $(BUILD)/tessera $(BUILD)/unit-tests $(ASAN_BUILD)/tessera $(ASAN_BUILD)/unit-tests
+	@bash tests/run.sh
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,86 @@
+/*
+ * pipeline.c — every request's way through tessera: find the token, check
+ * it, strip it from the query, then route.
+ */
+#include <string.h>
+
+#include "api/api.h"
+#include "auth/extract.h"
+#include "core/app.h"
+
+static const route ROUTES[] = {
+    {"GET",    "/healthz",                       api_health},
+    {"POST",   "/api/users",                     api_user_create},
+    {"POST",   "/api/users/login",               api_user_login},
+    {"POST",   "/api/users/logout",              api_user_logout},
+    {"POST",   "/api/users/change-password",     api_user_change_password},
+    {"GET",    "/api/users/{}",                  api_user_get},
+    {"PATCH",  "/api/users/{}",                  api_user_patch},
+    {"GET",    "/api/users/{}/accessTokens",     api_user_tokens_list},
+    {"DELETE", "/api/users/{}/accessTokens",     api_user_tokens_delete_all},
+    {"DELETE", "/api/users/{}/accessTokens/{}",  api_user_tokens_delete_one},
+    {NULL, NULL, NULL},
+};
+
+/* Drops the enabled token parameters, so no handler or log ever sees them. */
+static void strip_token_params(request *r, const cfg_sources *on)
+{
+    int kept = 0;
+    for (int i = 0; i < r->nquery; i++) {
+        const char *k = r->query[i].key;
+        if ((on->query && strcmp(k, "access_token") == 0) || (on->query_token && strcmp(k, "token") == 0))
+            continue;
+        r->query[kept++] = r->query[i];
+    }
+    r->nquery = kept;
+}
+
+/*
+ * The token decides who calls. No token: anonymous. A token that does not
+ * check out is an error, never a silent fall back to anonymous: a client
+ * whose session ended must learn it.
+ */
+static bool authenticate(request *r, response *res)
+{
+    const app *a = r->app;
+    const cfg_sources *on = &a->cfg->auth.sources;
+    tok_candidates c = {
+        .authorization = req_header(r, "Authorization"),
+        .x_access_token = req_header(r, "X-Access-Token"),
+        .query_access_token = req_query(r, "access_token"),
+        .query_token = req_query(r, "token"),
+        .cookie_access_token = req_cookie(r, "access_token"),
+    };
+    strip_token_params(r, on);
+    const char *tok = NULL;
+    size_t len = 0;
+    if (tok_extract(on, &c, &tok, &len) == TOK_SRC_NONE)
+        return true;
+    switch (sess_check(a->sessions, tok, len, &r->who)) {
+    case SESS_OK:
+        return true;
+    case SESS_UNAVAILABLE:
+        res_error(res, 503, "DATABASE_UNAVAILABLE", "the database is not reachable; try again");
+        return false;
+    case SESS_INVALID:
+        break;
+    }
+    memset(&r->who, 0, sizeof r->who);
+    res_error(res, 401, "INVALID_TOKEN", "Invalid Access Token");
+    res->www_authenticate = "Bearer error=\"invalid_token\"";
+    return false;
+}
+
+void api_handle(request *r, response *res)
+{
+    if (authenticate(r, res))
+        route_dispatch(ROUTES, r, res);
+}
+
+void api_store_failure(response *res, int store_error)
+{
+    if (store_error == STORE_UNAVAILABLE)
+        res_error(res, 503, "DATABASE_UNAVAILABLE", "the database is not reachable; try again");
+    else
+        res_error(res, 500, "INTERNAL_ERROR", "%s", store_strerror((store_err)store_error));
+}

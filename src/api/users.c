@@ -1,0 +1,402 @@
+/*
+ * users.c — LoopBack 3's User REST API: register, login, logout, the
+ * account itself, password change, and the account's access tokens.
+ */
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api/access.h"
+#include "api/api.h"
+#include "auth/password.h"
+#include "core/app.h"
+#include "core/isodate.h"
+#include "model/user.h"
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static store_t *store_of(const request *r) { return r->app->store; }
+
+static const cfg_password *cost_of(const request *r) { return &r->app->cfg->password; }
+
+/* A string property, or NULL when absent or not a string. */
+static const char *str_prop(const json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+/* 422 PASSWORD_TOO_LONG when a password field exceeds the limit. */
+static bool password_too_long(const json_t *body, const char *key, response *res)
+{
+    const json_t *pw = json_object_get(body, key);
+    if (json_is_string(pw) && json_string_length(pw) > PW_MAX_LEN) {
+        res_error(res, 422, "PASSWORD_TOO_LONG", "Password too long: at most %d bytes", PW_MAX_LEN);
+        return true;
+    }
+    return false;
+}
+
+static bool set_password(const request *r, store_user *u, const char *pw, response *res)
+{
+    if (pw_hash(cost_of(r), pw, strlen(pw), u->password) != 0) {
+        res_error(res, 500, "INTERNAL_ERROR", "could not hash the password");
+        return false;
+    }
+    return true;
+}
+
+/* Turns a uniqueness conflict from the store into LoopBack's 422. */
+static void conflict(store_err e, const store_user *u, response *res)
+{
+    res_validation v;
+    res_validation_init(&v);
+    json_t *val = json_string(e == STORE_EMAIL_TAKEN ? u->email : u->username);
+    if (e == STORE_EMAIL_TAKEN)
+        res_validation_add(&v, "email", "uniqueness", "Email already exists", val);
+    else
+        res_validation_add(&v, "username", "uniqueness", "User already exists", val);
+    json_decref(val);
+    res_validation_finish(&v, "User", res);
+}
+
+static void store_failed(store_err e, const store_user *u, response *res)
+{
+    if (e == STORE_EMAIL_TAKEN || e == STORE_USERNAME_TAKEN)
+        conflict(e, u, res);
+    else if (e == STORE_NOT_FOUND)
+        res_error(res, 404, "MODEL_NOT_FOUND", "Unknown \"User\" id \"%lld\".", (long long)u->id);
+    else
+        api_store_failure(res, e);
+}
+
+/* Parses the body and rejects an over-long password; NULL when answered. */
+static json_t *read_body(request *r, response *res, const char *pw_key)
+{
+    json_t *body = req_body_object(r, res);
+    if (body && pw_key && password_too_long(body, pw_key, res)) {
+        json_decref(body);
+        return NULL;
+    }
+    return body;
+}
+
+/* Loads the user an account route names, after the owner-or-admin check. */
+static bool load_account(request *r, const char *segment, store_user *u, response *res, bool *is_admin)
+{
+    int64_t id;
+    if (!access_user_id(r, segment, &id, res) || !access_owner_or_admin(r, id, res, is_admin))
+        return false;
+    store_err e = store_of(r)->ops->user_get(store_of(r), id, u);
+    if (e == STORE_OK)
+        return true;
+    if (e == STORE_NOT_FOUND)
+        res_error(res, 404, "MODEL_NOT_FOUND", "Unknown \"User\" id \"%s\".", segment);
+    else
+        api_store_failure(res, e);
+    return false;
+}
+
+/* The caller's own token survives a change the caller made to their own account. */
+static const tok_hash *token_to_keep(const request *r, int64_t user_id)
+{
+    return r->who.user_id == user_id ? &r->who.token_hash : NULL;
+}
+
+/* ---- POST /api/users ------------------------------------------------------ */
+
+void api_user_create(request *r, const char *const *args, response *res)
+{
+    (void)args;
+    json_t *body = read_body(r, res, "password");
+    if (body == NULL)
+        return;
+    res_validation v;
+    res_validation_init(&v);
+    user_validate(body, true, &v);
+    if (res_validation_failed(&v)) {
+        res_validation_finish(&v, "User", res);
+        json_decref(body);
+        return;
+    }
+    res_validation_free(&v);
+
+    store_user u = {0};
+    user_apply(body, &u);
+    if (set_password(r, &u, str_prop(body, "password"), res)) {
+        store_err e = store_of(r)->ops->user_create(store_of(r), &u);
+        if (e == STORE_OK)
+            res_json(res, 200, user_to_json(&u));
+        else
+            store_failed(e, &u, res);
+    }
+    store_user_clear(&u);
+    json_decref(body);
+}
+
+/* ---- POST /api/users/login ------------------------------------------------ */
+
+static bool wants_user(const request *r)
+{
+    const char *inc = req_query(r, "include");
+    return inc && strstr(inc, "user") != NULL;
+}
+
+/* Finds the account named by email or username; false when there is none. */
+static bool find_login(request *r, const json_t *body, store_user *u, response *res, bool *answered)
+{
+    const char *email = str_prop(body, "email");
+    const char *username = str_prop(body, "username");
+    *answered = false;
+    if ((email == NULL || *email == '\0') && (username == NULL || *username == '\0')) {
+        res_error(res, 400, "USERNAME_EMAIL_REQUIRED", "username or email is required");
+        *answered = true;
+        return false;
+    }
+    char lower[STORE_EMAIL_MAX + 1] = "";
+    if (email && *email)
+        user_email_lower(email, lower);
+    store_err e = store_of(r)->ops->user_find(store_of(r), lower[0] ? lower : NULL, username, u);
+    if (e == STORE_OK)
+        return true;
+    if (e != STORE_NOT_FOUND) {
+        api_store_failure(res, e);
+        *answered = true;
+    }
+    return false;
+}
+
+/*
+ * A wrong password and an unknown account get the same answer after the same
+ * work (one argon2id verification), so a login reveals nothing about which
+ * accounts exist.
+ */
+void api_user_login(request *r, const char *const *args, response *res)
+{
+    (void)args;
+    const app *a = r->app;
+    json_t *body = read_body(r, res, "password");
+    if (body == NULL)
+        return;
+    int64_t ttl;
+    char why[160];
+    if (sess_resolve_ttl(&a->cfg->auth, json_object_get(body, "ttl"), &ttl, why, sizeof why) != 0) {
+        res_error(res, 422, "INVALID_TTL", "%s", why);
+        json_decref(body);
+        return;
+    }
+    const char *pw = str_prop(body, "password");
+    size_t pwlen = pw ? strlen(pw) : 0;
+    store_user u = {0};
+    bool answered;
+    bool found = find_login(r, body, &u, res, &answered);
+    if (answered)
+        goto out;
+    if (!found || pw == NULL) {
+        pw_burn(cost_of(r), pw ? pw : "", pwlen);
+        res_error(res, 401, "LOGIN_FAILED", "login failed");
+        goto out;
+    }
+    if (!pw_verify(u.password, pw, pwlen)) {
+        res_error(res, 401, "LOGIN_FAILED", "login failed");
+        goto out;
+    }
+    if (pw_needs_rehash(cost_of(r), u.password) && pw_hash(cost_of(r), pw, pwlen, u.password) == 0)
+        store_of(r)->ops->user_update(store_of(r), &u, STORE_USER_PASSWORD);
+
+    char secret[TOK_MAX_LEN + 1];
+    tok_record rec;
+    store_err e = sess_issue(a->sessions, u.id, ttl, secret, &rec);
+    if (e != STORE_OK) {
+        api_store_failure(res, e);
+        goto out;
+    }
+    json_t *out = sess_token_json(&rec, secret);
+    sodium_memzero(secret, sizeof secret);
+    if (wants_user(r))
+        json_object_set_new(out, "user", user_to_json(&u));
+    res_json(res, 200, out);
+out:
+    store_user_clear(&u);
+    json_decref(body);
+}
+
+/* ---- POST /api/users/logout ----------------------------------------------- */
+
+void api_user_logout(request *r, const char *const *args, response *res)
+{
+    (void)args;
+    if (r->who.user_id == 0) {
+        res_error(res, 401, "AUTHORIZATION_REQUIRED", "accessToken is required to logout");
+        return;
+    }
+    store_err e = sess_revoke(r->app->sessions, &r->who.token_hash);
+    if (e == STORE_OK || e == STORE_NOT_FOUND)
+        res_no_content(res);
+    else
+        api_store_failure(res, e);
+}
+
+/* ---- GET and PATCH /api/users/{id} ---------------------------------------- */
+
+void api_user_get(request *r, const char *const *args, response *res)
+{
+    store_user u = {0};
+    if (load_account(r, args[0], &u, res, NULL))
+        res_json(res, 200, user_to_json(&u));
+    store_user_clear(&u);
+}
+
+/* Copies what PATCH may change into u; returns the fields, or -1 when answered. */
+static int patch_fields(request *r, const json_t *body, bool is_admin, store_user *u, response *res)
+{
+    res_validation v;
+    res_validation_init(&v);
+    user_validate(body, false, &v);
+    if (res_validation_failed(&v)) {
+        res_validation_finish(&v, "User", res);
+        return -1;
+    }
+    res_validation_free(&v);
+    unsigned fields = user_apply(body, u);
+    const json_t *verified = json_object_get(body, "emailVerified");
+    if (is_admin && json_is_boolean(verified)) {
+        u->email_verified = json_is_true(verified);
+        fields |= STORE_USER_VERIFIED;
+    }
+    const char *pw = str_prop(body, "password");
+    if (pw) {
+        if (!set_password(r, u, pw, res))
+            return -1;
+        fields |= STORE_USER_PASSWORD;
+    }
+    return (int)fields;
+}
+
+/*
+ * A new email or password ends every other session of the account (LoopBack's
+ * logoutSessionsOnSensitiveChanges): whoever held the old credentials must not
+ * keep a way in.
+ */
+void api_user_patch(request *r, const char *const *args, response *res)
+{
+    json_t *body = read_body(r, res, "password");
+    if (body == NULL)
+        return;
+    store_user u = {0};
+    bool is_admin;
+    if (!load_account(r, args[0], &u, res, &is_admin))
+        goto out;
+    int fields = patch_fields(r, body, is_admin, &u, res);
+    if (fields < 0)
+        goto out;
+    store_err e = store_of(r)->ops->user_update(store_of(r), &u, (unsigned)fields);
+    if (e == STORE_OK && (fields & (STORE_USER_EMAIL | STORE_USER_PASSWORD)))
+        e = sess_revoke_user(r->app->sessions, u.id, token_to_keep(r, u.id));
+    if (e == STORE_OK)
+        res_json(res, 200, user_to_json(&u));
+    else
+        store_failed(e, &u, res);
+out:
+    store_user_clear(&u);
+    json_decref(body);
+}
+
+/* ---- POST /api/users/change-password -------------------------------------- */
+
+void api_user_change_password(request *r, const char *const *args, response *res)
+{
+    (void)args;
+    if (r->who.user_id == 0) {
+        access_deny(r, res);
+        return;
+    }
+    json_t *body = read_body(r, res, "newPassword");
+    if (body == NULL)
+        return;
+    const char *old = str_prop(body, "oldPassword");
+    const char *new = str_prop(body, "newPassword");
+    store_user u = {0};
+    if (new == NULL || *new == '\0' || old == NULL) {
+        res_validation v;
+        res_validation_init(&v);
+        if (old == NULL)
+            res_validation_add(&v, "oldPassword", "presence", "can't be blank", NULL);
+        if (new == NULL || *new == '\0')
+            res_validation_add(&v, "newPassword", "presence", "can't be blank", NULL);
+        res_validation_finish(&v, "User", res);
+        goto out;
+    }
+    store_err e = store_of(r)->ops->user_get(store_of(r), r->who.user_id, &u);
+    if (e != STORE_OK) {
+        store_failed(e, &u, res);
+        goto out;
+    }
+    if (!pw_verify(u.password, old, strlen(old))) {
+        res_error(res, 400, "INVALID_PASSWORD", "Invalid current password");
+        goto out;
+    }
+    if (!set_password(r, &u, new, res))
+        goto out;
+    e = store_of(r)->ops->user_update(store_of(r), &u, STORE_USER_PASSWORD);
+    if (e == STORE_OK)
+        e = sess_revoke_user(r->app->sessions, u.id, &r->who.token_hash);
+    if (e == STORE_OK)
+        res_no_content(res);
+    else
+        store_failed(e, &u, res);
+out:
+    store_user_clear(&u);
+    json_decref(body);
+}
+
+/* ---- /api/users/{id}/accessTokens ----------------------------------------- */
+
+static void append_token(const tok_record *t, void *ctx)
+{
+    json_array_append_new(ctx, sess_token_json(t, NULL));
+}
+
+void api_user_tokens_list(request *r, const char *const *args, response *res)
+{
+    store_user u = {0};
+    if (load_account(r, args[0], &u, res, NULL)) {
+        json_t *list = json_array();
+        store_err e = store_of(r)->ops->token_list(store_of(r), u.id, iso_now_ms(), append_token, list);
+        if (e == STORE_OK)
+            res_json(res, 200, list);
+        else {
+            json_decref(list);
+            api_store_failure(res, e);
+        }
+    }
+    store_user_clear(&u);
+}
+
+void api_user_tokens_delete_all(request *r, const char *const *args, response *res)
+{
+    store_user u = {0};
+    if (load_account(r, args[0], &u, res, NULL)) {
+        store_err e = sess_revoke_user(r->app->sessions, u.id, NULL);
+        if (e == STORE_OK)
+            res_no_content(res);
+        else
+            api_store_failure(res, e);
+    }
+    store_user_clear(&u);
+}
+
+void api_user_tokens_delete_one(request *r, const char *const *args, response *res)
+{
+    store_user u = {0};
+    if (load_account(r, args[0], &u, res, NULL)) {
+        store_err e = tok_is_handle(args[1]) ? sess_revoke_handle(r->app->sessions, u.id, args[1])
+                                             : STORE_NOT_FOUND;
+        if (e == STORE_OK)
+            res_no_content(res);
+        else if (e == STORE_NOT_FOUND)
+            res_error(res, 404, "MODEL_NOT_FOUND", "Unknown \"AccessToken\" id \"%.64s\".", args[1]);
+        else
+            api_store_failure(res, e);
+    }
+    store_user_clear(&u);
+}

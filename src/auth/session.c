@@ -1,0 +1,355 @@
+/*
+ * session.c — access tokens over their whole life: issue, check, revoke, and
+ * the background sync that keeps this process's cache true to the store.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth/session.h"
+#include "auth/tokcache.h"
+#include "core/isodate.h"
+
+/* Last use is written to the store at most this often. */
+#define LAST_USED_FLUSH_MS 30000
+/* Expired tokens and old revocation events are purged this often. */
+#define PURGE_EVERY_MS 60000
+/* Revocation events are kept this long: long enough for every reader. */
+#define EVENT_KEEP_MS (10 * 60 * 1000)
+
+struct sess {
+    cfg_auth cfg;
+    store_t *store;
+    tcache *cache;
+    int64_t event_seq;         /* last revocation event applied */
+    pthread_mutex_t sync_lock; /* one sync at a time            */
+
+    pthread_t thread;
+    bool running;
+    int interval_ms;
+    pthread_mutex_t stop_lock;
+    pthread_cond_t stop_cond;
+};
+
+sess *sess_new(const cfg_auth *cfg, store_t *store)
+{
+    sess *s = calloc(1, sizeof *s);
+    if (s == NULL || (s->cache = tcache_new()) == NULL) {
+        free(s);
+        return NULL;
+    }
+    s->cfg = *cfg;
+    s->store = store;
+    pthread_mutex_init(&s->sync_lock, NULL);
+    pthread_mutex_init(&s->stop_lock, NULL);
+    pthread_cond_init(&s->stop_cond, NULL);
+    /* Events written before this process started concern tokens it has never
+     * cached: start reading after them (the log keeps only minutes of them). */
+    int64_t last = 0;
+    if (store->ops->events_since(store, 0, NULL, NULL, &last) == STORE_OK)
+        s->event_seq = last;
+    return s;
+}
+
+void sess_free(sess *s)
+{
+    if (s == NULL)
+        return;
+    sess_stop_sync(s);
+    tcache_free(s->cache);
+    pthread_mutex_destroy(&s->sync_lock);
+    pthread_mutex_destroy(&s->stop_lock);
+    pthread_cond_destroy(&s->stop_cond);
+    free(s);
+}
+
+/* ---- check ------------------------------------------------------------- */
+
+static void principal_from(const tok_record *t, principal *out)
+{
+    memset(out, 0, sizeof *out);
+    out->user_id = t->user_id;
+    out->app_id = t->app_id;
+    memcpy(out->token_handle, t->handle, sizeof out->token_handle);
+    out->token_hash = t->hash;
+    out->token_created_ms = t->created_ms;
+    out->token_ttl = t->ttl;
+    out->scopes = t->scopes;
+}
+
+/*
+ * A cache miss: read the token from the store and cache it. Should the sync
+ * thread apply revocations between the read and the insert, one of them may
+ * be this very token, so then the store is asked again.
+ */
+static sess_result fill_from_store(sess *s, const tok_hash *h, int64_t now, tok_record *t)
+{
+    int64_t seq = __atomic_load_n(&s->event_seq, __ATOMIC_ACQUIRE);
+    store_err e = s->store->ops->token_find(s->store, h, t);
+    if (e == STORE_NOT_FOUND)
+        return SESS_INVALID;
+    if (e != STORE_OK)
+        return SESS_UNAVAILABLE;
+    t->last_used_ms = now;
+    tcache_put(s->cache, t);
+    if (__atomic_load_n(&s->event_seq, __ATOMIC_ACQUIRE) != seq) {
+        tok_record again;
+        if (s->store->ops->token_find(s->store, h, &again) == STORE_NOT_FOUND) {
+            tcache_remove(s->cache, h);
+            return SESS_INVALID;
+        }
+    }
+    return SESS_OK;
+}
+
+/*
+ * The cache answers almost every check. A miss (a token issued by another
+ * process, or before a restart) reads the store once and fills the cache. An
+ * expired token is removed from both on the first check that sees it.
+ */
+sess_result sess_check(sess *s, const char *secret, size_t len, principal *out)
+{
+    if (!tok_well_formed(secret, len))
+        return SESS_INVALID;
+    tok_hash h;
+    tok_hash_of(secret, len, &h);
+    int64_t now = iso_now_ms();
+    tok_record t;
+    if (!tcache_get(s->cache, &h, now, &t)) {
+        sess_result r = fill_from_store(s, &h, now, &t);
+        if (r != SESS_OK)
+            return r;
+    }
+    if (tok_expires_ms(t.created_ms, t.ttl) <= now) {
+        sess_revoke(s, &h);
+        return SESS_INVALID;
+    }
+    principal_from(&t, out);
+    return SESS_OK;
+}
+
+/* ---- issue and revoke -------------------------------------------------- */
+
+store_err sess_issue(sess *s, int64_t user_id, int64_t ttl, char *secret, tok_record *rec)
+{
+    memset(rec, 0, sizeof *rec);
+    tok_generate(secret, (size_t)s->cfg.token_length);
+    tok_hash_of(secret, (size_t)s->cfg.token_length, &rec->hash);
+    tok_new_handle(rec->handle);
+    rec->user_id = user_id;
+    rec->created_ms = iso_now_ms();
+    rec->ttl = ttl;
+    store_err e = s->store->ops->token_insert(s->store, rec);
+    if (e == STORE_OK)
+        tcache_put(s->cache, rec);
+    return e;
+}
+
+store_err sess_revoke(sess *s, const tok_hash *h)
+{
+    tcache_remove(s->cache, h);
+    return s->store->ops->token_delete(s->store, h);
+}
+
+store_err sess_revoke_handle(sess *s, int64_t user_id, const char *handle)
+{
+    tok_hash h;
+    store_err e = s->store->ops->token_delete_handle(s->store, user_id, handle, &h);
+    if (e == STORE_OK)
+        tcache_remove(s->cache, &h);
+    return e;
+}
+
+store_err sess_revoke_user(sess *s, int64_t user_id, const tok_hash *keep)
+{
+    tcache_remove_user(s->cache, user_id, keep);
+    return s->store->ops->token_delete_user(s->store, user_id, keep, NULL);
+}
+
+/* ---- sync with the store ----------------------------------------------- */
+
+static void apply_event(const store_event *ev, void *ctx)
+{
+    sess *s = ctx;
+    if (ev->kind == STORE_EV_TOKEN)
+        tcache_remove(s->cache, &ev->hash);
+    else if (ev->kind == STORE_EV_USER)
+        tcache_remove_user(s->cache, ev->user_id, ev->has_keep ? &ev->hash : NULL);
+}
+
+void sess_sync_once(sess *s)
+{
+    pthread_mutex_lock(&s->sync_lock);
+    int64_t last = s->event_seq;
+    if (s->store->ops->events_since(s->store, s->event_seq, apply_event, s, &last) == STORE_OK)
+        __atomic_store_n(&s->event_seq, last, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&s->sync_lock);
+}
+
+typedef struct used_batch {
+    tok_record *v;
+    size_t n, cap;
+} used_batch;
+
+static void collect_used(const tok_record *r, void *ctx)
+{
+    used_batch *b = ctx;
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 256;
+        tok_record *v = realloc(b->v, cap * sizeof *v);
+        if (v == NULL)
+            return;
+        b->v = v;
+        b->cap = cap;
+    }
+    b->v[b->n++] = *r;
+}
+
+/* Writes last use of the tokens used since the previous flush. The records
+ * are copied out first, so no shard lock is held while the store writes. */
+static void flush_last_used(sess *s)
+{
+    used_batch b = {0};
+    tcache_drain_used(s->cache, collect_used, &b);
+    for (size_t i = 0; i < b.n; i++)
+        s->store->ops->token_touch(s->store, &b.v[i].hash, b.v[i].last_used_ms);
+    free(b.v);
+}
+
+static void purge(sess *s)
+{
+    int64_t now = iso_now_ms();
+    tcache_evict_expired(s->cache, now);
+    s->store->ops->token_purge_expired(s->store, now, NULL);
+    s->store->ops->events_trim(s->store, now - EVENT_KEEP_MS);
+}
+
+/* Sleeps up to ms, waking early when asked to stop. False when stopping. */
+static bool nap(sess *s, int ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&s->stop_lock);
+    while (s->running) {
+        if (pthread_cond_timedwait(&s->stop_cond, &s->stop_lock, &until) == ETIMEDOUT)
+            break;
+    }
+    bool running = s->running;
+    pthread_mutex_unlock(&s->stop_lock);
+    return running;
+}
+
+static void *sync_main(void *arg)
+{
+    sess *s = arg;
+    int64_t last_flush = iso_now_ms(), last_purge = 0;
+    while (nap(s, s->interval_ms)) {
+        sess_sync_once(s);
+        int64_t now = iso_now_ms();
+        if (now - last_flush >= LAST_USED_FLUSH_MS) {
+            flush_last_used(s);
+            last_flush = now;
+        }
+        if (now - last_purge >= PURGE_EVERY_MS) {
+            purge(s);
+            last_purge = now;
+        }
+    }
+    flush_last_used(s);
+    return NULL;
+}
+
+int sess_start_sync(sess *s, int interval_ms)
+{
+    s->interval_ms = interval_ms > 0 ? interval_ms : 250;
+    s->running = true;
+    if (pthread_create(&s->thread, NULL, sync_main, s) != 0) {
+        s->running = false;
+        return -1;
+    }
+    return 0;
+}
+
+void sess_stop_sync(sess *s)
+{
+    pthread_mutex_lock(&s->stop_lock);
+    bool was = s->running;
+    s->running = false;
+    pthread_cond_broadcast(&s->stop_cond);
+    pthread_mutex_unlock(&s->stop_lock);
+    if (was)
+        pthread_join(s->thread, NULL);
+}
+
+/* ---- LoopBack's rules and shapes --------------------------------------- */
+
+int sess_resolve_ttl(const cfg_auth *cfg, const json_t *requested, int64_t *ttl, char *err, size_t errlen)
+{
+    long long v = 0;
+    if (requested == NULL || json_is_null(requested)) {
+        v = 0;
+    } else if (json_is_integer(requested)) {
+        v = json_integer_value(requested);
+    } else if (json_is_real(requested) && json_real_value(requested) == (double)(long long)json_real_value(requested)) {
+        v = (long long)json_real_value(requested);
+    } else if (json_is_string(requested)) {
+        const char *str = json_string_value(requested);
+        char *end;
+        errno = 0;
+        v = strtoll(str, &end, 10);
+        if (*str == '\0' || *end != '\0' || errno) {
+            snprintf(err, errlen, "ttl must be an integer number of seconds");
+            return -1;
+        }
+    } else {
+        snprintf(err, errlen, "ttl must be an integer number of seconds");
+        return -1;
+    }
+    if (v == 0) {
+        *ttl = cfg->ttl;
+    } else if (v == TOK_ETERNAL) {
+        if (!cfg->allow_eternal) {
+            snprintf(err, errlen, "eternal tokens (ttl -1) are not allowed");
+            return -1;
+        }
+        *ttl = TOK_ETERNAL;
+    } else if (v < 0) {
+        snprintf(err, errlen, "ttl must be a positive number of seconds, or -1 for an eternal token");
+        return -1;
+    } else {
+        *ttl = v > cfg->max_ttl ? cfg->max_ttl : v;
+    }
+    return 0;
+}
+
+json_t *sess_token_json(const tok_record *rec, const char *secret)
+{
+    char created[ISODATE_LEN];
+    iso_format(rec->created_ms, created);
+    json_t *o = json_object();
+    if (secret)
+        json_object_set_new(o, "id", json_string(secret));
+    json_object_set_new(o, "ttl", json_integer(rec->ttl));
+    json_object_set_new(o, "created", json_string(created));
+    json_object_set_new(o, "userId", json_integer(rec->user_id));
+    json_object_set_new(o, "handle", json_string(rec->handle));
+    if (secret == NULL) {
+        if (rec->last_used_ms > 0) {
+            char used[ISODATE_LEN];
+            iso_format(rec->last_used_ms, used);
+            json_object_set_new(o, "lastUsed", json_string(used));
+        } else {
+            json_object_set_new(o, "lastUsed", json_null());
+        }
+    }
+    return o;
+}

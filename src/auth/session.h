@@ -1,0 +1,66 @@
+/*
+ * session.h — issuing, checking and revoking access tokens.
+ *
+ * This is the one place that keeps the store and the memory cache in step:
+ * a token is written to the store and the cache together, checked against the
+ * cache (the store only on a miss), and revoked from both. A background
+ * thread reads the store's revocation log, so a token revoked by another
+ * process (the CLI, another instance) leaves this cache too, and writes last
+ * use in batches.
+ */
+#ifndef TESSERA_SESSION_H
+#define TESSERA_SESSION_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth/principal.h"
+#include "core/config.h"
+#include "store/store.h"
+
+typedef struct sess sess;
+
+typedef enum sess_result {
+    SESS_OK = 0,
+    SESS_INVALID,      /* malformed, unknown, expired or revoked */
+    SESS_UNAVAILABLE,  /* the store could not answer             */
+} sess_result;
+
+sess *sess_new(const cfg_auth *cfg, store_t *store);
+void sess_free(sess *s);
+
+/* Starts and stops the background sync thread (serve only). */
+int sess_start_sync(sess *s, int interval_ms);
+void sess_stop_sync(sess *s);
+
+/* Resolves a presented secret to a principal. */
+sess_result sess_check(sess *s, const char *secret, size_t len, principal *out);
+
+/*
+ * Issues a token for user_id with ttl seconds (already resolved by
+ * sess_resolve_ttl). Writes the secret (tokenLength + 1 bytes) to secret and
+ * the record to *rec. Returns a store error code.
+ */
+store_err sess_issue(sess *s, int64_t user_id, int64_t ttl, char *secret, tok_record *rec);
+
+store_err sess_revoke(sess *s, const tok_hash *h);
+store_err sess_revoke_handle(sess *s, int64_t user_id, const char *handle);
+/* All of a user's tokens, except *keep when not NULL. */
+store_err sess_revoke_user(sess *s, int64_t user_id, const tok_hash *keep);
+
+/* Reads the revocation log once and applies it to the cache. */
+void sess_sync_once(sess *s);
+
+/*
+ * LoopBack's ttl rules for a requested ttl (NULL/absent, 0 → the default;
+ * -1 → eternal when allowed; above maxTTL → capped to maxTTL). Returns 0 and
+ * sets *ttl, or -1 with a message in err when the value is not acceptable.
+ */
+int sess_resolve_ttl(const cfg_auth *cfg, const json_t *requested, int64_t *ttl,
+                     char *err, size_t errlen);
+
+/* The token as LoopBack shows it: {"id"?, "ttl", "created", "userId", ...}. */
+json_t *sess_token_json(const tok_record *rec, const char *secret /* or NULL */);
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * token.h — what an access token is: its secret, its hash and its handle.
+ *
+ * The secret is tokenLength characters of [A-Za-z0-9] from libsodium's
+ * CSPRNG; it is shown once, to whoever was issued it. The database and the
+ * memory cache keep only its SHA-256. The handle is a second, unrelated random
+ * string that names the token in lists and revocations without revealing it.
+ */
+#ifndef TESSERA_TOKEN_H
+#define TESSERA_TOKEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TOK_MIN_LEN     32
+#define TOK_MAX_LEN     512
+#define TOK_HASH_LEN    32 /* SHA-256 */
+#define TOK_HANDLE_LEN  24
+#define TOK_ETERNAL     (-1)
+
+typedef struct tok_hash {
+    uint8_t b[TOK_HASH_LEN];
+} tok_hash;
+
+/* A token's metadata: everything but its secret. */
+typedef struct tok_record {
+    tok_hash hash;
+    char handle[TOK_HANDLE_LEN + 1];
+    int64_t user_id;
+    int64_t app_id;       /* 0: none                          */
+    int64_t created_ms;
+    int64_t ttl;          /* seconds, or TOK_ETERNAL          */
+    int64_t last_used_ms; /* 0: never                         */
+    uint64_t scopes;      /* 0: unrestricted                  */
+} tok_record;
+
+/* Fills out[0..len-1] with random [A-Za-z0-9] and NUL-terminates it. */
+void tok_generate(char *out, size_t len);
+
+/* A fresh public handle ("at_" + random), NUL-terminated. */
+void tok_new_handle(char out[TOK_HANDLE_LEN + 1]);
+
+/* True when s (of length len) could be a token: 32..512 of [A-Za-z0-9]. */
+bool tok_well_formed(const char *s, size_t len);
+
+/* True when s looks like a handle made by tok_new_handle. */
+bool tok_is_handle(const char *s);
+
+/* SHA-256 of the secret. */
+void tok_hash_of(const char *secret, size_t len, tok_hash *out);
+
+/* Constant-time equality of two hashes. */
+bool tok_hash_equal(const tok_hash *a, const tok_hash *b);
+
+/*
+ * Expiry of a token created at created_ms with ttl seconds, in ms since the
+ * epoch; INT64_MAX for an eternal token (ttl == TOK_ETERNAL).
+ */
+int64_t tok_expires_ms(int64_t created_ms, int64_t ttl);
+
+#endif

@@ -1,0 +1,106 @@
+/*
+ * serve.c — `tessera serve`: the API server's life from start to clean exit.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "cli/cli.h"
+#include "core/app.h"
+#include "http/server.h"
+
+static const char USAGE[] =
+    "usage: tessera serve [--config FILE] [--listen HOST:PORT] [--database URL]\n"
+    "\n"
+    "Runs the API server. Defaults: --listen 127.0.0.1:3000, --database sqlite:tessera.db.\n"
+    "TESSERA_CONFIG, TESSERA_LISTEN and TESSERA_DATABASE do the same; flags win.\n"
+    "SIGINT or SIGTERM: stop accepting, finish requests in flight, exit 0.\n";
+
+/* How often revocations made by other processes are read from the store. */
+#define SYNC_INTERVAL_MS 250
+/* How long requests in flight may take to finish at shutdown. */
+#define SHUTDOWN_GRACE_MS 10000
+
+static int worker_threads(const config *cfg)
+{
+    if (cfg->server.threads > 0)
+        return cfg->server.threads;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    /* Logins hold a worker for one argon2id hash: more workers than cores keep
+     * token checks flowing while some of them hash. */
+    return cores > 2 ? (int)cores * 2 : 4;
+}
+
+/* Runs until SIGINT or SIGTERM; those are blocked in every thread and taken here. */
+static int run(const config *cfg)
+{
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    store_t *st = cli_open_store(cfg);
+    if (st == NULL)
+        return CLI_FAILED;
+    app a = {.cfg = cfg, .store = st, .sessions = sess_new(&cfg->auth, st)};
+    if (a.sessions == NULL || sess_start_sync(a.sessions, SYNC_INTERVAL_MS) != 0) {
+        fputs("tessera: cannot start the token cache\n", stderr);
+        sess_free(a.sessions);
+        st->ops->close(st);
+        return CLI_FAILED;
+    }
+    http_options opt = {
+        .listen = cfg->server.listen,
+        .threads = worker_threads(cfg),
+        .max_body = cfg->server.max_body,
+        .handler = api_handle,
+        .app = &a,
+    };
+    char err[512];
+    http_server *http = http_start(&opt, err, sizeof err);
+    int rc = CLI_FAILED;
+    if (http == NULL) {
+        fprintf(stderr, "tessera: %s\n", err);
+    } else {
+        printf("tessera listening on http://%s\n", http_address(http));
+        fflush(stdout);
+        int sig = 0;
+        sigwait(&stop, &sig);
+        fprintf(stderr, "tessera: %s received, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        http_stop(http, SHUTDOWN_GRACE_MS);
+        rc = CLI_OK;
+    }
+    sess_free(a.sessions);
+    st->ops->close(st);
+    return rc;
+}
+
+int cli_serve(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        CLI_COMMON_OPTIONS,
+        {"listen", required_argument, NULL, OPT_LISTEN},
+        {NULL, 0, NULL, 0},
+    };
+    cli_common o = {0};
+    int c, done;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if ((done = cli_common_opt(c, &o, USAGE)) >= 100)
+            return done - 100;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "tessera serve: unexpected argument '%s'\n%s", argv[optind], USAGE);
+        return CLI_USAGE;
+    }
+    config cfg;
+    if (cli_load_config(&o, &cfg) != 0)
+        return CLI_USAGE;
+    int rc = run(&cfg);
+    cfg_free(&cfg);
+    return rc;
+}

@@ -1,0 +1,17 @@
+/*
+ * app.h — what a running tessera is made of, handed to every request.
+ */
+#ifndef TESSERA_APP_H
+#define TESSERA_APP_H
+
+#include "auth/session.h"
+#include "core/config.h"
+#include "store/store.h"
+
+typedef struct app {
+    const config *cfg;
+    store_t *store;
+    sess *sessions;
+} app;
+
+#endif

@@ -1,0 +1,72 @@
+/*
+ * config.h — tessera's settings: defaults, the JSON config file, the
+ * TESSERA_* environment variables and command-line flags, in that order of
+ * precedence (flags win).
+ */
+#ifndef TESSERA_CONFIG_H
+#define TESSERA_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Where a request may carry its access token; each can be switched off. */
+typedef struct cfg_sources {
+    bool bearer;        /* Authorization: Bearer <t>            */
+    bool authorization; /* Authorization: <t> (bare, LoopBack)  */
+    bool header;        /* X-Access-Token: <t>                  */
+    bool query;         /* ?access_token=<t>                    */
+    bool query_token;   /* ?token=<t> (Strapi's form)           */
+    bool cookie;        /* Cookie: access_token=<t>             */
+} cfg_sources;
+
+typedef struct cfg_auth {
+    int64_t ttl;              /* default token lifetime, seconds        */
+    int64_t max_ttl;          /* a requested ttl above this is capped    */
+    bool allow_eternal;       /* accept ttl = -1                        */
+    int token_length;         /* characters of [A-Za-z0-9], >= 32       */
+    cfg_sources sources;
+} cfg_auth;
+
+typedef struct cfg_password {
+    uint64_t opslimit;        /* argon2id passes                        */
+    size_t memlimit;          /* argon2id memory, bytes                 */
+} cfg_password;
+
+typedef struct cfg_server {
+    char *listen;             /* "HOST:PORT"                             */
+    int threads;              /* worker threads; 0 = one per core        */
+    size_t max_body;          /* bytes; a larger body is refused with 413 */
+    int acl_error_status;     /* 401 (LoopBack's default) or 403         */
+} cfg_server;
+
+typedef struct config {
+    char *database;           /* "sqlite:PATH" or a PostgreSQL URL       */
+    cfg_server server;
+    cfg_auth auth;
+    cfg_password password;
+} config;
+
+/* Fills *c with the built-in defaults. */
+void cfg_defaults(config *c);
+
+/*
+ * Reads a JSON config file over the current values of *c. Every unknown key
+ * and every value of the wrong type or range is an error; on error returns -1
+ * and writes "PATH: message" (e.g. "auth.ttl: must be an integer") to err.
+ */
+int cfg_load_file(config *c, const char *path, char *err, size_t errlen);
+
+/* Same as cfg_load_file, for a JSON text already in memory. */
+int cfg_load_string(config *c, const char *json, char *err, size_t errlen);
+
+/* Overlays TESSERA_LISTEN and TESSERA_DATABASE when set. */
+void cfg_apply_env(config *c);
+
+/* Replaces a string setting (listen, database), freeing the old value. */
+void cfg_set_string(char **slot, const char *value);
+
+/* Frees what the config owns. */
+void cfg_free(config *c);
+
+#endif

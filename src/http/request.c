@@ -1,0 +1,216 @@
+/*
+ * request.c — reading a request's body and query, and shaping responses in
+ * LoopBack's envelopes.
+ */
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http/request.h"
+
+const char *req_query(const request *r, const char *key)
+{
+    for (int i = 0; i < r->nquery; i++)
+        if (strcmp(r->query[i].key, key) == 0)
+            return r->query[i].value;
+    return NULL;
+}
+
+const char *req_header(const request *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *req_cookie(const request *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, name);
+}
+
+/* The media type of a Content-Type value, without parameters. */
+static bool media_type_is(const char *ct, const char *type)
+{
+    size_t n = strlen(type);
+    while (*ct == ' ')
+        ct++;
+    return strncasecmp(ct, type, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+/*
+ * Form fields become a JSON object of strings. json_string refuses invalid
+ * UTF-8, which is how a form body gets the same UTF-8 check as a JSON one.
+ */
+static json_t *parse_form(const char *body, size_t len, response *res)
+{
+    json_t *o = json_object();
+    char *copy = strndup(body, len);
+    if (o == NULL || copy == NULL) {
+        free(copy);
+        json_decref(o);
+        res_error(res, 500, "INTERNAL_ERROR", "out of memory");
+        return NULL;
+    }
+    char *save = NULL;
+    for (char *pair = strtok_r(copy, "&", &save); pair; pair = strtok_r(NULL, "&", &save)) {
+        char *eq = strchr(pair, '=');
+        char *val = eq ? eq + 1 : pair + strlen(pair);
+        if (eq)
+            *eq = '\0';
+        for (char *p = pair; *p; p++)
+            if (*p == '+') *p = ' ';
+        for (char *p = val; *p; p++)
+            if (*p == '+') *p = ' ';
+        MHD_http_unescape(pair);
+        MHD_http_unescape(val);
+        json_t *s = json_string(val);
+        json_t *k = json_string(pair); /* only to check the key's UTF-8 */
+        bool ok = s != NULL && k != NULL;
+        json_decref(k);
+        if (!ok) {
+            json_decref(s);
+            json_decref(o);
+            free(copy);
+            res_error(res, 400, "INVALID_UTF8", "the form body is not valid UTF-8");
+            return NULL;
+        }
+        json_object_set_new(o, pair, s);
+    }
+    free(copy);
+    return o;
+}
+
+json_t *req_body_object(const request *r, response *res)
+{
+    if (r->body_len == 0)
+        return json_object();
+    const char *ct = r->content_type ? r->content_type : "";
+    if (media_type_is(ct, "application/x-www-form-urlencoded"))
+        return parse_form(r->body, r->body_len, res);
+    if (!media_type_is(ct, "application/json") && *ct != '\0') {
+        res_error(res, 415, "UNSUPPORTED_MEDIA_TYPE",
+                  "Content-Type %.64s is not supported: send application/json", ct);
+        return NULL;
+    }
+    json_error_t je;
+    json_t *v = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    if (v == NULL) {
+        res_error(res, 400, "INVALID_JSON", "malformed JSON body at line %d, column %d: %s",
+                  je.line, je.column, je.text);
+        return NULL;
+    }
+    if (!json_is_object(v)) {
+        json_decref(v);
+        res_error(res, 400, "INVALID_BODY", "the request body must be a JSON object");
+        return NULL;
+    }
+    return v;
+}
+
+void res_json(response *res, int status, json_t *body)
+{
+    json_decref(res->body);
+    res->status = status;
+    res->body = body;
+}
+
+void res_no_content(response *res)
+{
+    res_json(res, 204, NULL);
+}
+
+void res_error(response *res, int status, const char *code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_t *err = json_pack("{s:i, s:s, s:s}", "statusCode", status, "name", "Error", "message", msg);
+    if (err == NULL) /* the message was not UTF-8: never echo it then */
+        err = json_pack("{s:i, s:s, s:s}", "statusCode", status, "name", "Error", "message", "invalid request");
+    if (code)
+        json_object_set_new(err, "code", json_string(code));
+    res_json(res, status, json_pack("{s:o}", "error", err));
+}
+
+/* ---- 422 ValidationError ------------------------------------------------ */
+
+void res_validation_init(res_validation *v)
+{
+    v->codes = json_object();
+    v->messages = json_object();
+    v->values = json_object();
+}
+
+static void push(json_t *obj, const char *field, json_t *item)
+{
+    json_t *list = json_object_get(obj, field);
+    if (list == NULL) {
+        list = json_array();
+        json_object_set_new(obj, field, list);
+    }
+    json_array_append_new(list, item);
+}
+
+void res_validation_add(res_validation *v, const char *field, const char *code, const char *message,
+                        json_t *value)
+{
+    push(v->codes, field, json_string(code));
+    push(v->messages, field, json_string(message));
+    if (value && json_object_get(v->values, field) == NULL)
+        json_object_set(v->values, field, value);
+}
+
+bool res_validation_failed(const res_validation *v)
+{
+    return json_object_size(v->codes) > 0;
+}
+
+/* LoopBack's message: "The `User` instance is not valid. Details: `email` Email
+ * already exists (value: "a@b.c")." */
+static void validation_message(const res_validation *v, const char *model, char *out, size_t cap)
+{
+    size_t n = (size_t)snprintf(out, cap, "The `%s` instance is not valid. Details:", model);
+    const char *field;
+    json_t *msgs;
+    json_object_foreach(v->messages, field, msgs) {
+        size_t i;
+        json_t *m;
+        json_array_foreach(msgs, i, m) {
+            if (n >= cap)
+                return;
+            n += (size_t)snprintf(out + n, cap - n, " `%s` %s", field, json_string_value(m));
+            json_t *val = json_object_get(v->values, field);
+            if (n < cap && val && json_is_string(val) && json_string_length(val) <= 128)
+                n += (size_t)snprintf(out + n, cap - n, " (value: \"%s\")", json_string_value(val));
+            if (n < cap)
+                n += (size_t)snprintf(out + n, cap - n, ";");
+        }
+    }
+    if (n > 0 && n < cap && out[n - 1] == ';')
+        out[n - 1] = '.';
+}
+
+void res_validation_finish(res_validation *v, const char *model, response *res)
+{
+    char msg[1024];
+    validation_message(v, model, msg, sizeof msg);
+    json_t *err = json_pack("{s:i, s:s, s:s, s:{s:s, s:O, s:O}}", "statusCode", 422, "name",
+                            "ValidationError", "message", msg, "details", "context", model, "codes",
+                            v->codes, "messages", v->messages);
+    if (err == NULL)
+        err = json_pack("{s:i, s:s, s:s}", "statusCode", 422, "name", "ValidationError", "message",
+                        "invalid input");
+    res_json(res, 422, json_pack("{s:o}", "error", err));
+    res_validation_free(v);
+}
+
+void res_validation_free(res_validation *v)
+{
+    json_decref(v->codes);
+    json_decref(v->messages);
+    json_decref(v->values);
+    v->codes = v->messages = v->values = NULL;
+}

@@ -1,0 +1,94 @@
+/*
+ * request.h — one HTTP request as the handlers see it, and the response they
+ * give back. The libmicrohttpd glue (http/server.c) builds the request; after
+ * that nothing above the http/ folder knows about libmicrohttpd.
+ */
+#ifndef TESSERA_REQUEST_H
+#define TESSERA_REQUEST_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "auth/principal.h"
+
+struct app;
+
+#define REQ_MAX_SEGMENTS 8
+#define REQ_MAX_QUERY    64
+
+typedef struct req_param {
+    const char *key;
+    const char *value;
+} req_param;
+
+typedef struct request {
+    const char *method;              /* "GET", "POST", ...                  */
+    const char *path;                /* decoded path, without the query     */
+    char *seg[REQ_MAX_SEGMENTS];     /* path split on '/', owned            */
+    int nseg;
+    req_param query[REQ_MAX_QUERY];  /* query arguments, token ones removed */
+    int nquery;
+    const char *content_type;        /* NULL when absent                    */
+    const char *body;                /* NUL-terminated, may be empty        */
+    size_t body_len;
+    void *conn;                      /* the server's connection handle      */
+    principal who;                   /* who is calling                      */
+    struct app *app;
+} request;
+
+typedef struct response {
+    int status;
+    json_t *body;                    /* owned; NULL for an empty body (204) */
+    const char *www_authenticate;    /* static string or NULL               */
+} response;
+
+/* A query argument's value, or NULL. */
+const char *req_query(const request *r, const char *key);
+
+/* A request header's value, or NULL. */
+const char *req_header(const request *r, const char *name);
+
+/* A cookie's value, or NULL. */
+const char *req_cookie(const request *r, const char *name);
+
+/*
+ * Parses the body as a JSON object (application/json) or form fields
+ * (application/x-www-form-urlencoded). An empty body gives an empty object.
+ * On error returns NULL and fills *res with the 400/415 error to send.
+ */
+json_t *req_body_object(const request *r, response *res);
+
+/* Sets *res to body with status; takes ownership of body. */
+void res_json(response *res, int status, json_t *body);
+
+/* Sets *res to an empty 204. */
+void res_no_content(response *res);
+
+/*
+ * Sets *res to LoopBack's error envelope:
+ * {"error":{"statusCode":S,"name":"Error","message":M,"code":C}}.
+ * code may be NULL.
+ */
+void res_error(response *res, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/*
+ * LoopBack's ValidationError (422): details lists, per field, the failed
+ * check's code ("presence", "uniqueness", "format", ...) and message.
+ */
+typedef struct res_validation {
+    json_t *codes;
+    json_t *messages;
+    json_t *values;
+} res_validation;
+
+void res_validation_init(res_validation *v);
+void res_validation_add(res_validation *v, const char *field, const char *code,
+                        const char *message, json_t *value /* borrowed, may be NULL */);
+bool res_validation_failed(const res_validation *v);
+/* Turns v into the 422 response (model names the model, e.g. "User"); frees v. */
+void res_validation_finish(res_validation *v, const char *model, response *res);
+void res_validation_free(res_validation *v);
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * router.c — matching a request's path segments against the route table.
+ */
+#include <string.h>
+#include <strings.h>
+
+#include "http/router.h"
+
+/* Splits a pattern segment off; returns the next segment's start. */
+static const char *pattern_next(const char *p, const char **seg, size_t *len)
+{
+    while (*p == '/')
+        p++;
+    *seg = p;
+    while (*p && *p != '/')
+        p++;
+    *len = (size_t)(p - *seg);
+    return p;
+}
+
+/* True when r's segments fit pattern; the "{}" segments go to args. */
+static bool path_matches(const char *pattern, const request *r, const char **args)
+{
+    int i = 0, nargs = 0;
+    const char *seg;
+    size_t len;
+    for (const char *p = pattern_next(pattern, &seg, &len); len > 0; p = pattern_next(p, &seg, &len)) {
+        if (i >= r->nseg)
+            return false;
+        if (len == 2 && seg[0] == '{' && seg[1] == '}') {
+            if (nargs == ROUTE_MAX_ARGS)
+                return false;
+            args[nargs++] = r->seg[i];
+        } else if (strlen(r->seg[i]) != len || strncasecmp(r->seg[i], seg, len) != 0) {
+            return false;
+        }
+        i++;
+    }
+    return i == r->nseg;
+}
+
+void route_dispatch(const route *table, request *r, response *res)
+{
+    const char *args[ROUTE_MAX_ARGS] = {0};
+    for (const route *rt = table; rt->method; rt++) {
+        if (strcasecmp(rt->method, r->method) == 0 && path_matches(rt->pattern, r, args)) {
+            rt->fn(r, args, res);
+            return;
+        }
+    }
+    res_error(res, 404, "NOT_FOUND", "There is no method to handle %s %s", r->method, r->path);
+}

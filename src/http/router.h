@@ -1,0 +1,30 @@
+/*
+ * router.h — which handler answers a request.
+ *
+ * A route is a method and a pattern of path segments; "{}" in a pattern
+ * matches any one segment and is passed to the handler. Literal segments
+ * match case-insensitively, as LoopBack's do (/api/Users = /api/users).
+ */
+#ifndef TESSERA_ROUTER_H
+#define TESSERA_ROUTER_H
+
+#include "http/request.h"
+
+#define ROUTE_MAX_ARGS 4
+
+typedef void (*route_fn)(request *r, const char *const *args, response *res);
+
+typedef struct route {
+    const char *method;
+    const char *pattern;   /* e.g. "/api/users/{}/accessTokens" */
+    route_fn fn;
+} route;
+
+/*
+ * Finds the route for r in the table (terminated by a NULL method) and calls
+ * it. When none matches: 404 NOT_FOUND in the error envelope, as LoopBack
+ * answers for a path or a method it has no handler for.
+ */
+void route_dispatch(const route *table, request *r, response *res);
+
+#endif

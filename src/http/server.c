@@ -1,0 +1,303 @@
+/*
+ * server.c — libmicrohttpd glue.
+ *
+ * libmicrohttpd calls the access handler several times per request: once with
+ * the headers, then once per piece of body, then once more with no data. This
+ * file gathers the body (up to the configured limit), turns the connection
+ * into a `request`, hands it to the application's handler, and sends back the
+ * `response` as JSON. Nothing else in tessera includes microhttpd.h for this.
+ */
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "http/server.h"
+
+struct http_server {
+    struct MHD_Daemon *mhd;
+    http_options opt;
+    char address[300];
+    int in_flight; /* requests begun and not yet completed (atomic) */
+};
+
+/* What one request accumulates between the handler's calls. */
+typedef struct pending {
+    char *body;
+    size_t len, cap;
+    bool too_large;
+} pending;
+
+/* ---- building the request ---------------------------------------------- */
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    request *r = cls;
+    (void)kind;
+    if (r->nquery == REQ_MAX_QUERY) {
+        r->nquery = REQ_MAX_QUERY + 1; /* marks "too many" */
+        return MHD_NO;
+    }
+    r->query[r->nquery].key = key;
+    r->query[r->nquery].value = value ? value : "";
+    r->nquery++;
+    return MHD_YES;
+}
+
+/* Splits the path on '/', dropping empty segments; -1 when too deep. */
+static int split_path(request *r, const char *path)
+{
+    const char *p = path;
+    while (*p) {
+        while (*p == '/')
+            p++;
+        if (*p == '\0')
+            break;
+        const char *end = strchr(p, '/');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (r->nseg == REQ_MAX_SEGMENTS)
+            return -1;
+        r->seg[r->nseg++] = strndup(p, len);
+        p += len;
+    }
+    return 0;
+}
+
+static void free_segments(request *r)
+{
+    for (int i = 0; i < r->nseg; i++)
+        free(r->seg[i]);
+}
+
+/* ---- sending the response ---------------------------------------------- */
+
+static enum MHD_Result send_response(struct MHD_Connection *conn, const response *res)
+{
+    char *text = res->body ? json_dumps(res->body, JSON_COMPACT) : NULL;
+    size_t len = text ? strlen(text) : 0;
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, text ? text : (char *)"",
+                                                             text ? MHD_RESPMEM_MUST_FREE
+                                                                  : MHD_RESPMEM_PERSISTENT);
+    if (r == NULL) {
+        free(text);
+        return MHD_NO;
+    }
+    if (text)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json; charset=utf-8");
+    if (res->www_authenticate)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, res->www_authenticate);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    enum MHD_Result ok = MHD_queue_response(conn, (unsigned)res->status, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *conn, int status, const char *code, const char *msg)
+{
+    response res = {0};
+    res_error(&res, status, code, "%s", msg);
+    enum MHD_Result ok = send_response(conn, &res);
+    json_decref(res.body);
+    return ok;
+}
+
+/* ---- the access handler ------------------------------------------------- */
+
+static bool append_body(http_server *s, pending *p, const char *data, size_t size)
+{
+    if (p->too_large || p->len + size > s->opt.max_body) {
+        p->too_large = true;
+        return true;
+    }
+    if (p->len + size + 1 > p->cap) {
+        size_t cap = p->cap ? p->cap : 1024;
+        while (cap < p->len + size + 1)
+            cap *= 2;
+        char *b = realloc(p->body, cap);
+        if (b == NULL)
+            return false;
+        p->body = b;
+        p->cap = cap;
+    }
+    memcpy(p->body + p->len, data, size);
+    p->len += size;
+    p->body[p->len] = '\0';
+    return true;
+}
+
+static enum MHD_Result dispatch(http_server *s, struct MHD_Connection *conn, const char *url,
+                                const char *method, pending *p)
+{
+    if (p->too_large)
+        return send_error(conn, 413, "PAYLOAD_TOO_LARGE", "request body exceeds the configured limit");
+
+    request r = {0};
+    r.method = method;
+    r.path = url;
+    r.conn = conn;
+    r.app = s->opt.app;
+    r.body = p->body ? p->body : "";
+    r.body_len = p->len;
+    r.content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &r);
+
+    response res = {0};
+    if (r.nquery > REQ_MAX_QUERY)
+        res_error(&res, 400, "BAD_REQUEST", "too many query parameters (at most %d)", REQ_MAX_QUERY);
+    else if (split_path(&r, url) != 0)
+        res_error(&res, 404, "NOT_FOUND", "There is no method to handle %s %s", method, "this path");
+    else
+        s->opt.handler(&r, &res);
+
+    enum MHD_Result ok = send_response(conn, &res);
+    json_decref(res.body);
+    free_segments(&r);
+    return ok;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    http_server *s = cls;
+    (void)version;
+    pending *p = *con_cls;
+    if (p == NULL) {
+        p = calloc(1, sizeof *p);
+        if (p == NULL)
+            return MHD_NO;
+        *con_cls = p;
+        __atomic_add_fetch(&s->in_flight, 1, __ATOMIC_RELAXED);
+        /* A declared length over the limit is refused before reading it. */
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > s->opt.max_body)
+            p->too_large = true;
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        if (!append_body(s, p, upload_data, *upload_data_size))
+            return MHD_NO;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    return dispatch(s, conn, url, method, p);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    http_server *s = cls;
+    (void)conn;
+    (void)toe;
+    pending *p = *con_cls;
+    if (p == NULL)
+        return;
+    free(p->body);
+    free(p);
+    *con_cls = NULL;
+    __atomic_sub_fetch(&s->in_flight, 1, __ATOMIC_RELAXED);
+}
+
+/* ---- start and stop ----------------------------------------------------- */
+
+/* Resolves "HOST:PORT" (or "[V6]:PORT") into a socket address. */
+static int resolve(const char *listen, struct sockaddr_storage *sa, socklen_t *salen, char *err, size_t errlen)
+{
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    if (colon == NULL || colon == listen || colon[1] == '\0') {
+        snprintf(err, errlen, "listen address '%s' is not HOST:PORT", listen);
+        return -1;
+    }
+    size_t hlen = (size_t)(colon - listen);
+    if (listen[0] == '[' && hlen >= 2 && listen[hlen - 1] == ']') {
+        listen++;
+        hlen -= 2;
+    }
+    if (hlen >= sizeof host) {
+        snprintf(err, errlen, "listen host is too long");
+        return -1;
+    }
+    memcpy(host, listen, hlen);
+    host[hlen] = '\0';
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo *ai = NULL;
+    int rc = getaddrinfo(host, colon + 1, &hints, &ai);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot resolve listen address '%s': %s", listen, gai_strerror(rc));
+        return -1;
+    }
+    memcpy(sa, ai->ai_addr, ai->ai_addrlen);
+    *salen = ai->ai_addrlen;
+    freeaddrinfo(ai);
+    return 0;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    fputs("tessera: http: ", stderr);
+    vfprintf(stderr, fmt, ap);
+}
+
+http_server *http_start(const http_options *opt, char *err, size_t errlen)
+{
+    struct sockaddr_storage sa;
+    socklen_t salen;
+    if (resolve(opt->listen, &sa, &salen, err, errlen) != 0)
+        return NULL;
+    http_server *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->opt = *opt;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    if (sa.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                              MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                              MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(opt->threads > 1 ? opt->threads : 1),
+                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                              MHD_OPTION_CONNECTION_TIMEOUT, 30U,
+                              MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024U,
+                              MHD_OPTION_END);
+    if (s->mhd == NULL) {
+        snprintf(err, errlen, "cannot listen on %s (address in use, or not allowed?)", opt->listen);
+        free(s);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    unsigned port = info ? info->port : 0;
+    const char *colon = strrchr(opt->listen, ':');
+    snprintf(s->address, sizeof s->address, "%.*s:%u", (int)(colon - opt->listen), opt->listen, port);
+    return s;
+}
+
+const char *http_address(const http_server *s)
+{
+    return s->address;
+}
+
+void http_stop(http_server *s, int grace_ms)
+{
+    if (s == NULL)
+        return;
+    MHD_quiesce_daemon(s->mhd); /* the listening socket closes: no new connections */
+    struct timespec tick = {0, 10 * 1000000L};
+    for (int waited = 0; waited < grace_ms; waited += 10) {
+        if (__atomic_load_n(&s->in_flight, __ATOMIC_RELAXED) == 0)
+            break;
+        nanosleep(&tick, NULL);
+    }
+    MHD_stop_daemon(s->mhd);
+    free(s);
+}

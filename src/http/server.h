@@ -1,0 +1,37 @@
+/*
+ * server.h — the HTTP server: libmicrohttpd underneath, requests and
+ * responses (http/request.h) above.
+ */
+#ifndef TESSERA_SERVER_H
+#define TESSERA_SERVER_H
+
+#include <stddef.h>
+
+#include "http/request.h"
+
+typedef struct http_server http_server;
+
+/* Called once per complete request, from a worker thread. */
+typedef void (*http_handler)(request *r, response *res);
+
+typedef struct http_options {
+    const char *listen;   /* "HOST:PORT"; port 0 picks a free one      */
+    int threads;          /* worker threads, >= 1                      */
+    size_t max_body;      /* larger bodies get 413                     */
+    http_handler handler;
+    struct app *app;      /* handed to the handler in request.app      */
+} http_options;
+
+/* Binds and starts serving. NULL with a message in err when it cannot. */
+http_server *http_start(const http_options *opt, char *err, size_t errlen);
+
+/* The address actually bound, "HOST:PORT". */
+const char *http_address(const http_server *s);
+
+/*
+ * Stops accepting, lets requests in flight finish (up to grace_ms), then
+ * closes every connection and frees the server.
+ */
+void http_stop(http_server *s, int grace_ms);
+
+#endif

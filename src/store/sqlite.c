@@ -1,0 +1,850 @@
+/*
+ * sqlite.c — the SQLite implementation of the storage contract (store.h).
+ *
+ * One database file in WAL mode, opened once per thread: SQLite connections
+ * are cheap, and a connection of its own lets every worker read while another
+ * writes. Statements are prepared once per connection and reused. Writes that
+ * touch more than one row run in one BEGIN IMMEDIATE transaction, so they take
+ * the write lock up front instead of failing half-way on an upgrade.
+ */
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/isodate.h"
+#include "store/backends.h"
+#include "store/store.h"
+
+/* Every statement the backend runs, prepared lazily per connection. */
+enum stmt_id {
+    Q_USER_INSERT,
+    Q_USER_GET,
+    Q_USER_BY_EMAIL,
+    Q_USER_BY_USERNAME,
+    Q_USER_EMAIL_OWNER,
+    Q_USER_USERNAME_OWNER,
+    Q_ROLE_ENSURE,
+    Q_ROLE_MAP,
+    Q_USER_ROLES,
+    Q_TOKEN_INSERT,
+    Q_TOKEN_FIND,
+    Q_TOKEN_LIST,
+    Q_TOKEN_DELETE,
+    Q_TOKEN_HANDLE_FIND,
+    Q_TOKEN_DELETE_USER,
+    Q_TOKEN_DELETE_USER_KEEP,
+    Q_TOKEN_TOUCH,
+    Q_TOKEN_PURGE,
+    Q_EVENT_INSERT,
+    Q_EVENTS_SINCE,
+    Q_EVENTS_TRIM,
+    Q_PING,
+    Q_BEGIN,
+    Q_COMMIT,
+    Q_ROLLBACK,
+    Q_COUNT
+};
+
+#define TOKEN_COLS "hash, handle, user_id, app_id, created_ms, ttl, last_used_ms, scopes"
+
+static const char *const SQL[Q_COUNT] = {
+    [Q_USER_INSERT] = "INSERT INTO users (email, username, password, email_verified, extra, created_ms)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [Q_USER_GET] = "SELECT id, email, username, password, email_verified, extra, created_ms"
+                   " FROM users WHERE id = ?1",
+    [Q_USER_BY_EMAIL] = "SELECT id, email, username, password, email_verified, extra, created_ms"
+                        " FROM users WHERE email = ?1",
+    [Q_USER_BY_USERNAME] = "SELECT id, email, username, password, email_verified, extra, created_ms"
+                           " FROM users WHERE username = ?1",
+    [Q_USER_EMAIL_OWNER] = "SELECT id FROM users WHERE email = ?1",
+    [Q_USER_USERNAME_OWNER] = "SELECT id FROM users WHERE username = ?1",
+    [Q_ROLE_ENSURE] = "INSERT INTO roles (name, created_ms) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+    [Q_ROLE_MAP] = "INSERT INTO role_mappings (role_id, principal_type, principal_id)"
+                   " SELECT id, 'USER', ?2 FROM roles WHERE name = ?1"
+                   " ON CONFLICT DO NOTHING",
+    [Q_USER_ROLES] = "SELECT r.name FROM roles r JOIN role_mappings m ON m.role_id = r.id"
+                     " WHERE m.principal_type = 'USER' AND m.principal_id = ?1 ORDER BY r.name",
+    [Q_TOKEN_INSERT] = "INSERT INTO access_tokens (" TOKEN_COLS ", expires_ms)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [Q_TOKEN_FIND] = "SELECT " TOKEN_COLS " FROM access_tokens WHERE hash = ?1",
+    [Q_TOKEN_LIST] = "SELECT " TOKEN_COLS " FROM access_tokens WHERE user_id = ?1 AND expires_ms > ?2"
+                     " ORDER BY created_ms, handle",
+    [Q_TOKEN_DELETE] = "DELETE FROM access_tokens WHERE hash = ?1",
+    [Q_TOKEN_HANDLE_FIND] = "SELECT hash FROM access_tokens WHERE handle = ?1 AND user_id = ?2",
+    [Q_TOKEN_DELETE_USER] = "DELETE FROM access_tokens WHERE user_id = ?1",
+    [Q_TOKEN_DELETE_USER_KEEP] = "DELETE FROM access_tokens WHERE user_id = ?1 AND hash <> ?2",
+    [Q_TOKEN_TOUCH] = "UPDATE access_tokens SET last_used_ms = ?2 WHERE hash = ?1",
+    [Q_TOKEN_PURGE] = "DELETE FROM access_tokens WHERE expires_ms <= ?1",
+    [Q_EVENT_INSERT] = "INSERT INTO token_events (kind, hash, user_id, at_ms) VALUES (?1, ?2, ?3, ?4)",
+    [Q_EVENTS_SINCE] = "SELECT seq, kind, hash, user_id FROM token_events WHERE seq > ?1 ORDER BY seq",
+    [Q_EVENTS_TRIM] = "DELETE FROM token_events WHERE at_ms < ?1"
+                      " AND seq < (SELECT max(seq) FROM token_events)",
+    [Q_PING] = "SELECT count(*) FROM schema_version",
+    [Q_BEGIN] = "BEGIN IMMEDIATE",
+    [Q_COMMIT] = "COMMIT",
+    [Q_ROLLBACK] = "ROLLBACK",
+};
+
+/*
+ * The schema, one entry per version. A database at version N gets entries
+ * N+1.. applied in one transaction; an entry is never edited once released.
+ */
+static const char *const MIGRATIONS[] = {
+    /* 1: users, roles, access tokens, the revocation log */
+    "CREATE TABLE users ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  email TEXT NOT NULL UNIQUE,"
+    "  username TEXT UNIQUE,"
+    "  password TEXT NOT NULL,"
+    "  email_verified INTEGER NOT NULL DEFAULT 0,"
+    "  extra TEXT,"
+    "  created_ms INTEGER NOT NULL);"
+    "CREATE TABLE roles ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  created_ms INTEGER NOT NULL);"
+    "CREATE TABLE role_mappings ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  role_id INTEGER NOT NULL REFERENCES roles(id) ON DELETE CASCADE,"
+    "  principal_type TEXT NOT NULL,"
+    "  principal_id TEXT NOT NULL,"
+    "  UNIQUE (role_id, principal_type, principal_id));"
+    "CREATE TABLE access_tokens ("
+    "  hash BLOB PRIMARY KEY,"
+    "  handle TEXT NOT NULL UNIQUE,"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  app_id INTEGER,"
+    "  created_ms INTEGER NOT NULL,"
+    "  ttl INTEGER NOT NULL,"
+    "  expires_ms INTEGER NOT NULL,"
+    "  last_used_ms INTEGER,"
+    "  scopes INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    "CREATE INDEX access_tokens_user ON access_tokens (user_id);"
+    "CREATE INDEX access_tokens_expires ON access_tokens (expires_ms);"
+    "CREATE TABLE token_events ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  kind INTEGER NOT NULL,"
+    "  hash BLOB,"
+    "  user_id INTEGER,"
+    "  at_ms INTEGER NOT NULL);",
+};
+#define SCHEMA_VERSION ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
+
+typedef struct conn {
+    sqlite3 *db;
+    sqlite3_stmt *stmt[Q_COUNT];
+    struct conn *next;
+} conn;
+
+typedef struct sqlite_store {
+    store_t base;
+    char *path;
+    pthread_key_t key;       /* this thread's conn; all are closed with the store */
+    pthread_mutex_t lock;    /* guards conns       */
+    conn *conns;             /* every open conn    */
+} sqlite_store;
+
+static const store_ops SQLITE_OPS;
+
+/* ---- connections ------------------------------------------------------- */
+
+static void conn_close(conn *c)
+{
+    for (int i = 0; i < Q_COUNT; i++)
+        sqlite3_finalize(c->stmt[i]);
+    sqlite3_close(c->db);
+    free(c);
+}
+
+static int conn_exec(conn *c, const char *sql, char *err, size_t errlen)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(c->db, sql, NULL, NULL, &msg) == SQLITE_OK)
+        return 0;
+    if (err)
+        snprintf(err, errlen, "%s", msg ? msg : sqlite3_errmsg(c->db));
+    sqlite3_free(msg);
+    return -1;
+}
+
+static conn *conn_open(sqlite_store *s, char *err, size_t errlen)
+{
+    conn *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(s->path, &c->db, flags, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: %s", s->path, c->db ? sqlite3_errmsg(c->db) : "cannot open");
+        conn_close(c);
+        return NULL;
+    }
+    sqlite3_busy_timeout(c->db, 5000);
+    /* WAL: readers never wait for the writer. synchronous=NORMAL in WAL mode
+     * survives a crash of the process (kill -9); only a power loss may lose
+     * the last commits, which FULL would also keep at one fsync per commit. */
+    if (conn_exec(c, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                     " PRAGMA foreign_keys=ON;", err, errlen) != 0) {
+        conn_close(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* This thread's connection, opened on first use. */
+static conn *conn_get(sqlite_store *s)
+{
+    conn *c = pthread_getspecific(s->key);
+    if (c)
+        return c;
+    char err[256];
+    c = conn_open(s, err, sizeof err);
+    if (c == NULL) {
+        fprintf(stderr, "tessera: sqlite: %s\n", err);
+        return NULL;
+    }
+    pthread_setspecific(s->key, c);
+    pthread_mutex_lock(&s->lock);
+    c->next = s->conns;
+    s->conns = c;
+    pthread_mutex_unlock(&s->lock);
+    return c;
+}
+
+/* The statement id of this connection, reset and ready to bind. */
+static sqlite3_stmt *stmt(conn *c, enum stmt_id id)
+{
+    if (c->stmt[id] == NULL) {
+        if (sqlite3_prepare_v3(c->db, SQL[id], -1, SQLITE_PREPARE_PERSISTENT,
+                               &c->stmt[id], NULL) != SQLITE_OK) {
+            fprintf(stderr, "tessera: sqlite: prepare: %s\n", sqlite3_errmsg(c->db));
+            return NULL;
+        }
+    }
+    sqlite3_reset(c->stmt[id]);
+    sqlite3_clear_bindings(c->stmt[id]);
+    return c->stmt[id];
+}
+
+static store_err err_of(conn *c, int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_DONE:
+    case SQLITE_ROW:
+        return STORE_OK;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_FULL:
+    case SQLITE_READONLY:
+        return STORE_UNAVAILABLE;
+    default:
+        fprintf(stderr, "tessera: sqlite: %s\n", sqlite3_errmsg(c->db));
+        return STORE_ERROR;
+    }
+}
+
+/* Runs a statement that returns no rows; resets it. */
+static store_err run(conn *c, sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? STORE_OK : err_of(c, rc);
+}
+
+static store_err simple(conn *c, enum stmt_id id)
+{
+    sqlite3_stmt *st = stmt(c, id);
+    return st ? run(c, st) : STORE_ERROR;
+}
+
+static store_err begin(conn *c) { return simple(c, Q_BEGIN); }
+
+/* Commits when e is STORE_OK, else rolls back; returns the first failure. */
+static store_err finish(conn *c, store_err e)
+{
+    if (e == STORE_OK) {
+        e = simple(c, Q_COMMIT);
+        if (e == STORE_OK)
+            return STORE_OK;
+    }
+    if (!sqlite3_get_autocommit(c->db))
+        simple(c, Q_ROLLBACK);
+    return e;
+}
+
+#define CONN_OR_FAIL(s, c)                                   \
+    conn *c = conn_get((sqlite_store *)(s));                 \
+    if (c == NULL)                                           \
+        return STORE_UNAVAILABLE
+
+/* ---- open, close, schema ---------------------------------------------- */
+
+static void sq_close(store_t *base)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    pthread_setspecific(s->key, NULL);
+    pthread_mutex_lock(&s->lock);
+    conn *c = s->conns;
+    s->conns = NULL;
+    pthread_mutex_unlock(&s->lock);
+    while (c) {
+        conn *next = c->next;
+        conn_close(c);
+        c = next;
+    }
+    pthread_key_delete(s->key);
+    pthread_mutex_destroy(&s->lock);
+    free(s->path);
+    free(s);
+}
+
+static int schema_version(conn *c)
+{
+    sqlite3_stmt *st;
+    int v = -1;
+    if (sqlite3_prepare_v2(c->db, "SELECT max(version) FROM schema_version", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/*
+ * Brings the schema to SCHEMA_VERSION. The whole upgrade is one IMMEDIATE
+ * transaction: a second process migrating at the same time waits for the
+ * first and then finds nothing left to do.
+ */
+static store_err sq_migrate(store_t *base, int *version)
+{
+    CONN_OR_FAIL(base, c);
+    char err[512];
+    if (conn_exec(c, "BEGIN IMMEDIATE", err, sizeof err) != 0) {
+        fprintf(stderr, "tessera: sqlite: migrate: %s\n", err);
+        return STORE_UNAVAILABLE;
+    }
+    if (conn_exec(c, "CREATE TABLE IF NOT EXISTS schema_version ("
+                     " version INTEGER NOT NULL, applied_ms INTEGER NOT NULL)", err, sizeof err) != 0)
+        goto fail;
+    int have = schema_version(c);
+    if (have < 0)
+        have = 0;
+    if (have > SCHEMA_VERSION) {
+        snprintf(err, sizeof err, "database schema %d is newer than this tessera (%d)", have, SCHEMA_VERSION);
+        goto fail;
+    }
+    for (int v = have + 1; v <= SCHEMA_VERSION; v++) {
+        char mark[128];
+        snprintf(mark, sizeof mark, "INSERT INTO schema_version VALUES (%d, %lld)", v,
+                 (long long)iso_now_ms());
+        if (conn_exec(c, MIGRATIONS[v - 1], err, sizeof err) != 0 ||
+            conn_exec(c, mark, err, sizeof err) != 0)
+            goto fail;
+    }
+    if (conn_exec(c, "COMMIT", err, sizeof err) != 0)
+        goto fail;
+    if (version)
+        *version = SCHEMA_VERSION;
+    return STORE_OK;
+fail:
+    fprintf(stderr, "tessera: sqlite: migrate: %s\n", err);
+    conn_exec(c, "ROLLBACK", NULL, 0);
+    return STORE_ERROR;
+}
+
+static store_err sq_ping(store_t *base)
+{
+    CONN_OR_FAIL(base, c);
+    sqlite3_stmt *st = stmt(c, Q_PING);
+    if (st == NULL)
+        return STORE_ERROR;
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? STORE_OK : err_of(c, rc);
+}
+
+/* ---- users ------------------------------------------------------------- */
+
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s && *s)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static void copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    snprintf(dst, cap, "%s", t ? (const char *)t : "");
+}
+
+static void read_user(sqlite3_stmt *st, store_user *u)
+{
+    memset(u, 0, sizeof *u);
+    u->id = sqlite3_column_int64(st, 0);
+    copy_col(u->email, sizeof u->email, st, 1);
+    copy_col(u->username, sizeof u->username, st, 2);
+    copy_col(u->password, sizeof u->password, st, 3);
+    u->email_verified = sqlite3_column_int(st, 4) != 0;
+    const unsigned char *extra = sqlite3_column_text(st, 5);
+    u->extra = extra ? strdup((const char *)extra) : NULL;
+    u->created_ms = sqlite3_column_int64(st, 6);
+}
+
+/* Runs a one-row user query; STORE_NOT_FOUND when there is no row. */
+static store_err fetch_user(conn *c, sqlite3_stmt *st, store_user *out)
+{
+    int rc = sqlite3_step(st);
+    store_err e = STORE_NOT_FOUND;
+    if (rc == SQLITE_ROW) {
+        read_user(st, out);
+        e = STORE_OK;
+    } else if (rc != SQLITE_DONE) {
+        e = err_of(c, rc);
+    }
+    sqlite3_reset(st);
+    return e;
+}
+
+/* Who, other than user id, already holds this unique value (0: nobody). */
+static int64_t holder_of(conn *c, enum stmt_id id, const char *value)
+{
+    sqlite3_stmt *st = stmt(c, id);
+    if (st == NULL || value == NULL || *value == '\0')
+        return 0;
+    sqlite3_bind_text(st, 1, value, -1, SQLITE_STATIC);
+    int64_t who = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return who;
+}
+
+/* Unique email and username, checked inside the writing transaction. */
+static store_err check_unique(conn *c, const store_user *u, unsigned fields)
+{
+    int64_t who;
+    if ((fields & STORE_USER_EMAIL) && (who = holder_of(c, Q_USER_EMAIL_OWNER, u->email)) && who != u->id)
+        return STORE_EMAIL_TAKEN;
+    if ((fields & STORE_USER_USERNAME) &&
+        (who = holder_of(c, Q_USER_USERNAME_OWNER, u->username)) && who != u->id)
+        return STORE_USERNAME_TAKEN;
+    return STORE_OK;
+}
+
+static store_err sq_user_create(store_t *base, store_user *u)
+{
+    CONN_OR_FAIL(base, c);
+    store_err e = begin(c);
+    if (e != STORE_OK)
+        return e;
+    u->id = 0;
+    e = check_unique(c, u, STORE_USER_EMAIL | STORE_USER_USERNAME);
+    sqlite3_stmt *st = e == STORE_OK ? stmt(c, Q_USER_INSERT) : NULL;
+    if (st) {
+        u->created_ms = iso_now_ms();
+        sqlite3_bind_text(st, 1, u->email, -1, SQLITE_STATIC);
+        bind_text_or_null(st, 2, u->username);
+        sqlite3_bind_text(st, 3, u->password, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 4, u->email_verified);
+        bind_text_or_null(st, 5, u->extra);
+        sqlite3_bind_int64(st, 6, u->created_ms);
+        e = run(c, st);
+        if (e == STORE_OK)
+            u->id = sqlite3_last_insert_rowid(c->db);
+    } else if (e == STORE_OK) {
+        e = STORE_ERROR;
+    }
+    return finish(c, e);
+}
+
+static store_err sq_user_get(store_t *base, int64_t id, store_user *out)
+{
+    CONN_OR_FAIL(base, c);
+    sqlite3_stmt *st = stmt(c, Q_USER_GET);
+    if (st == NULL)
+        return STORE_ERROR;
+    sqlite3_bind_int64(st, 1, id);
+    return fetch_user(c, st, out);
+}
+
+static store_err sq_user_find(store_t *base, const char *email, const char *username, store_user *out)
+{
+    CONN_OR_FAIL(base, c);
+    bool by_email = email && *email;
+    sqlite3_stmt *st = stmt(c, by_email ? Q_USER_BY_EMAIL : Q_USER_BY_USERNAME);
+    if (st == NULL)
+        return STORE_ERROR;
+    sqlite3_bind_text(st, 1, by_email ? email : (username ? username : ""), -1, SQLITE_STATIC);
+    return fetch_user(c, st, out);
+}
+
+/* Builds "UPDATE users SET a = ?, b = ? WHERE id = ?" from the field mask. */
+static store_err sq_user_update(store_t *base, const store_user *u, unsigned fields)
+{
+    CONN_OR_FAIL(base, c);
+    static const struct { unsigned bit; const char *col; } COLS[] = {
+        {STORE_USER_EMAIL, "email"},       {STORE_USER_USERNAME, "username"},
+        {STORE_USER_PASSWORD, "password"}, {STORE_USER_EXTRA, "extra"},
+        {STORE_USER_VERIFIED, "email_verified"},
+    };
+    char sql[256] = "UPDATE users SET ";
+    int n = 0;
+    for (size_t i = 0; i < sizeof COLS / sizeof COLS[0]; i++) {
+        if (fields & COLS[i].bit) {
+            strcat(sql, n++ ? ", " : "");
+            strcat(sql, COLS[i].col);
+            strcat(sql, " = ?");
+        }
+    }
+    if (n == 0)
+        return STORE_OK;
+    strcat(sql, " WHERE id = ?");
+
+    store_err e = begin(c);
+    if (e != STORE_OK)
+        return e;
+    e = check_unique(c, u, fields);
+    sqlite3_stmt *st = NULL;
+    if (e == STORE_OK && sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
+        e = err_of(c, SQLITE_ERROR);
+    if (e == STORE_OK) {
+        int i = 1;
+        if (fields & STORE_USER_EMAIL)    sqlite3_bind_text(st, i++, u->email, -1, SQLITE_STATIC);
+        if (fields & STORE_USER_USERNAME) bind_text_or_null(st, i++, u->username);
+        if (fields & STORE_USER_PASSWORD) sqlite3_bind_text(st, i++, u->password, -1, SQLITE_STATIC);
+        if (fields & STORE_USER_EXTRA)    bind_text_or_null(st, i++, u->extra);
+        if (fields & STORE_USER_VERIFIED) sqlite3_bind_int(st, i++, u->email_verified);
+        sqlite3_bind_int64(st, i, u->id);
+        int rc = sqlite3_step(st);
+        e = rc == SQLITE_DONE ? (sqlite3_changes(c->db) ? STORE_OK : STORE_NOT_FOUND) : err_of(c, rc);
+    }
+    sqlite3_finalize(st);
+    return finish(c, e);
+}
+
+/* ---- roles ------------------------------------------------------------- */
+
+static store_err sq_role_grant(store_t *base, int64_t user_id, const char *role)
+{
+    CONN_OR_FAIL(base, c);
+    char principal[32];
+    snprintf(principal, sizeof principal, "%lld", (long long)user_id);
+    store_err e = begin(c);
+    if (e != STORE_OK)
+        return e;
+    sqlite3_stmt *st = stmt(c, Q_ROLE_ENSURE);
+    if (st) {
+        sqlite3_bind_text(st, 1, role, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, iso_now_ms());
+        e = run(c, st);
+    }
+    st = e == STORE_OK ? stmt(c, Q_ROLE_MAP) : NULL;
+    if (st) {
+        sqlite3_bind_text(st, 1, role, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, principal, -1, SQLITE_STATIC);
+        e = run(c, st);
+    }
+    return finish(c, e);
+}
+
+static store_err sq_user_roles(store_t *base, int64_t user_id, void (*cb)(const char *, void *), void *ctx)
+{
+    CONN_OR_FAIL(base, c);
+    char principal[32];
+    snprintf(principal, sizeof principal, "%lld", (long long)user_id);
+    sqlite3_stmt *st = stmt(c, Q_USER_ROLES);
+    if (st == NULL)
+        return STORE_ERROR;
+    sqlite3_bind_text(st, 1, principal, -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        cb((const char *)sqlite3_column_text(st, 0), ctx);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? STORE_OK : err_of(c, rc);
+}
+
+/* ---- access tokens ----------------------------------------------------- */
+
+static void read_token(sqlite3_stmt *st, tok_record *t)
+{
+    memset(t, 0, sizeof *t);
+    if (sqlite3_column_bytes(st, 0) == TOK_HASH_LEN)
+        memcpy(t->hash.b, sqlite3_column_blob(st, 0), TOK_HASH_LEN);
+    copy_col(t->handle, sizeof t->handle, st, 1);
+    t->user_id = sqlite3_column_int64(st, 2);
+    t->app_id = sqlite3_column_int64(st, 3);
+    t->created_ms = sqlite3_column_int64(st, 4);
+    t->ttl = sqlite3_column_int64(st, 5);
+    t->last_used_ms = sqlite3_column_int64(st, 6);
+    t->scopes = (uint64_t)sqlite3_column_int64(st, 7);
+}
+
+static void bind_hash(sqlite3_stmt *st, int i, const tok_hash *h)
+{
+    sqlite3_bind_blob(st, i, h->b, TOK_HASH_LEN, SQLITE_STATIC);
+}
+
+static store_err sq_token_insert(store_t *base, const tok_record *t)
+{
+    CONN_OR_FAIL(base, c);
+    sqlite3_stmt *st = stmt(c, Q_TOKEN_INSERT);
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_hash(st, 1, &t->hash);
+    sqlite3_bind_text(st, 2, t->handle, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, t->user_id);
+    if (t->app_id)
+        sqlite3_bind_int64(st, 4, t->app_id);
+    sqlite3_bind_int64(st, 5, t->created_ms);
+    sqlite3_bind_int64(st, 6, t->ttl);
+    if (t->last_used_ms)
+        sqlite3_bind_int64(st, 7, t->last_used_ms);
+    sqlite3_bind_int64(st, 8, (int64_t)t->scopes);
+    sqlite3_bind_int64(st, 9, tok_expires_ms(t->created_ms, t->ttl));
+    store_err e = run(c, st);
+    if (e == STORE_ERROR && sqlite3_extended_errcode(c->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
+        e = STORE_NOT_FOUND;
+    return e;
+}
+
+static store_err sq_token_find(store_t *base, const tok_hash *h, tok_record *out)
+{
+    CONN_OR_FAIL(base, c);
+    sqlite3_stmt *st = stmt(c, Q_TOKEN_FIND);
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_hash(st, 1, h);
+    int rc = sqlite3_step(st);
+    store_err e = STORE_NOT_FOUND;
+    if (rc == SQLITE_ROW) {
+        read_token(st, out);
+        e = STORE_OK;
+    } else if (rc != SQLITE_DONE) {
+        e = err_of(c, rc);
+    }
+    sqlite3_reset(st);
+    return e;
+}
+
+static store_err sq_token_list(store_t *base, int64_t user_id, int64_t now_ms, store_token_cb cb, void *ctx)
+{
+    CONN_OR_FAIL(base, c);
+    sqlite3_stmt *st = stmt(c, Q_TOKEN_LIST);
+    if (st == NULL)
+        return STORE_ERROR;
+    sqlite3_bind_int64(st, 1, user_id);
+    sqlite3_bind_int64(st, 2, now_ms);
+    int rc;
+    tok_record t;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        read_token(st, &t);
+        cb(&t, ctx);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? STORE_OK : err_of(c, rc);
+}
+
+/* Appends to the revocation log; part of the caller's transaction. */
+static store_err log_event(conn *c, store_ev_kind kind, const tok_hash *h, int64_t user_id)
+{
+    sqlite3_stmt *st = stmt(c, Q_EVENT_INSERT);
+    if (st == NULL)
+        return STORE_ERROR;
+    sqlite3_bind_int(st, 1, kind);
+    if (h)
+        bind_hash(st, 2, h);
+    if (user_id)
+        sqlite3_bind_int64(st, 3, user_id);
+    sqlite3_bind_int64(st, 4, iso_now_ms());
+    return run(c, st);
+}
+
+/* Deletes by hash and logs it, inside an open transaction. */
+static store_err delete_hash(conn *c, const tok_hash *h)
+{
+    sqlite3_stmt *st = stmt(c, Q_TOKEN_DELETE);
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_hash(st, 1, h);
+    store_err e = run(c, st);
+    if (e == STORE_OK && sqlite3_changes(c->db) == 0)
+        e = STORE_NOT_FOUND;
+    return e == STORE_OK ? log_event(c, STORE_EV_TOKEN, h, 0) : e;
+}
+
+static store_err sq_token_delete(store_t *base, const tok_hash *h)
+{
+    CONN_OR_FAIL(base, c);
+    store_err e = begin(c);
+    if (e != STORE_OK)
+        return e;
+    return finish(c, delete_hash(c, h));
+}
+
+static store_err sq_token_delete_handle(store_t *base, int64_t user_id, const char *handle, tok_hash *deleted)
+{
+    CONN_OR_FAIL(base, c);
+    store_err e = begin(c);
+    if (e != STORE_OK)
+        return e;
+    sqlite3_stmt *st = stmt(c, Q_TOKEN_HANDLE_FIND);
+    if (st == NULL)
+        return finish(c, STORE_ERROR);
+    sqlite3_bind_text(st, 1, handle, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, user_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == TOK_HASH_LEN) {
+        memcpy(deleted->b, sqlite3_column_blob(st, 0), TOK_HASH_LEN);
+        e = STORE_OK;
+    } else {
+        e = rc == SQLITE_DONE || rc == SQLITE_ROW ? STORE_NOT_FOUND : err_of(c, rc);
+    }
+    sqlite3_reset(st);
+    if (e == STORE_OK)
+        e = delete_hash(c, deleted);
+    return finish(c, e);
+}
+
+static store_err sq_token_delete_user(store_t *base, int64_t user_id, const tok_hash *keep,
+                                      int64_t *deleted)
+{
+    CONN_OR_FAIL(base, c);
+    store_err e = begin(c);
+    if (e != STORE_OK)
+        return e;
+    sqlite3_stmt *st = stmt(c, keep ? Q_TOKEN_DELETE_USER_KEEP : Q_TOKEN_DELETE_USER);
+    if (st == NULL)
+        return finish(c, STORE_ERROR);
+    sqlite3_bind_int64(st, 1, user_id);
+    if (keep)
+        bind_hash(st, 2, keep);
+    e = run(c, st);
+    if (deleted)
+        *deleted = e == STORE_OK ? sqlite3_changes(c->db) : 0;
+    if (e == STORE_OK)
+        e = log_event(c, STORE_EV_USER, keep, user_id);
+    return finish(c, e);
+}
+
+static store_err sq_token_touch(store_t *base, const tok_hash *h, int64_t last_used_ms)
+{
+    CONN_OR_FAIL(base, c);
+    sqlite3_stmt *st = stmt(c, Q_TOKEN_TOUCH);
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_hash(st, 1, h);
+    sqlite3_bind_int64(st, 2, last_used_ms);
+    return run(c, st);
+}
+
+static store_err sq_token_purge_expired(store_t *base, int64_t now_ms, int64_t *purged)
+{
+    CONN_OR_FAIL(base, c);
+    sqlite3_stmt *st = stmt(c, Q_TOKEN_PURGE);
+    if (st == NULL)
+        return STORE_ERROR;
+    sqlite3_bind_int64(st, 1, now_ms);
+    store_err e = run(c, st);
+    if (purged)
+        *purged = e == STORE_OK ? sqlite3_changes(c->db) : 0;
+    return e;
+}
+
+/* ---- revocation log ---------------------------------------------------- */
+
+static store_err sq_events_since(store_t *base, int64_t seq, store_event_cb cb, void *ctx, int64_t *last_seq)
+{
+    CONN_OR_FAIL(base, c);
+    sqlite3_stmt *st = stmt(c, Q_EVENTS_SINCE);
+    if (st == NULL)
+        return STORE_ERROR;
+    sqlite3_bind_int64(st, 1, seq);
+    int rc;
+    *last_seq = seq;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_event ev = {0};
+        ev.seq = sqlite3_column_int64(st, 0);
+        ev.kind = (store_ev_kind)sqlite3_column_int(st, 1);
+        if (sqlite3_column_bytes(st, 2) == TOK_HASH_LEN) {
+            memcpy(ev.hash.b, sqlite3_column_blob(st, 2), TOK_HASH_LEN);
+            ev.has_keep = ev.kind == STORE_EV_USER;
+        }
+        ev.user_id = sqlite3_column_int64(st, 3);
+        *last_seq = ev.seq;
+        if (cb)
+            cb(&ev, ctx);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? STORE_OK : err_of(c, rc);
+}
+
+static store_err sq_events_trim(store_t *base, int64_t older_than_ms)
+{
+    CONN_OR_FAIL(base, c);
+    sqlite3_stmt *st = stmt(c, Q_EVENTS_TRIM);
+    if (st == NULL)
+        return STORE_ERROR;
+    sqlite3_bind_int64(st, 1, older_than_ms);
+    return run(c, st);
+}
+
+/* ---- the contract ------------------------------------------------------ */
+
+static const store_ops SQLITE_OPS = {
+    .name = "sqlite",
+    .close = sq_close,
+    .migrate = sq_migrate,
+    .ping = sq_ping,
+    .user_create = sq_user_create,
+    .user_get = sq_user_get,
+    .user_find = sq_user_find,
+    .user_update = sq_user_update,
+    .role_grant = sq_role_grant,
+    .user_roles = sq_user_roles,
+    .token_insert = sq_token_insert,
+    .token_find = sq_token_find,
+    .token_list = sq_token_list,
+    .token_delete = sq_token_delete,
+    .token_delete_handle = sq_token_delete_handle,
+    .token_delete_user = sq_token_delete_user,
+    .token_touch = sq_token_touch,
+    .token_purge_expired = sq_token_purge_expired,
+    .events_since = sq_events_since,
+    .events_trim = sq_events_trim,
+};
+
+store_t *store_sqlite_open(const char *path, char *err, size_t errlen)
+{
+    if (*path == '\0') {
+        snprintf(err, errlen, "sqlite: empty file path");
+        return NULL;
+    }
+    sqlite_store *s = calloc(1, sizeof *s);
+    if (s == NULL || (s->path = strdup(path)) == NULL) {
+        free(s);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->base.ops = &SQLITE_OPS;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_key_create(&s->key, NULL);
+    /* Open once now, so a bad path fails at start, not on the first request. */
+    conn *c = conn_open(s, err, errlen);
+    if (c == NULL) {
+        pthread_key_delete(s->key);
+        pthread_mutex_destroy(&s->lock);
+        free(s->path);
+        free(s);
+        return NULL;
+    }
+    pthread_setspecific(s->key, c);
+    c->next = s->conns;
+    s->conns = c;
+    return &s->base;
+}

@@ -1,0 +1,43 @@
+/*
+ * store.c — choosing a backend from a database URL, and the parts of the
+ * storage contract that are the same for every backend.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/backends.h"
+#include "store/store.h"
+
+store_t *store_open(const char *url, char *err, size_t errlen)
+{
+    if (url == NULL || *url == '\0') {
+        snprintf(err, errlen, "no database given");
+        return NULL;
+    }
+    if (strncmp(url, "sqlite:", 7) == 0)
+        return store_sqlite_open(url + 7, err, errlen);
+    if (strstr(url, "://") == NULL && strchr(url, '=') == NULL)
+        return store_sqlite_open(url, err, errlen); /* a bare file path */
+    snprintf(err, errlen, "unsupported database URL (expected sqlite:PATH)");
+    return NULL;
+}
+
+const char *store_strerror(store_err e)
+{
+    switch (e) {
+    case STORE_OK:             return "ok";
+    case STORE_NOT_FOUND:      return "not found";
+    case STORE_EMAIL_TAKEN:    return "email already exists";
+    case STORE_USERNAME_TAKEN: return "username already exists";
+    case STORE_UNAVAILABLE:    return "database unavailable";
+    case STORE_ERROR:          return "database error";
+    }
+    return "unknown error";
+}
+
+void store_user_clear(store_user *u)
+{
+    free(u->extra);
+    memset(u, 0, sizeof *u);
+}

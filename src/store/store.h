@@ -1,0 +1,129 @@
+/*
+ * store.h — the storage contract.
+ *
+ * Everything tessera keeps goes through one struct of function pointers,
+ * store_ops. The SQLite backend (store/sqlite.c) is the first implementation;
+ * another backend fills the same struct and registers in store.c. Nothing
+ * outside a backend's own file knows which database is behind a store_t.
+ *
+ * Every call is safe from any thread: a backend keeps one connection per
+ * thread. Every write is atomic: it happens whole, in one transaction, or not
+ * at all. Errors are return codes (store_err); store_strerror names them.
+ */
+#ifndef TESSERA_STORE_H
+#define TESSERA_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth/token.h"
+
+typedef enum store_err {
+    STORE_OK = 0,
+    STORE_NOT_FOUND,         /* no such row                               */
+    STORE_EMAIL_TAKEN,       /* unique email violated                     */
+    STORE_USERNAME_TAKEN,    /* unique username violated                  */
+    STORE_UNAVAILABLE,       /* the database cannot be reached right now  */
+    STORE_ERROR,             /* anything else; the backend logged why     */
+} store_err;
+
+typedef struct store store_t; /* opaque: a backend's own handle */
+
+#define STORE_EMAIL_MAX    254
+#define STORE_USERNAME_MAX 128
+
+typedef struct store_user {
+    int64_t id;
+    char email[STORE_EMAIL_MAX + 1];
+    char username[STORE_USERNAME_MAX + 1];   /* "" when none          */
+    char password[128];                      /* argon2id hash string  */
+    bool email_verified;
+    char *extra;       /* JSON object text of other properties, or NULL;
+                          owned by the struct, freed by store_user_clear  */
+    int64_t created_ms;
+} store_user;
+
+/* Which user fields store_ops.user_update writes. */
+enum {
+    STORE_USER_EMAIL    = 1 << 0,
+    STORE_USER_USERNAME = 1 << 1,
+    STORE_USER_PASSWORD = 1 << 2,
+    STORE_USER_EXTRA    = 1 << 3,
+    STORE_USER_VERIFIED = 1 << 4,
+};
+
+/*
+ * A revocation, as every instance sees it. Revocations are written to an
+ * event log in the same transaction as the deletion, so that any process
+ * sharing the database (the server, the CLI, another instance) can evict the
+ * tokens from its memory cache. kind: STORE_EV_TOKEN names one token by hash;
+ * STORE_EV_USER names all tokens of user_id except `keep` (when has_keep).
+ */
+typedef enum { STORE_EV_TOKEN = 1, STORE_EV_USER = 2 } store_ev_kind;
+
+typedef struct store_event {
+    int64_t seq;
+    store_ev_kind kind;
+    tok_hash hash;     /* STORE_EV_TOKEN; STORE_EV_USER: kept token   */
+    bool has_keep;
+    int64_t user_id;
+} store_event;
+
+typedef void (*store_token_cb)(const tok_record *t, void *ctx);
+typedef void (*store_event_cb)(const store_event *e, void *ctx);
+
+typedef struct store_ops {
+    const char *name;
+
+    void      (*close)(store_t *s);
+    /* creates or upgrades the schema; *version gets the version now in place */
+    store_err (*migrate)(store_t *s, int *version);
+    store_err (*ping)(store_t *s);
+
+    /* users */
+    store_err (*user_create)(store_t *s, store_user *u);   /* sets u->id, created_ms */
+    store_err (*user_get)(store_t *s, int64_t id, store_user *out);
+    store_err (*user_find)(store_t *s, const char *email, const char *username, store_user *out);
+    store_err (*user_update)(store_t *s, const store_user *u, unsigned fields);
+    /* roles: grant creates the role on demand; list calls cb per role name */
+    store_err (*role_grant)(store_t *s, int64_t user_id, const char *role);
+    store_err (*user_roles)(store_t *s, int64_t user_id,
+                            void (*cb)(const char *role, void *ctx), void *ctx);
+
+    /* access tokens */
+    store_err (*token_insert)(store_t *s, const tok_record *t);
+    store_err (*token_find)(store_t *s, const tok_hash *h, tok_record *out);
+    store_err (*token_list)(store_t *s, int64_t user_id, int64_t now_ms,
+                            store_token_cb cb, void *ctx);
+    store_err (*token_delete)(store_t *s, const tok_hash *h);
+    store_err (*token_delete_handle)(store_t *s, int64_t user_id, const char *handle,
+                                     tok_hash *deleted);
+    /* deletes all of a user's tokens, except *keep when not NULL; *deleted
+       (when not NULL) gets how many went */
+    store_err (*token_delete_user)(store_t *s, int64_t user_id, const tok_hash *keep,
+                                   int64_t *deleted);
+    store_err (*token_touch)(store_t *s, const tok_hash *h, int64_t last_used_ms);
+    store_err (*token_purge_expired)(store_t *s, int64_t now_ms, int64_t *purged);
+
+    /* revocation log */
+    store_err (*events_since)(store_t *s, int64_t seq, store_event_cb cb, void *ctx,
+                              int64_t *last_seq);
+    store_err (*events_trim)(store_t *s, int64_t older_than_ms);
+} store_ops;
+
+struct store {
+    const store_ops *ops;
+};
+
+/*
+ * Opens the database named by url: "sqlite:PATH" (or a path ending in .db).
+ * Returns NULL and writes a message to err when it cannot.
+ */
+store_t *store_open(const char *url, char *err, size_t errlen);
+
+const char *store_strerror(store_err e);
+
+void store_user_clear(store_user *u);
+
+#endif
