@@ -10,7 +10,6 @@
 #include "api/api.h"
 #include "auth/password.h"
 #include "core/app.h"
-#include "core/isodate.h"
 #include "model/user.h"
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -361,7 +360,7 @@ void api_user_tokens_list(request *r, const char *const *args, response *res)
     store_user u = {0};
     if (load_account(r, args[0], &u, res, NULL)) {
         json_t *list = json_array();
-        store_err e = store_of(r)->ops->token_list(store_of(r), u.id, iso_now_ms(), append_token, list);
+        store_err e = sess_list(r->app->sessions, u.id, append_token, list);
         if (e == STORE_OK)
             res_json(res, 200, list);
         else {

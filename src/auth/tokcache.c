@@ -149,8 +149,27 @@ bool tcache_get(tcache *c, const tok_hash *h, int64_t now_ms, tok_record *out)
     node *n = find_in(*bucket_of(s, h), h);
     if (n) {
         __atomic_store_n(&n->rec.last_used_ms, now_ms, __ATOMIC_RELAXED);
-        *out = n->rec;
+        out->hash = n->rec.hash;
+        memcpy(out->handle, n->rec.handle, sizeof out->handle);
+        out->user_id = n->rec.user_id;
+        out->app_id = n->rec.app_id;
+        out->created_ms = n->rec.created_ms;
+        out->ttl = n->rec.ttl;
+        out->scopes = n->rec.scopes;
         out->last_used_ms = now_ms;
+    }
+    pthread_rwlock_unlock(&s->lock);
+    return n != NULL;
+}
+
+bool tcache_peek(tcache *c, const tok_hash *h, tok_record *out)
+{
+    shard *s = shard_of(c, h);
+    pthread_rwlock_rdlock(&s->lock);
+    node *n = find_in(*bucket_of(s, h), h);
+    if (n) {
+        *out = n->rec;
+        out->last_used_ms = __atomic_load_n(&n->rec.last_used_ms, __ATOMIC_RELAXED);
     }
     pthread_rwlock_unlock(&s->lock);
     return n != NULL;

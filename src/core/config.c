@@ -4,7 +4,10 @@
  * The file is checked against a table of keys (below): each entry names a
  * key, its JSON type, where its value goes in struct config, and its range.
  * A section is an entry of type object with its own table, so a new section
- * or key is one more row. Anything not in the tables is an error.
+ * or key is one more row: write its table (ending in END) and add
+ * SECTION("name", table) to root_keys. Anything not in the tables is an error.
+ * A section whose keys are not fixed (a map of names) would be a new kind
+ * with its own handler in walk_value.
  */
 #include "core/config.h"
 
@@ -15,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define DEFAULT_LISTEN   "127.0.0.1:3000"
 #define DEFAULT_DATABASE "sqlite:tessera.db"
@@ -376,7 +380,13 @@ int cfg_load_file(config *c, const char *path, char *err, size_t errlen)
 {
     json_error_t je;
     json_t *doc;
+    struct stat st;
     FILE *f = fopen(path, "rb");
+    if (f && fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f); /* fopen accepts a directory; reading it fails obscurely */
+        f = NULL;
+        errno = EISDIR;
+    }
     if (!f) {
         if (err && errlen)
             snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));

@@ -251,10 +251,11 @@ class Server:
         self.stderr_text = self._stderr_path.read_text(errors="replace")
 
     def stop(self, sig=signal.SIGTERM, check=True):
-        """Signal the server, wait for it, and (check=True) insist on exit 0 and a clean stderr."""
+        """Signal the server (sig=None: it was already signalled), wait for it, and
+        (check=True) insist on exit 0 and a clean stderr."""
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
+        if sig is not None and self.proc.poll() is None:
             self.proc.send_signal(sig)
         try:
             self.proc.wait(STOP_TIMEOUT)

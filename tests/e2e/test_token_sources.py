@@ -243,3 +243,14 @@ def test_only_cookie_enabled(server_factory):
     # logout through the only source there is
     assert srv.post("/api/users/logout", token=u["token"], via="cookie").status_code == 204
     assert_error(srv.me(u["token"], via="cookie"), 401, "INVALID_TOKEN")
+
+
+@pytest.mark.parametrize("via", ["bearer", "query", "cookie"])
+def test_invalid_token_on_healthz_is_401(server, via):
+    # "on every route, including public ones"
+    assert_error(server.get("/healthz", token=unknown_token(), via=via), 401, "INVALID_TOKEN")
+
+
+def test_valid_token_on_healthz_ok(server, alice):
+    r = server.get("/healthz", token=alice["token"])
+    assert r.status_code == 200 and r.json() == {"status": "ok"}

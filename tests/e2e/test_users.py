@@ -225,3 +225,52 @@ def test_patch_non_object_body_400(server):
     r = server.patch("/api/users/me", token=u["token"], data=b"[1,2]",
                      headers={"Content-Type": "application/json"})
     assert_error(r, 400, "INVALID_BODY")
+
+
+def test_patch_email_is_lowercased(server):
+    u = server.new_user_token()
+    new = "Upper.Case." + uniq_email()
+    r = server.patch("/api/users/me", token=u["token"], json={"email": new})
+    assert r.status_code == 200, r.text
+    assert r.json()["email"] == new.lower()
+    assert server.login(new.lower(), u["password"]).status_code == 200
+
+
+def test_roles_in_register_body_do_not_grant_admin(server):
+    victim = server.new_user()
+    mallory = server.new_user_token(roles=["admin"], role="admin", isAdmin=True)
+    r = server.get(f"/api/users/{victim['id']}", token=mallory["token"])
+    assert_error(r, 401, "AUTHORIZATION_REQUIRED")
+
+
+def test_roles_in_patch_body_do_not_grant_admin(server):
+    victim = server.new_user()
+    mallory = server.new_user_token()
+    server.patch("/api/users/me", token=mallory["token"], json={"roles": ["admin"], "role": "admin"})
+    r = server.get(f"/api/users/{victim['id']}", token=mallory["token"])
+    assert_error(r, 401, "AUTHORIZATION_REQUIRED")
+    r = server.patch(f"/api/users/{victim['id']}", token=mallory["token"], json={"city": "x"})
+    assert_error(r, 401, "AUTHORIZATION_REQUIRED")
+
+
+def test_patch_cannot_change_id(server):
+    u = server.new_user_token()
+    other = server.new_user()
+    r = server.patch("/api/users/me", token=u["token"], json={"id": other["id"], "city": "Kyiv"})
+    # whatever the answer, the user keeps its id and the other user is untouched
+    me = server.me(u["token"]).json()
+    assert me["id"] == u["id"]
+    assert r.status_code in (200, 400, 422), r.text
+
+
+def test_admin_revokes_one_token_of_another_user(server, admin):
+    b = server.new_user_token()
+    keep = server.token_for(b)
+    toks = server.get(f"/api/users/{b['id']}/accessTokens", token=admin["token"]).json()
+    assert len(toks) == 2
+    handle = toks[0]["handle"]
+    r = server.delete(f"/api/users/{b['id']}/accessTokens/{handle}", token=admin["token"])
+    assert r.status_code == 204, r.text
+    alive = [server.me(t).status_code for t in (b["token"], keep)]
+    assert sorted(alive) == [200, 401]
+    assert server.me(admin["token"]).status_code == 200

@@ -265,6 +265,8 @@ static void test_load_file(void)
     snprintf(want, sizeof want, "%s: cannot open: No such file or directory", path);
     CHECK_STR(err, want);
     unlink(bad);
+    CHECK_INT(cfg_load_file(&c, "/tmp", err, sizeof err), -1);
+    CHECK_STR(err, "/tmp: cannot open: Is a directory");
     cfg_free(&c);
 }
 
