@@ -1,5 +1,5 @@
 /*
- * access.c — owner-or-admin checks for the account routes.
+ * access.c — the User routes' questions to the ACL engine.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -7,28 +7,12 @@
 #include <strings.h>
 
 #include "api/access.h"
+#include "api/api.h"
 #include "core/app.h"
-
-typedef struct role_probe {
-    const char *want;
-    bool found;
-} role_probe;
-
-static void probe_role(const char *role, void *ctx)
-{
-    role_probe *p = ctx;
-    if (strcmp(role, p->want) == 0)
-        p->found = true;
-}
 
 bool access_has_role(const request *r, const char *role)
 {
-    if (r->who.user_id == 0)
-        return false;
-    store_t *st = r->app->store;
-    role_probe p = {role, false};
-    st->ops->user_roles(st, r->who.user_id, probe_role, &p);
-    return p.found;
+    return r->who.user_id != 0 && acl_has_role(r->app->acl, r->who.user_id, role);
 }
 
 void access_deny(const request *r, response *res)
@@ -56,15 +40,31 @@ bool access_user_id(const request *r, const char *segment, int64_t *id, response
     return true;
 }
 
-bool access_owner_or_admin(const request *r, int64_t id, response *res, bool *is_admin)
+typedef struct account {
+    const request *r;
+    int64_t id;
+} account;
+
+static bool owns_account(void *ctx)
 {
-    bool admin = false;
-    if (id == 0 || r->who.user_id != id)
-        admin = access_has_role(r, "admin");
-    if (is_admin)
-        *is_admin = admin;
-    if (admin || (id != 0 && r->who.user_id == id))
+    const account *a = ctx;
+    return a->id != 0 && a->r->who.user_id == a->id;
+}
+
+bool access_user_method(const request *r, int64_t id, const char *method, response *res)
+{
+    const app *a = r->app;
+    account acc = {r, id};
+    const model_def *user = models_by_name(a->models, "User");
+    switch (acl_check(a->acl, user, method, acl_access_of(method), &r->who, owns_account, &acc)) {
+    case ACL_ALLOWED:
         return true;
+    case ACL_UNAVAILABLE:
+        api_store_failure(res, STORE_UNAVAILABLE);
+        return false;
+    case ACL_DENIED:
+        break;
+    }
     access_deny(r, res);
     return false;
 }

@@ -1,5 +1,5 @@
 /*
- * access.h — who may touch a user's account: the user (owner) or an admin.
+ * access.h — the ACL engine, as the User routes ask it.
  *
  * Denials follow LoopBack 3: an anonymous caller gets 401
  * AUTHORIZATION_REQUIRED; an authenticated one gets server.aclErrorStatus
@@ -13,7 +13,7 @@
 
 #include "http/request.h"
 
-/* True when the caller has the role (looked up in the store). */
+/* True when the caller has the role (cached by the ACL engine). */
 bool access_has_role(const request *r, const char *role);
 
 /* Sets res to the denial for this caller. */
@@ -26,9 +26,10 @@ void access_deny(const request *r, response *res);
 bool access_user_id(const request *r, const char *segment, int64_t *id, response *res);
 
 /*
- * True when the caller owns user id or is an admin; otherwise sets the
- * denial in res. *is_admin tells which (may be NULL).
+ * Asks the ACL engine whether the caller may run User's method on user id
+ * (0: no particular user); the caller owns the account whose id it has.
+ * Otherwise sets the denial in res.
  */
-bool access_owner_or_admin(const request *r, int64_t id, response *res, bool *is_admin);
+bool access_user_method(const request *r, int64_t id, const char *method, response *res);
 
 #endif

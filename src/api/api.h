@@ -27,6 +27,24 @@ void api_user_tokens_list(request *r, const char *const *args, response *res);
 void api_user_tokens_delete_all(request *r, const char *const *args, response *res);
 void api_user_tokens_delete_one(request *r, const char *const *args, response *res);
 
+/* The model engine (models.c): LoopBack's PersistedModel routes. */
+void api_model_find(request *r, const char *const *args, response *res);
+void api_model_create(request *r, const char *const *args, response *res);
+void api_model_upsert(request *r, const char *const *args, response *res);
+void api_model_count(request *r, const char *const *args, response *res);
+void api_model_find_one(request *r, const char *const *args, response *res);
+void api_model_update_all(request *r, const char *const *args, response *res);
+void api_model_find_by_id(request *r, const char *const *args, response *res);
+void api_model_exists(request *r, const char *const *args, response *res);
+void api_model_head(request *r, const char *const *args, response *res);
+void api_model_replace(request *r, const char *const *args, response *res);
+void api_model_patch(request *r, const char *const *args, response *res);
+void api_model_delete(request *r, const char *const *args, response *res);
+void api_rel_get(request *r, const char *const *args, response *res);
+void api_rel_count(request *r, const char *const *args, response *res);
+void api_rel_create(request *r, const char *const *args, response *res);
+void api_rel_delete(request *r, const char *const *args, response *res);
+
 /* 503 DATABASE_UNAVAILABLE or 500, for a store error the handler cannot use. */
 void api_store_failure(response *res, int store_error);
 

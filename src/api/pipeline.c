@@ -10,6 +10,9 @@
 
 static const route ROUTES[] = {
     {"GET",    "/healthz",                       api_health},
+    {"HEAD",   "/healthz",                       api_health},
+    {"GET",    "/api/{}/count",                  api_model_count},
+    {"GET",    "/api/{}/findOne",                api_model_find_one},
     {"POST",   "/api/users",                     api_user_create},
     {"POST",   "/api/users/login",               api_user_login},
     {"POST",   "/api/users/logout",              api_user_logout},
@@ -19,6 +22,22 @@ static const route ROUTES[] = {
     {"GET",    "/api/users/{}/accessTokens",     api_user_tokens_list},
     {"DELETE", "/api/users/{}/accessTokens",     api_user_tokens_delete_all},
     {"DELETE", "/api/users/{}/accessTokens/{}",  api_user_tokens_delete_one},
+    /* every model, built-in or declared: LoopBack's PersistedModel routes */
+    {"POST",   "/api/{}/update",                 api_model_update_all},
+    {"GET",    "/api/{}",                        api_model_find},
+    {"POST",   "/api/{}",                        api_model_create},
+    {"PUT",    "/api/{}",                        api_model_upsert},
+    {"PATCH",  "/api/{}",                        api_model_upsert},
+    {"GET",    "/api/{}/{}/exists",              api_model_exists},
+    {"GET",    "/api/{}/{}",                     api_model_find_by_id},
+    {"HEAD",   "/api/{}/{}",                     api_model_head},
+    {"PUT",    "/api/{}/{}",                     api_model_replace},
+    {"PATCH",  "/api/{}/{}",                     api_model_patch},
+    {"DELETE", "/api/{}/{}",                     api_model_delete},
+    {"GET",    "/api/{}/{}/{}/count",            api_rel_count},
+    {"GET",    "/api/{}/{}/{}",                  api_rel_get},
+    {"POST",   "/api/{}/{}/{}",                  api_rel_create},
+    {"DELETE", "/api/{}/{}/{}",                  api_rel_delete},
     {NULL, NULL, NULL},
 };
 

@@ -79,11 +79,11 @@ static json_t *read_body(request *r, response *res, const char *pw_key)
     return body;
 }
 
-/* Loads the user an account route names, after the owner-or-admin check. */
-static bool load_account(request *r, const char *segment, store_user *u, response *res, bool *is_admin)
+/* Loads the user an account route names, once the ACL engine allows method. */
+static bool load_account(request *r, const char *segment, const char *method, store_user *u, response *res)
 {
     int64_t id;
-    if (!access_user_id(r, segment, &id, res) || !access_owner_or_admin(r, id, res, is_admin))
+    if (!access_user_id(r, segment, &id, res) || !access_user_method(r, id, method, res))
         return false;
     store_err e = store_of(r)->ops->user_get(store_of(r), id, u);
     if (e == STORE_OK)
@@ -106,6 +106,8 @@ static const tok_hash *token_to_keep(const request *r, int64_t user_id)
 void api_user_create(request *r, const char *const *args, response *res)
 {
     (void)args;
+    if (!access_user_method(r, 0, "create", res))
+        return;
     json_t *body = read_body(r, res, "password");
     if (body == NULL)
         return;
@@ -134,10 +136,21 @@ void api_user_create(request *r, const char *const *args, response *res)
 
 /* ---- POST /api/users/login ------------------------------------------------ */
 
+/* ?include=user, also in LoopBack's JSON forms: "user" and ["user"]. */
 static bool wants_user(const request *r)
 {
     const char *inc = req_query(r, "include");
-    return inc && strstr(inc, "user") != NULL;
+    if (inc == NULL)
+        return false;
+    if (strcmp(inc, "user") == 0)
+        return true;
+    json_t *v = json_loads(inc, JSON_DECODE_ANY, NULL);
+    bool yes = json_is_string(v) && strcmp(json_string_value(v), "user") == 0;
+    size_t i;
+    json_t *item;
+    json_array_foreach(v, i, item) yes = yes || (json_is_string(item) && strcmp(json_string_value(item), "user") == 0);
+    json_decref(v);
+    return yes;
 }
 
 /* Finds the account named by email or username; false when there is none. */
@@ -173,16 +186,13 @@ void api_user_login(request *r, const char *const *args, response *res)
 {
     (void)args;
     const app *a = r->app;
+    if (!access_user_method(r, 0, "login", res))
+        return;
     json_t *body = read_body(r, res, "password");
     if (body == NULL)
         return;
     int64_t ttl;
     char why[160];
-    if (sess_resolve_ttl(&a->cfg->auth, json_object_get(body, "ttl"), &ttl, why, sizeof why) != 0) {
-        res_error(res, 422, "INVALID_TTL", "%s", why);
-        json_decref(body);
-        return;
-    }
     const char *pw = str_prop(body, "password");
     size_t pwlen = pw ? strlen(pw) : 0;
     store_user u = {0};
@@ -197,6 +207,10 @@ void api_user_login(request *r, const char *const *args, response *res)
     }
     if (!pw_verify(u.password, pw, pwlen)) {
         res_error(res, 401, "LOGIN_FAILED", "login failed");
+        goto out;
+    }
+    if (sess_resolve_ttl(&a->cfg->auth, json_object_get(body, "ttl"), &ttl, why, sizeof why) != 0) {
+        res_error(res, 422, "INVALID_TTL", "%s", why);
         goto out;
     }
     if (pw_needs_rehash(cost_of(r), u.password) && pw_hash(cost_of(r), pw, pwlen, u.password) == 0)
@@ -224,6 +238,8 @@ out:
 void api_user_logout(request *r, const char *const *args, response *res)
 {
     (void)args;
+    if (!access_user_method(r, 0, "logout", res))
+        return;
     if (r->who.user_id == 0) {
         res_error(res, 401, "AUTHORIZATION_REQUIRED", "accessToken is required to logout");
         return;
@@ -240,7 +256,7 @@ void api_user_logout(request *r, const char *const *args, response *res)
 void api_user_get(request *r, const char *const *args, response *res)
 {
     store_user u = {0};
-    if (load_account(r, args[0], &u, res, NULL))
+    if (load_account(r, args[0], "findById", &u, res))
         res_json(res, 200, user_to_json(&u));
     store_user_clear(&u);
 }
@@ -278,14 +294,13 @@ static int patch_fields(request *r, const json_t *body, bool is_admin, store_use
  */
 void api_user_patch(request *r, const char *const *args, response *res)
 {
-    json_t *body = read_body(r, res, "password");
-    if (body == NULL)
-        return;
     store_user u = {0};
-    bool is_admin;
-    if (!load_account(r, args[0], &u, res, &is_admin))
+    json_t *body = NULL;
+    if (!load_account(r, args[0], "patchAttributes", &u, res))
         goto out;
-    int fields = patch_fields(r, body, is_admin, &u, res);
+    if ((body = read_body(r, res, "password")) == NULL)
+        goto out;
+    int fields = patch_fields(r, body, access_has_role(r, "admin"), &u, res);
     if (fields < 0)
         goto out;
     store_err e = store_of(r)->ops->user_update(store_of(r), &u, (unsigned)fields);
@@ -309,6 +324,8 @@ void api_user_change_password(request *r, const char *const *args, response *res
         access_deny(r, res);
         return;
     }
+    if (!access_user_method(r, r->who.user_id, "changePassword", res))
+        return;
     json_t *body = read_body(r, res, "newPassword");
     if (body == NULL)
         return;
@@ -358,7 +375,7 @@ static void append_token(const tok_record *t, void *ctx)
 void api_user_tokens_list(request *r, const char *const *args, response *res)
 {
     store_user u = {0};
-    if (load_account(r, args[0], &u, res, NULL)) {
+    if (load_account(r, args[0], "__get__accessTokens", &u, res)) {
         json_t *list = json_array();
         store_err e = sess_list(r->app->sessions, u.id, append_token, list);
         if (e == STORE_OK)
@@ -374,7 +391,7 @@ void api_user_tokens_list(request *r, const char *const *args, response *res)
 void api_user_tokens_delete_all(request *r, const char *const *args, response *res)
 {
     store_user u = {0};
-    if (load_account(r, args[0], &u, res, NULL)) {
+    if (load_account(r, args[0], "__delete__accessTokens", &u, res)) {
         store_err e = sess_revoke_user(r->app->sessions, u.id, NULL);
         if (e == STORE_OK)
             res_no_content(res);
@@ -384,12 +401,29 @@ void api_user_tokens_delete_all(request *r, const char *const *args, response *r
     store_user_clear(&u);
 }
 
+/* A token named by its handle, or (as LoopBack clients do) by its secret. */
+static store_err revoke_named(request *r, int64_t user_id, const char *name)
+{
+    size_t len = strlen(name);
+    if (tok_is_handle(name))
+        return sess_revoke_handle(r->app->sessions, user_id, name);
+    if (!tok_well_formed(name, len))
+        return STORE_NOT_FOUND;
+    tok_hash h;
+    tok_record rec;
+    store_t *st = store_of(r);
+    tok_hash_of(name, len, &h);
+    store_err e = st->ops->token_find(st, &h, &rec);
+    if (e == STORE_OK && rec.user_id != user_id)
+        e = STORE_NOT_FOUND;
+    return e == STORE_OK ? sess_revoke(r->app->sessions, &h) : e;
+}
+
 void api_user_tokens_delete_one(request *r, const char *const *args, response *res)
 {
     store_user u = {0};
-    if (load_account(r, args[0], &u, res, NULL)) {
-        store_err e = tok_is_handle(args[1]) ? sess_revoke_handle(r->app->sessions, u.id, args[1])
-                                             : STORE_NOT_FOUND;
+    if (load_account(r, args[0], "__destroyById__accessTokens", &u, res)) {
+        store_err e = revoke_named(r, u.id, args[1]);
         if (e == STORE_OK)
             res_no_content(res);
         else if (e == STORE_NOT_FOUND)

@@ -3,6 +3,7 @@
  * the background sync that keeps this process's cache true to the store.
  */
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,8 +94,8 @@ static sess_result fill_from_store(sess *s, const tok_hash *h, int64_t now, tok_
         return SESS_INVALID;
     if (e != STORE_OK)
         return SESS_UNAVAILABLE;
-    t->last_used_ms = now;
-    tcache_put(s->cache, t);
+    tcache_put(s->cache, t);          /* with the store's last use ...        */
+    tcache_get(s->cache, h, now, t);  /* ... then this one, to be flushed later */
     if (__atomic_load_n(&s->event_seq, __ATOMIC_ACQUIRE) != seq) {
         tok_record again;
         if (s->store->ops->token_find(s->store, h, &again) == STORE_NOT_FOUND) {
@@ -231,7 +232,7 @@ static void collect_used(const tok_record *r, void *ctx)
 
 /* Writes last use of the tokens used since the previous flush. The records
  * are copied out first, so no shard lock is held while the store writes. */
-static void flush_last_used(sess *s)
+void sess_flush_used(sess *s)
 {
     used_batch b = {0};
     tcache_drain_used(s->cache, collect_used, &b);
@@ -277,7 +278,7 @@ static void *sync_main(void *arg)
         sess_sync_once(s);
         int64_t now = iso_now_ms();
         if (now - last_flush >= LAST_USED_FLUSH_MS) {
-            flush_last_used(s);
+            sess_flush_used(s);
             last_flush = now;
         }
         if (now - last_purge >= PURGE_EVERY_MS) {
@@ -285,7 +286,7 @@ static void *sync_main(void *arg)
             last_purge = now;
         }
     }
-    flush_last_used(s);
+    sess_flush_used(s);
     return NULL;
 }
 
@@ -320,7 +321,8 @@ int sess_resolve_ttl(const cfg_auth *cfg, const json_t *requested, int64_t *ttl,
         v = 0;
     } else if (json_is_integer(requested)) {
         v = json_integer_value(requested);
-    } else if (json_is_real(requested) && json_real_value(requested) == (double)(long long)json_real_value(requested)) {
+    } else if (json_is_real(requested) && fabs(json_real_value(requested)) < 9e15 &&
+               json_real_value(requested) == (double)(long long)json_real_value(requested)) {
         v = (long long)json_real_value(requested);
     } else if (json_is_string(requested)) {
         const char *str = json_string_value(requested);
@@ -336,7 +338,7 @@ int sess_resolve_ttl(const cfg_auth *cfg, const json_t *requested, int64_t *ttl,
         return -1;
     }
     if (v == 0) {
-        *ttl = cfg->ttl;
+        *ttl = cfg->ttl > cfg->max_ttl ? cfg->max_ttl : cfg->ttl; /* LoopBack caps both */
     } else if (v == TOK_ETERNAL) {
         if (!cfg->allow_eternal) {
             snprintf(err, errlen, "eternal tokens (ttl -1) are not allowed");

@@ -55,6 +55,9 @@ store_err sess_revoke_user(sess *s, int64_t user_id, const tok_hash *keep);
  */
 store_err sess_list(sess *s, int64_t user_id, void (*cb)(const tok_record *t, void *ctx), void *ctx);
 
+/* Writes the last use of tokens used since the previous flush to the store. */
+void sess_flush_used(sess *s);
+
 /* Reads the revocation log once and applies it to the cache. */
 void sess_sync_once(sess *s);
 

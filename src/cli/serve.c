@@ -33,6 +33,34 @@ static int worker_threads(const config *cfg)
     return cores > 2 ? (int)cores * 2 : 4;
 }
 
+static void rc_cleanup(app *a)
+{
+    sess_free(a->sessions);
+    acl_free(a->acl);
+    models_free(a->models);
+    a->store->ops->close(a->store);
+}
+
+/* The models (built-in and declared) and the tables the declared ones need. */
+static model_registry *load_models(const config *cfg, store_t *st)
+{
+    char err[512];
+    model_registry *reg = models_load(cfg->models, err, sizeof err);
+    if (reg == NULL) {
+        fprintf(stderr, "tessera: config: %s\n", err);
+        return NULL;
+    }
+    for (size_t i = 0; i < models_count(reg); i++) {
+        const model_def *m = models_at(reg, i);
+        if (m->kind == MODEL_DECLARED && st->ops->model_sync(st, m) != STORE_OK) {
+            fprintf(stderr, "tessera: database: cannot create the table of model %s\n", m->name);
+            models_free(reg);
+            return NULL;
+        }
+    }
+    return reg;
+}
+
 /* Runs until SIGINT or SIGTERM; those are blocked in every thread and taken here. */
 static int run(const config *cfg)
 {
@@ -46,11 +74,17 @@ static int run(const config *cfg)
     store_t *st = cli_open_store(cfg);
     if (st == NULL)
         return CLI_FAILED;
-    app a = {.cfg = cfg, .store = st, .sessions = sess_new(&cfg->auth, st)};
-    if (a.sessions == NULL || sess_start_sync(a.sessions, SYNC_INTERVAL_MS) != 0) {
-        fputs("tessera: cannot start the token cache\n", stderr);
-        sess_free(a.sessions);
+    app a = {.cfg = cfg, .store = st};
+    a.models = load_models(cfg, st);
+    if (a.models == NULL) {
         st->ops->close(st);
+        return CLI_USAGE;
+    }
+    a.acl = acl_new(a.models, st, cfg->acl_default_allow);
+    a.sessions = sess_new(&cfg->auth, st);
+    if (a.acl == NULL || a.sessions == NULL || sess_start_sync(a.sessions, SYNC_INTERVAL_MS) != 0) {
+        fputs("tessera: cannot start the token cache\n", stderr);
+        rc_cleanup(&a);
         return CLI_FAILED;
     }
     http_options opt = {
@@ -74,8 +108,7 @@ static int run(const config *cfg)
         http_stop(http, SHUTDOWN_GRACE_MS);
         rc = CLI_OK;
     }
-    sess_free(a.sessions);
-    st->ops->close(st);
+    rc_cleanup(&a);
     return rc;
 }
 

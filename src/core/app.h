@@ -4,7 +4,9 @@
 #ifndef TESSERA_APP_H
 #define TESSERA_APP_H
 
+#include "auth/acl.h"
 #include "auth/session.h"
+#include "model/schema.h"
 #include "core/config.h"
 #include "store/store.h"
 
@@ -12,6 +14,8 @@ typedef struct app {
     const config *cfg;
     store_t *store;
     sess *sessions;
+    model_registry *models;
+    acl_engine *acl;
 } app;
 
 #endif

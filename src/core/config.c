@@ -6,8 +6,8 @@
  * A section is an entry of type object with its own table, so a new section
  * or key is one more row: write its table (ending in END) and add
  * SECTION("name", table) to root_keys. Anything not in the tables is an error.
- * A section whose keys are not fixed (a map of names) would be a new kind
- * with its own handler in walk_value.
+ * A section whose keys are not fixed (a map of names, like "models") is a
+ * K_JSON entry: kept as written, for its own module to check in depth.
  */
 #include "core/config.h"
 
@@ -35,6 +35,8 @@ typedef enum key_kind {
     K_I64,    /* int64_t  */
     K_U64,    /* uint64_t */
     K_SIZE,   /* size_t   */
+    K_JSON,   /* json_t *, an object kept as written */
+    K_PERM,   /* bool: "ALLOW" (true) or "DENY" (false) */
 } key_kind;
 
 /* Extra check of a value already of the right type; NULL when fine. */
@@ -53,11 +55,14 @@ typedef struct key_spec {
 #define STRING(n, fld, chk)       { n, K_STRING, offsetof(config, fld), 0, 0, NULL, chk }
 #define BOOLEAN(n, fld)           { n, K_BOOL, offsetof(config, fld), 0, 0, NULL, NULL }
 #define INTEGER(n, k, fld, lo, hi, chk) { n, k, offsetof(config, fld), lo, hi, NULL, chk }
+#define JSON_OBJECT(n, fld)       { n, K_JSON, offsetof(config, fld), 0, 0, NULL, NULL }
+#define PERMISSION(n, fld)        { n, K_PERM, offsetof(config, fld), 0, 0, NULL, check_permission }
 #define END                       { NULL, K_OBJECT, 0, 0, 0, NULL, NULL }
 
 static const char *check_listen(const json_t *v);
 static const char *check_nonempty(const json_t *v);
 static const char *check_acl_status(const json_t *v);
+static const char *check_permission(const json_t *v);
 
 static const key_spec server_keys[] = {
     STRING("listen", server.listen, check_listen),
@@ -92,11 +97,18 @@ static const key_spec password_keys[] = {
     END,
 };
 
+static const key_spec acl_keys[] = {
+    PERMISSION("defaultPermission", acl_default_allow),
+    END,
+};
+
 static const key_spec root_keys[] = {
     STRING("database", database, check_nonempty),
     SECTION("server", server_keys),
     SECTION("auth", auth_keys),
     SECTION("password", password_keys),
+    JSON_OBJECT("models", models),
+    SECTION("acl", acl_keys),
     END,
 };
 
@@ -139,8 +151,10 @@ void cfg_free(config *c)
 {
     free(c->database);
     free(c->server.listen);
+    json_decref(c->models);
     c->database = NULL;
     c->server.listen = NULL;
+    c->models = NULL;
 }
 
 void cfg_apply_env(config *c)
@@ -206,6 +220,13 @@ static const char *check_acl_status(const json_t *v)
     return (n == 401 || n == 403) ? NULL : "must be 401 or 403";
 }
 
+static const char *check_permission(const json_t *v)
+{
+    const char *s = json_string_value(v);
+    return (strcmp(s, "ALLOW") == 0 || strcmp(s, "DENY") == 0) ? NULL
+                                                               : "must be \"ALLOW\" or \"DENY\"";
+}
+
 /* ---- the walk over the tables ------------------------------------------ */
 
 typedef struct walk {
@@ -234,8 +255,10 @@ static void *field(walk *w, const key_spec *k)
 static const char *type_name(key_kind kind)
 {
     switch (kind) {
-    case K_OBJECT: return "an object";
-    case K_STRING: return "a string";
+    case K_OBJECT:
+    case K_JSON:   return "an object";
+    case K_STRING:
+    case K_PERM:   return "a string";
     case K_BOOL:   return "a boolean";
     default:       return "an integer";
     }
@@ -244,8 +267,10 @@ static const char *type_name(key_kind kind)
 static bool type_ok(key_kind kind, const json_t *v)
 {
     switch (kind) {
-    case K_OBJECT: return json_is_object(v);
-    case K_STRING: return json_is_string(v);
+    case K_OBJECT:
+    case K_JSON:   return json_is_object(v);
+    case K_STRING:
+    case K_PERM:   return json_is_string(v);
     case K_BOOL:   return json_is_boolean(v);
     default:       return json_is_integer(v);
     }
@@ -272,6 +297,31 @@ static void store_integer(walk *w, const key_spec *k, int64_t n)
     }
 }
 
+/* Puts a value already checked against its table entry into its field. */
+static void store_value(walk *w, const key_spec *k, const json_t *v)
+{
+    json_t **slot;
+    switch (k->kind) {
+    case K_STRING:
+        cfg_set_string((char **)field(w, k), json_string_value(v));
+        break;
+    case K_BOOL:
+        *(bool *)field(w, k) = json_is_true(v);
+        break;
+    case K_PERM:
+        *(bool *)field(w, k) = strcmp(json_string_value(v), "ALLOW") == 0;
+        break;
+    case K_JSON:
+        slot = (json_t **)field(w, k);
+        json_decref(*slot);
+        *slot = json_incref((json_t *)v);
+        break;
+    default:
+        store_integer(w, k, json_integer_value(v));
+        break;
+    }
+}
+
 static int walk_object(walk *w, const key_spec *table, const json_t *obj, const char *path);
 
 /* Checks one value against its table entry and, when valid, stores it. */
@@ -285,17 +335,12 @@ static int walk_value(walk *w, const key_spec *k, const json_t *v, const char *p
     /* The specific check first: it names the allowed values more precisely. */
     if (k->check && (why = k->check(v)))
         return fail(w, path, "%s", why);
-    if (k->kind != K_STRING && k->kind != K_BOOL) {
+    if (json_is_integer(v)) {
         json_int_t n = json_integer_value(v);
         if (n < k->min || n > k->max)
             return range_error(w, path, k);
     }
-    if (k->kind == K_STRING)
-        cfg_set_string((char **)field(w, k), json_string_value(v));
-    else if (k->kind == K_BOOL)
-        *(bool *)field(w, k) = json_is_true(v);
-    else
-        store_integer(w, k, json_integer_value(v));
+    store_value(w, k, v);
     return 0;
 }
 
@@ -339,6 +384,7 @@ static int apply_document(config *c, const json_t *doc, const char *source,
         return fail(&w, source, "the top level must be an object");
     next.database = c->database ? dup_or_die(c->database) : NULL;
     next.server.listen = c->server.listen ? dup_or_die(c->server.listen) : NULL;
+    next.models = json_incref(c->models);
     if (walk_object(&w, root_keys, doc, "") != 0) {
         cfg_free(&next);
         return -1;

@@ -6,6 +6,7 @@
 #ifndef TESSERA_CONFIG_H
 #define TESSERA_CONFIG_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -45,6 +46,10 @@ typedef struct config {
     cfg_server server;
     cfg_auth auth;
     cfg_password password;
+    json_t *models;           /* the "models" object as written (owned), or
+                                 NULL; model/schema.c checks its contents  */
+    bool acl_default_allow;   /* acl.defaultPermission: when no ACL rule
+                                 matches, ALLOW (true) or DENY (false)    */
 } config;
 
 /* Fills *c with the built-in defaults. */

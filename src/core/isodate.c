@@ -90,18 +90,37 @@ static bool fraction(const char **p, int *milli)
     return true;
 }
 
-static bool utc_suffix(const char *p)
+/* "Z", or a "+HH:MM" / "-HH:MM" offset from UTC, into seconds east of UTC. */
+static bool zone_suffix(const char *p, int *offset)
 {
-    return strcmp(p, "Z") == 0 || strcmp(p, "+00:00") == 0;
+    int h, m;
+    *offset = 0;
+    if (strcmp(p, "Z") == 0)
+        return true;
+    if (*p != '+' && *p != '-')
+        return false;
+    int sign = *p++ == '-' ? -1 : 1;
+    if (!digits(&p, 2, &h) || !expect(&p, ':') || !digits(&p, 2, &m) || *p != '\0' || h > 23 || m > 59)
+        return false;
+    *offset = sign * (h * 3600 + m * 60);
+    return true;
 }
 
-static bool parse_fields(const char *p, struct tm *tm, int *milli)
+/*
+ * "YYYY-MM-DD" alone is midnight UTC; otherwise the time and a zone must
+ * follow, as ISO 8601 writes them (LoopBack clients send both forms).
+ */
+static bool parse_fields(const char *p, struct tm *tm, int *milli, int *offset)
 {
-    int y, mo, d, h, mi, s;
+    int y, mo, d, h = 0, mi = 0, s = 0;
+    *milli = 0;
+    *offset = 0;
     if (!digits(&p, 4, &y) || !expect(&p, '-') || !digits(&p, 2, &mo) || !expect(&p, '-') ||
-        !digits(&p, 2, &d) || !expect(&p, 'T') || !digits(&p, 2, &h) || !expect(&p, ':') ||
-        !digits(&p, 2, &mi) || !expect(&p, ':') || !digits(&p, 2, &s) ||
-        !fraction(&p, milli) || !utc_suffix(p))
+        !digits(&p, 2, &d))
+        return false;
+    if (*p != '\0' &&
+        (!expect(&p, 'T') || !digits(&p, 2, &h) || !expect(&p, ':') || !digits(&p, 2, &mi) ||
+         !expect(&p, ':') || !digits(&p, 2, &s) || !fraction(&p, milli) || !zone_suffix(p, offset)))
         return false;
     if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59)
         return false;
@@ -122,15 +141,15 @@ static bool parse_fields(const char *p, struct tm *tm, int *milli)
 int iso_parse(const char *text, int64_t *ms)
 {
     struct tm tm, back;
-    int milli, mday;
+    int milli, mday, offset;
     time_t t;
 
-    if (!text || !parse_fields(text, &tm, &milli))
+    if (!text || !parse_fields(text, &tm, &milli, &offset))
         return -1;
     mday = tm.tm_mday;
     t = timegm(&tm);
     if (!gmtime_r(&t, &back) || back.tm_mday != mday)
         return -1;
-    *ms = (int64_t)t * 1000 + milli;
+    *ms = ((int64_t)t - offset) * 1000 + milli;
     return 0;
 }

@@ -17,7 +17,8 @@ int64_t iso_now_ms(void);
 void iso_format(int64_t ms, char out[ISODATE_LEN]);
 
 /*
- * Parses "YYYY-MM-DDTHH:MM:SS[.fff]Z" (also "+00:00") into *ms.
+ * Parses "YYYY-MM-DDTHH:MM:SS[.fff]" followed by "Z" or "+HH:MM"/"-HH:MM",
+ * or a date alone ("YYYY-MM-DD", midnight UTC), into *ms.
  * Returns 0, or -1 when the text is not such a date.
  */
 int iso_parse(const char *text, int64_t *ms);

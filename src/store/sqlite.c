@@ -7,7 +7,9 @@
  * touch more than one row run in one BEGIN IMMEDIATE transaction, so they take
  * the write lock up front instead of failing half-way on an upgrade.
  */
+#include <math.h>
 #include <pthread.h>
+#include <regex.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,7 @@
 
 #include "core/isodate.h"
 #include "store/backends.h"
+#include "store/sql.h"
 #include "store/store.h"
 
 /* Every statement the backend runs, prepared lazily per connection. */
@@ -129,12 +132,33 @@ static const char *const MIGRATIONS[] = {
     "  hash BLOB,"
     "  user_id INTEGER,"
     "  at_ms INTEGER NOT NULL);",
+    /* 2: models — role descriptions, dynamic ACL rules */
+    "ALTER TABLE roles ADD COLUMN description TEXT;"
+    "CREATE TABLE acls ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  model TEXT NOT NULL,"
+    "  property TEXT NOT NULL DEFAULT '*',"
+    "  access_type TEXT NOT NULL DEFAULT '*',"
+    "  principal_type TEXT NOT NULL,"
+    "  principal_id TEXT NOT NULL,"
+    "  permission TEXT NOT NULL);",
 };
 #define SCHEMA_VERSION ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
+
+/* A statement built at run time (sql.h), kept for reuse by its text. */
+typedef struct dyn_stmt {
+    char *sql;
+    sqlite3_stmt *st;
+    bool busy;               /* stepping now (a row callback may query again) */
+} dyn_stmt;
+
+#define DYN_MAX 32
 
 typedef struct conn {
     sqlite3 *db;
     sqlite3_stmt *stmt[Q_COUNT];
+    dyn_stmt dyn[DYN_MAX];
+    unsigned dyn_next;       /* round-robin victim when the cache is full */
     struct conn *next;
 } conn;
 
@@ -154,6 +178,10 @@ static void conn_close(conn *c)
 {
     for (int i = 0; i < Q_COUNT; i++)
         sqlite3_finalize(c->stmt[i]);
+    for (int i = 0; i < DYN_MAX; i++) {
+        sqlite3_finalize(c->dyn[i].st);
+        free(c->dyn[i].sql);
+    }
     sqlite3_close(c->db);
     free(c);
 }
@@ -166,6 +194,75 @@ static int conn_exec(conn *c, const char *sql, char *err, size_t errlen)
     if (err)
         snprintf(err, errlen, "%s", msg ? msg : sqlite3_errmsg(c->db));
     sqlite3_free(msg);
+    return -1;
+}
+
+/* ---- REGEXP ------------------------------------------------------------ */
+
+/* A compiled pattern, cached on the statement while its pattern is constant. */
+typedef struct re_cached {
+    regex_t re;
+    int cflags;
+} re_cached;
+
+static void re_free(void *p)
+{
+    regfree(&((re_cached *)p)->re);
+    free(p);
+}
+
+static re_cached *re_compile(sqlite3_context *ctx, const char *pattern, int cflags)
+{
+    re_cached *r = malloc(sizeof *r);
+    if (r == NULL) {
+        sqlite3_result_error_nomem(ctx);
+        return NULL;
+    }
+    int rc = regcomp(&r->re, pattern, cflags);
+    if (rc != 0) {
+        char msg[160], why[128];
+        regerror(rc, &r->re, why, sizeof why);
+        snprintf(msg, sizeof msg, "invalid regular expression: %s", why);
+        sqlite3_result_error(ctx, msg, -1);
+        free(r);
+        return NULL;
+    }
+    r->cflags = cflags;
+    return r;
+}
+
+/*
+ * regexp(pattern, text[, flags]): POSIX extended syntax; flags "i" ignores
+ * case. "X REGEXP Y" calls regexp(Y, X). The compiled pattern is kept as
+ * auxiliary data of argument 0, so a bound pattern compiles once per run of
+ * the statement, not once per row. NULL text or pattern: NULL (no match).
+ */
+static void sql_regexp(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    const char *pattern = (const char *)sqlite3_value_text(argv[0]);
+    const char *text = (const char *)sqlite3_value_text(argv[1]);
+    const char *flags = argc > 2 ? (const char *)sqlite3_value_text(argv[2]) : NULL;
+    if (pattern == NULL || text == NULL) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    int cflags = REG_EXTENDED | REG_NOSUB | (flags && strchr(flags, 'i') ? REG_ICASE : 0);
+    re_cached *r = sqlite3_get_auxdata(ctx, 0);
+    bool fresh = r == NULL || r->cflags != cflags;
+    if (fresh && (r = re_compile(ctx, pattern, cflags)) == NULL)
+        return;
+    sqlite3_result_int(ctx, regexec(&r->re, text, 0, NULL, 0) == 0);
+    if (fresh) /* may free r at once: nothing uses it after this */
+        sqlite3_set_auxdata(ctx, 0, r, re_free);
+}
+
+static int register_regexp(conn *c, char *err, size_t errlen)
+{
+    int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
+    if (sqlite3_create_function_v2(c->db, "regexp", 2, flags, NULL, sql_regexp, NULL, NULL, NULL) == SQLITE_OK &&
+        sqlite3_create_function_v2(c->db, "regexp", 3, flags, NULL, sql_regexp, NULL, NULL, NULL) == SQLITE_OK)
+        return 0;
+    snprintf(err, errlen, "regexp: %s", sqlite3_errmsg(c->db));
     return -1;
 }
 
@@ -186,8 +283,10 @@ static conn *conn_open(sqlite_store *s, char *err, size_t errlen)
     /* WAL: readers never wait for the writer. synchronous=NORMAL in WAL mode
      * survives a crash of the process (kill -9); only a power loss may lose
      * the last commits, which FULL would also keep at one fsync per commit. */
+    /* case_sensitive_like: LoopBack's like is case-sensitive (ilike is not). */
     if (conn_exec(c, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                     " PRAGMA foreign_keys=ON;", err, errlen) != 0) {
+                     " PRAGMA foreign_keys=ON; PRAGMA case_sensitive_like=ON;", err, errlen) != 0 ||
+        register_regexp(c, err, errlen) != 0) {
         conn_close(c);
         return NULL;
     }
@@ -794,6 +893,500 @@ static store_err sq_events_trim(store_t *base, int64_t older_than_ms)
     return run(c, st);
 }
 
+/* ---- model rows (statements from sql.h) -------------------------------- */
+
+static sqlite3_stmt *dyn_prepare(conn *c, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+        fprintf(stderr, "tessera: sqlite: prepare: %s\n", sqlite3_errmsg(c->db));
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    return st;
+}
+
+/* Keeps st in an idle or empty slot of the cache; false when all are busy. */
+static bool dyn_keep(conn *c, const char *sql, sqlite3_stmt *st)
+{
+    for (unsigned n = 0; n < DYN_MAX; n++) {
+        dyn_stmt *d = &c->dyn[(c->dyn_next + n) % DYN_MAX];
+        if (d->busy)
+            continue;
+        char *copy = strdup(sql);
+        if (copy == NULL)
+            return false;
+        sqlite3_finalize(d->st);
+        free(d->sql);
+        *d = (dyn_stmt){copy, st, true};
+        c->dyn_next = (c->dyn_next + n + 1) % DYN_MAX;
+        return true;
+    }
+    return false;
+}
+
+/*
+ * A prepared statement for sql: an idle cached one, else a new one that is
+ * cached when a slot is free. Release it with dyn_release. Queries of a
+ * filter repeat (a page, the next page), and preparing costs more than
+ * running them on an index.
+ */
+static sqlite3_stmt *dyn_acquire(conn *c, const char *sql)
+{
+    for (int i = 0; i < DYN_MAX; i++) {
+        dyn_stmt *d = &c->dyn[i];
+        if (d->st && !d->busy && strcmp(d->sql, sql) == 0) {
+            d->busy = true;
+            return d->st;
+        }
+    }
+    sqlite3_stmt *st = dyn_prepare(c, sql);
+    if (st)
+        dyn_keep(c, sql, st);
+    return st;
+}
+
+static void dyn_release(conn *c, sqlite3_stmt *st)
+{
+    if (st == NULL)
+        return;
+    for (int i = 0; i < DYN_MAX; i++) {
+        if (c->dyn[i].st == st) {
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            c->dyn[i].busy = false;
+            return;
+        }
+    }
+    sqlite3_finalize(st);
+}
+
+static int bind_one(sqlite3_stmt *st, int i, const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_INTEGER: return sqlite3_bind_int64(st, i, json_integer_value(v));
+    case JSON_REAL:    return sqlite3_bind_double(st, i, json_real_value(v));
+    case JSON_STRING:
+        return sqlite3_bind_text(st, i, json_string_value(v), (int)json_string_length(v), SQLITE_STATIC);
+    case JSON_TRUE:    return sqlite3_bind_int(st, i, 1);
+    case JSON_FALSE:   return sqlite3_bind_int(st, i, 0);
+    case JSON_NULL:    return sqlite3_bind_null(st, i);
+    case JSON_OBJECT:
+    case JSON_ARRAY:
+        break;
+    }
+    return SQLITE_MISMATCH; /* sql_value turns containers into text */
+}
+
+/* q's statement with every value bound (the values stay owned by q). */
+static sqlite3_stmt *prepare_query(conn *c, const sql_query *q)
+{
+    sqlite3_stmt *st = dyn_acquire(c, q->text);
+    size_t i;
+    json_t *v;
+    json_array_foreach(q->binds, i, v) {
+        if (st && bind_one(st, (int)i + 1, v) != SQLITE_OK) {
+            fprintf(stderr, "tessera: sqlite: bind %zu: %s\n", i + 1, sqlite3_errmsg(c->db));
+            dyn_release(c, st);
+            st = NULL;
+        }
+    }
+    return st;
+}
+
+static store_err build_failed(const sql_query *q)
+{
+    fprintf(stderr, "tessera: sqlite: %s\n", q->err);
+    return STORE_ERROR;
+}
+
+/* A write's failure: a unique index violated is a conflict, not an error. */
+static store_err write_err(conn *c, int rc)
+{
+    int x = sqlite3_extended_errcode(c->db);
+    if (x == SQLITE_CONSTRAINT_UNIQUE || x == SQLITE_CONSTRAINT_PRIMARYKEY)
+        return STORE_CONFLICT;
+    if (x == SQLITE_CONSTRAINT_FOREIGNKEY)
+        return STORE_BAD_REFERENCE;
+    return err_of(c, rc);
+}
+
+/* Runs a statement that returns no rows; *changes gets the rows it touched. */
+static store_err run_query(conn *c, const sql_query *q, int64_t *changes)
+{
+    sqlite3_stmt *st = prepare_query(c, q);
+    if (st == NULL)
+        return STORE_ERROR;
+    int rc = sqlite3_step(st);
+    store_err e = rc == SQLITE_DONE ? STORE_OK : write_err(c, rc);
+    if (changes)
+        *changes = e == STORE_OK ? sqlite3_changes(c->db) : 0;
+    dyn_release(c, st);
+    return e;
+}
+
+/* REAL columns hold whole numbers too: 50, not 50.0, as JSON shows them. */
+static json_t *number_json(double d)
+{
+    if (!isfinite(d))
+        return json_null();
+    if (d == floor(d) && fabs(d) < 9007199254740992.0)
+        return json_integer((json_int_t)d);
+    return json_real(d);
+}
+
+static json_t *column_json(sqlite3_stmt *st, int i, const model_prop *p)
+{
+    int t = sqlite3_column_type(st, i);
+    if (t == SQLITE_NULL)
+        return json_null();
+    if (p->ms_date) {
+        char iso[ISODATE_LEN];
+        iso_format(sqlite3_column_int64(st, i), iso);
+        return json_string(iso);
+    }
+    if (p->type == PT_BOOLEAN)
+        return json_boolean(sqlite3_column_int64(st, i) != 0);
+    if (t == SQLITE_INTEGER)
+        return json_integer(sqlite3_column_int64(st, i));
+    if (t == SQLITE_FLOAT)
+        return number_json(sqlite3_column_double(st, i));
+    const char *text = (const char *)sqlite3_column_text(st, i);
+    size_t len = (size_t)sqlite3_column_bytes(st, i);
+    json_t *v = NULL;
+    if (p->type == PT_OBJECT || p->type == PT_ARRAY || p->type == PT_ANY)
+        v = json_loadb(text, len, JSON_DECODE_ANY, NULL);
+    return v ? v : json_stringn(text, len);
+}
+
+/* The undeclared properties kept in the extra column; declared ones win. */
+static void merge_extra(json_t *row, sqlite3_stmt *st, int i)
+{
+    const char *text = (const char *)sqlite3_column_text(st, i);
+    json_t *extra = text ? json_loads(text, 0, NULL) : NULL;
+    if (json_is_object(extra))
+        json_object_update_missing(row, extra);
+    json_decref(extra);
+}
+
+static json_t *read_row(sqlite3_stmt *st, const sql_query *q)
+{
+    json_t *row = json_object();
+    for (size_t i = 0; row && i < q->ncols; i++) {
+        if (json_object_set_new(row, q->cols[i]->name, column_json(st, (int)i, q->cols[i])) != 0) {
+            json_decref(row);
+            return NULL;
+        }
+    }
+    if (row && q->extra)
+        merge_extra(row, st, (int)q->ncols);
+    return row;
+}
+
+/* Runs a SELECT built by sql_build_select; cb gets (and owns) each row. */
+static store_err query_rows(conn *c, const sql_query *q, store_row_cb cb, void *ctx)
+{
+    sqlite3_stmt *st = prepare_query(c, q);
+    if (st == NULL)
+        return STORE_ERROR;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *row = read_row(st, q);
+        if (row == NULL) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        cb(row, ctx);
+    }
+    store_err e = rc == SQLITE_DONE ? STORE_OK : err_of(c, rc);
+    dyn_release(c, st);
+    return e;
+}
+
+static store_err sq_rows_find(store_t *base, const model_def *m, const filter *f, store_row_cb cb, void *ctx)
+{
+    CONN_OR_FAIL(base, c);
+    sql_query q;
+    sql_query_init(&q, SQL_SQLITE);
+    store_err e = sql_build_select(&q, m, f) == 0 ? query_rows(c, &q, cb, ctx) : build_failed(&q);
+    sql_query_free(&q);
+    return e;
+}
+
+static store_err sq_rows_count(store_t *base, const model_def *m, const fnode *where, int64_t *count)
+{
+    CONN_OR_FAIL(base, c);
+    sql_query q;
+    sql_query_init(&q, SQL_SQLITE);
+    store_err e = sql_build_count(&q, m, where) == 0 ? STORE_OK : build_failed(&q);
+    sqlite3_stmt *st = e == STORE_OK ? prepare_query(c, &q) : NULL;
+    if (st) {
+        int rc = sqlite3_step(st);
+        e = rc == SQLITE_ROW ? STORE_OK : err_of(c, rc);
+        *count = e == STORE_OK ? sqlite3_column_int64(st, 0) : 0;
+    } else if (e == STORE_OK) {
+        e = STORE_ERROR;
+    }
+    dyn_release(c, st);
+    sql_query_free(&q);
+    return e;
+}
+
+static void take_row(json_t *row, void *ctx)
+{
+    json_t **out = ctx;
+    json_decref(*out);
+    *out = row;
+}
+
+/* The stored row whose id is id (text ids: the value given on insert). */
+static store_err fetch_row(conn *c, const model_def *m, json_t *id, json_t **row)
+{
+    fnode eq = {.kind = FN_CMP, .prop = m->id, .op = OP_EQ, .value = id};
+    filter f;
+    memset(&f, 0, sizeof f);
+    f.limit = -1;
+    f.where = &eq;
+    sql_query q;
+    sql_query_init(&q, SQL_SQLITE);
+    *row = NULL;
+    store_err e = sql_build_select(&q, m, &f) == 0 ? query_rows(c, &q, take_row, row) : build_failed(&q);
+    sql_query_free(&q);
+    if (e == STORE_OK && *row == NULL)
+        e = STORE_NOT_FOUND;
+    return e;
+}
+
+/* obj plus "now" for an absent read-only ms_date "created" (Role's). */
+static json_t *with_stamps(const model_def *m, const json_t *obj)
+{
+    json_t *full = json_copy((json_t *)obj);
+    for (size_t i = 0; full && i < m->nprops; i++) {
+        const model_prop *p = &m->props[i];
+        if (p->ms_date && p->readonly && strcmp(p->name, "created") == 0 &&
+            json_object_get(full, p->name) == NULL)
+            json_object_set_new(full, p->name, json_integer(iso_now_ms()));
+    }
+    return full;
+}
+
+static store_err insert_row(conn *c, const model_def *m, const json_t *obj, json_t **row)
+{
+    sql_query q;
+    sql_query_init(&q, SQL_SQLITE);
+    store_err e = sql_build_insert(&q, m, obj) == 0 ? run_query(c, &q, NULL) : build_failed(&q);
+    sql_query_free(&q);
+    if (e != STORE_OK || row == NULL || m->id == NULL)
+        return e;
+    json_t *id = m->id->id_is_text ? json_incref(json_object_get(obj, m->id->name))
+                                   : json_integer(sqlite3_last_insert_rowid(c->db));
+    e = fetch_row(c, m, id, row);
+    json_decref(id);
+    return e;
+}
+
+/*
+ * Inserts one row and, when row is not NULL, reads it back whole (defaults
+ * and the generated id included). Inside a transaction of the caller (a bulk
+ * load) it joins that; otherwise insert and read run in one of their own.
+ */
+static store_err sq_rows_insert(store_t *base, const model_def *m, const json_t *obj, json_t **row)
+{
+    CONN_OR_FAIL(base, c);
+    json_t *full = with_stamps(m, obj);
+    if (full == NULL)
+        return STORE_ERROR;
+    bool own = sqlite3_get_autocommit(c->db) && row != NULL;
+    store_err e = own ? begin(c) : STORE_OK;
+    if (e == STORE_OK)
+        e = insert_row(c, m, full, row);
+    if (own)
+        e = finish(c, e);
+    if (e != STORE_OK && row) {
+        json_decref(*row);
+        *row = NULL;
+    }
+    json_decref(full);
+    return e;
+}
+
+static store_err sq_rows_update(store_t *base, const model_def *m, const fnode *where, const json_t *patch,
+                                int64_t *count)
+{
+    CONN_OR_FAIL(base, c);
+    sql_query q;
+    sql_query_init(&q, SQL_SQLITE);
+    store_err e = sql_build_update(&q, m, where, patch) == 0 ? run_query(c, &q, count) : build_failed(&q);
+    sql_query_free(&q);
+    return e;
+}
+
+/*
+ * Before deleting tokens — directly, or through their user (ON DELETE
+ * CASCADE) — log the revocations, as token_delete does, so every process
+ * evicts them from its token cache. Part of the deleting transaction.
+ */
+static store_err log_row_revocations(conn *c, const model_def *m, const fnode *where)
+{
+    const char *head;
+    if (m->kind == MODEL_ACCESS_TOKEN)
+        head = "INSERT INTO token_events (kind, hash, user_id, at_ms) SELECT 1, hash, NULL, %lld FROM ";
+    else if (m->kind == MODEL_USER)
+        head = "INSERT INTO token_events (kind, hash, user_id, at_ms) SELECT 2, NULL, id, %lld FROM ";
+    else
+        return STORE_OK;
+    char text[160];
+    snprintf(text, sizeof text, head, (long long)iso_now_ms());
+    sql_query q;
+    sql_query_init(&q, SQL_SQLITE);
+    sql_append(&q, text);
+    sql_append_ident(&q, m->table);
+    store_err e = sql_append_where(&q, where) == 0 ? run_query(c, &q, NULL) : build_failed(&q);
+    sql_query_free(&q);
+    return e;
+}
+
+static store_err sq_rows_delete(store_t *base, const model_def *m, const fnode *where, int64_t *count)
+{
+    CONN_OR_FAIL(base, c);
+    bool own = sqlite3_get_autocommit(c->db);
+    store_err e = own ? begin(c) : STORE_OK;
+    if (e == STORE_OK)
+        e = log_row_revocations(c, m, where);
+    sql_query q;
+    sql_query_init(&q, SQL_SQLITE);
+    if (e == STORE_OK)
+        e = sql_build_delete(&q, m, where) == 0 ? run_query(c, &q, count) : build_failed(&q);
+    sql_query_free(&q);
+    return own ? finish(c, e) : e;
+}
+
+/* ---- model_sync -------------------------------------------------------- */
+
+/* Runs DDL once, uncached: the schema it changes outdates cached plans anyway. */
+static store_err run_ddl(conn *c, const sql_query *q)
+{
+    sqlite3_stmt *st = NULL;
+    if (q->failed)
+        return build_failed(q);
+    if (sqlite3_prepare_v2(c->db, q->text, -1, &st, NULL) != SQLITE_OK) {
+        fprintf(stderr, "tessera: sqlite: %s: %s\n", q->text, sqlite3_errmsg(c->db));
+        return STORE_ERROR;
+    }
+    int rc = sqlite3_step(st);
+    store_err e = rc == SQLITE_DONE ? STORE_OK : write_err(c, rc);
+    sqlite3_finalize(st);
+    return e;
+}
+
+static int has_column(conn *c, const char *table, const char *column)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(c->db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, column, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+typedef int (*ddl_builder)(sql_query *q, const model_def *m, const model_prop *p);
+
+static store_err ddl(conn *c, const model_def *m, const model_prop *p, ddl_builder build)
+{
+    sql_query q;
+    sql_query_init(&q, SQL_SQLITE);
+    build(&q, m, p);
+    store_err e = run_ddl(c, &q);
+    sql_query_free(&q);
+    return e;
+}
+
+static store_err sync_table(conn *c, const model_def *m)
+{
+    sql_query q;
+    sql_query_init(&q, SQL_SQLITE);
+    sql_build_create_table(&q, m);
+    store_err e = run_ddl(c, &q);
+    sql_query_free(&q);
+    for (size_t i = 0; e == STORE_OK && i < m->nprops; i++) {
+        const model_prop *p = &m->props[i];
+        int have = p->is_id ? 1 : has_column(c, m->table, p->column);
+        if (have < 0)
+            e = err_of(c, SQLITE_ERROR);
+        else if (!have)
+            e = ddl(c, m, p, sql_build_add_column);
+        if (e == STORE_OK && (p->index || p->unique) && !p->is_id)
+            e = ddl(c, m, p, sql_build_create_index);
+    }
+    return e;
+}
+
+/* Tables, columns and indexes of a declared model, added when missing (never
+ * dropped); built-in models live in the migrations. */
+static store_err sq_model_sync(store_t *base, const model_def *m)
+{
+    if (m->kind != MODEL_DECLARED)
+        return STORE_OK;
+    CONN_OR_FAIL(base, c);
+    store_err e = begin(c);
+    if (e != STORE_OK)
+        return e;
+    return finish(c, sync_table(c, m));
+}
+
+/* ---- test hooks (sql.h) ------------------------------------------------ */
+
+static bool append_line(char **out, size_t *len, const char *line)
+{
+    size_t n = strlen(line);
+    char *t = realloc(*out, *len + n + 2);
+    if (t == NULL)
+        return false;
+    memcpy(t + *len, line, n);
+    t[*len + n] = '\n';
+    t[*len + n + 1] = '\0';
+    *out = t;
+    *len += n + 1;
+    return true;
+}
+
+char *store_sqlite_explain(store_t *base, const sql_query *q)
+{
+    conn *c = conn_get((sqlite_store *)base);
+    sql_query plan;
+    sql_query_init(&plan, SQL_SQLITE);
+    sql_append(&plan, "EXPLAIN QUERY PLAN ");
+    sql_append(&plan, q->text);
+    json_decref(plan.binds);
+    plan.binds = json_incref(q->binds);
+    sqlite3_stmt *st = c && !plan.failed ? prepare_query(c, &plan) : NULL;
+    char *out = NULL;
+    size_t len = 0;
+    bool ok = st != NULL;
+    while (ok && sqlite3_step(st) == SQLITE_ROW)
+        ok = append_line(&out, &len, (const char *)sqlite3_column_text(st, 3));
+    if (c)
+        dyn_release(c, st);
+    sql_query_free(&plan);
+    if (!ok) {
+        free(out);
+        return NULL;
+    }
+    return out ? out : strdup("");
+}
+
+store_err store_sqlite_exec(store_t *base, const char *sql)
+{
+    CONN_OR_FAIL(base, c);
+    char err[256];
+    if (conn_exec(c, sql, err, sizeof err) == 0)
+        return STORE_OK;
+    fprintf(stderr, "tessera: sqlite: %s\n", err);
+    return STORE_ERROR;
+}
+
 /* ---- the contract ------------------------------------------------------ */
 
 static const store_ops SQLITE_OPS = {
@@ -817,6 +1410,12 @@ static const store_ops SQLITE_OPS = {
     .token_purge_expired = sq_token_purge_expired,
     .events_since = sq_events_since,
     .events_trim = sq_events_trim,
+    .model_sync = sq_model_sync,
+    .rows_find = sq_rows_find,
+    .rows_count = sq_rows_count,
+    .rows_insert = sq_rows_insert,
+    .rows_update = sq_rows_update,
+    .rows_delete = sq_rows_delete,
 };
 
 store_t *store_sqlite_open(const char *path, char *err, size_t errlen)

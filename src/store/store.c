@@ -31,6 +31,8 @@ const char *store_strerror(store_err e)
     case STORE_EMAIL_TAKEN:    return "email already exists";
     case STORE_USERNAME_TAKEN: return "username already exists";
     case STORE_UNAVAILABLE:    return "database unavailable";
+    case STORE_CONFLICT:       return "a unique value already exists";
+    case STORE_BAD_REFERENCE:  return "a referenced row does not exist";
     case STORE_ERROR:          return "database error";
     }
     return "unknown error";

@@ -18,6 +18,8 @@
 #include <stdint.h>
 
 #include "auth/token.h"
+#include "model/filter.h"
+#include "model/schema.h"
 
 typedef enum store_err {
     STORE_OK = 0,
@@ -25,6 +27,8 @@ typedef enum store_err {
     STORE_EMAIL_TAKEN,       /* unique email violated                     */
     STORE_USERNAME_TAKEN,    /* unique username violated                  */
     STORE_UNAVAILABLE,       /* the database cannot be reached right now  */
+    STORE_CONFLICT,          /* a unique property of a model violated     */
+    STORE_BAD_REFERENCE,     /* a foreign key names a row that is not there */
     STORE_ERROR,             /* anything else; the backend logged why     */
 } store_err;
 
@@ -71,6 +75,9 @@ typedef struct store_event {
 } store_event;
 
 typedef void (*store_token_cb)(const tok_record *t, void *ctx);
+/* One row of a model as JSON: visible properties only (never hidden ones),
+ * dates as ISO 8601, the extra column merged in. The callee owns row. */
+typedef void (*store_row_cb)(json_t *row, void *ctx);
 typedef void (*store_event_cb)(const store_event *e, void *ctx);
 
 typedef struct store_ops {
@@ -110,6 +117,22 @@ typedef struct store_ops {
     store_err (*events_since)(store_t *s, int64_t seq, store_event_cb cb, void *ctx,
                               int64_t *last_seq);
     store_err (*events_trim)(store_t *s, int64_t older_than_ms);
+
+    /*
+     * Rows of any model (model/schema.h), queried with parsed filters
+     * (model/filter.h). The backend turns a filter into SQL whose values are
+     * all bound parameters; identifiers come only from the model definition.
+     */
+    /* creates the table, its columns and indexes when missing (declared models) */
+    store_err (*model_sync)(store_t *s, const model_def *m);
+    store_err (*rows_find)(store_t *s, const model_def *m, const filter *f, store_row_cb cb, void *ctx);
+    store_err (*rows_count)(store_t *s, const model_def *m, const fnode *where, int64_t *count);
+    /* obj holds coerced, validated values by property name; *row gets the stored row */
+    store_err (*rows_insert)(store_t *s, const model_def *m, const json_t *obj, json_t **row);
+    /* sets the properties in patch on every row matching where; null clears */
+    store_err (*rows_update)(store_t *s, const model_def *m, const fnode *where, const json_t *patch,
+                             int64_t *count);
+    store_err (*rows_delete)(store_t *s, const model_def *m, const fnode *where, int64_t *count);
 } store_ops;
 
 struct store {

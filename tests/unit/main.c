@@ -88,6 +88,10 @@ int main(void)
     suite_config();
     suite_isodate();
     suite_password();
+    suite_sql();
+    suite_schema();
+    suite_acl();
+    suite_filter();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -63,6 +63,8 @@ static void test_defaults(void)
           c.auth.sources.query && c.auth.sources.query_token && c.auth.sources.cookie);
     CHECK_INT(c.password.opslimit, crypto_pwhash_OPSLIMIT_INTERACTIVE);
     CHECK_INT(c.password.memlimit, crypto_pwhash_MEMLIMIT_INTERACTIVE);
+    CHECK(c.models == NULL);
+    CHECK(!c.acl_default_allow);
     cfg_free(&c);
 }
 
@@ -74,7 +76,9 @@ static const char FULL[] =
     "            \"tokenLength\": 48,"
     "            \"sources\": {\"bearer\": false, \"authorization\": true, \"header\": false,"
     "                        \"query\": true, \"queryToken\": false, \"cookie\": false}},"
-    " \"password\": {\"opslimit\": 3, \"memlimit\": 16384}}";
+    " \"password\": {\"opslimit\": 3, \"memlimit\": 16384},"
+    " \"models\": {\"Widget\": {\"properties\": {\"name\": \"string\"}}},"
+    " \"acl\": {\"defaultPermission\": \"ALLOW\"}}";
 
 static void test_every_key(void)
 {
@@ -98,6 +102,8 @@ static void test_every_key(void)
           c.auth.sources.query && !c.auth.sources.query_token && !c.auth.sources.cookie);
     CHECK_INT(c.password.opslimit, 3);
     CHECK_INT(c.password.memlimit, 16384);
+    CHECK(json_is_object(c.models) && json_object_get(c.models, "Widget") != NULL);
+    CHECK(c.acl_default_allow);
     cfg_free(&c);
 }
 
@@ -233,6 +239,44 @@ static void test_rejected_document_changes_nothing(void)
     cfg_free(&c);
 }
 
+/* "models" is kept as written (models_load checks it); a later file replaces it. */
+static void test_models_and_acl(void)
+{
+    config c;
+    char err[256];
+    json_t *kept;
+    CHECK_INT(load(&c, "{\"models\": {\"widget\": 5}, \"acl\": {\"defaultPermission\": "
+                       "\"ALLOW\"}}", err, sizeof err), 0);
+    CHECK(c.acl_default_allow);
+    CHECK(json_is_integer(json_object_get(c.models, "widget")));
+    kept = c.models;
+    CHECK_INT(cfg_load_string(&c, "{\"acl\": {\"defaultPermission\": \"DENY\"}}", err,
+                              sizeof err), 0);
+    CHECK(!c.acl_default_allow);
+    CHECK(c.models == kept);
+    CHECK_INT(cfg_load_string(&c, "{\"acl\": {\"defaultPermission\": \"ALLOW\"}, "
+                                  "\"models\": []}", err, sizeof err), -1);
+    CHECK(!c.acl_default_allow && c.models == kept); /* rejected: nothing changed */
+    CHECK_INT(cfg_load_string(&c, "{\"models\": {}}", err, sizeof err), 0);
+    CHECK(json_is_object(c.models) && json_object_size(c.models) == 0);
+    cfg_free(&c);
+    CHECK(c.models == NULL);
+}
+
+static void test_models_and_acl_errors(void)
+{
+    REJECTS("{\"models\": []}", "models: must be an object");
+    REJECTS("{\"models\": null}", "models: must be an object");
+    REJECTS("{\"models\": \"Widget\"}", "models: must be an object");
+    REJECTS("{\"acl\": true}", "acl: must be an object");
+    REJECTS("{\"acl\": {\"default\": \"DENY\"}}", "acl.default: unknown key");
+    REJECTS("{\"acl\": {\"defaultPermission\": \"allow\"}}",
+            "acl.defaultPermission: must be \"ALLOW\" or \"DENY\"");
+    REJECTS("{\"acl\": {\"defaultPermission\": true}}",
+            "acl.defaultPermission: must be a string");
+    ACCEPTS("{\"acl\": {}}");
+}
+
 static bool write_temp(char *path, const char *text)
 {
     int fd = mkstemp(path);
@@ -320,6 +364,8 @@ void suite_config(void)
     RUN(test_document_errors);
     RUN(test_first_error_wins);
     RUN(test_rejected_document_changes_nothing);
+    RUN(test_models_and_acl);
+    RUN(test_models_and_acl_errors);
     RUN(test_load_file);
     RUN(test_env_overlay);
     RUN(test_set_string_and_free);

@@ -38,5 +38,9 @@ void suite_extract(void);
 void suite_config(void);
 void suite_isodate(void);
 void suite_password(void);
+void suite_sql(void);
+void suite_schema(void);
+void suite_acl(void);
+void suite_filter(void);
 
 #endif

@@ -1,0 +1,376 @@
+/*
+ * engine.c — the steps every model request shares: model, access, input.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "api/access.h"
+#include "api/api.h"
+#include "api/engine.h"
+#include "core/app.h"
+
+static store_t *store_of(const mreq *q) { return q->r->app->store; }
+
+bool eng_begin(mreq *q, request *r, response *res, const char *plural, const char *id)
+{
+    memset(q, 0, sizeof *q);
+    q->r = r;
+    q->res = res;
+    q->id = id;
+    q->m = models_by_plural(r->app->models, plural);
+    if (q->m == NULL) {
+        res_error(res, 404, "NOT_FOUND", "There is no method to handle %s %s", r->method, r->path);
+        return false;
+    }
+    if (q->m->kind == MODEL_ACCESS_TOKEN) {
+        /* reads show last use, which the cache holds until its next flush */
+        if (strcmp(r->method, "GET") == 0)
+            sess_flush_used(r->app->sessions);
+        if (id && !tokapi_resolve_id(q))
+            return false;
+    }
+    return true;
+}
+
+void eng_end(mreq *q)
+{
+    json_decref(q->instance);
+    q->instance = NULL;
+}
+
+/* ---- access ------------------------------------------------------------- */
+
+static bool owns_row(const mreq *q, const json_t *row)
+{
+    int64_t me = q->r->who.user_id;
+    if (me == 0 || row == NULL)
+        return false;
+    const json_t *key = NULL;
+    if (q->m->kind == MODEL_USER)
+        key = json_object_get(row, "id");
+    else if (q->m->owner_fk)
+        key = json_object_get(row, q->m->owner_fk->name);
+    return json_is_number(key) && json_number_value(key) == (double)me;
+}
+
+/* $owner, asked only when a rule names it: it may cost one read. */
+static bool instance_owner(void *ctx)
+{
+    mreq *q = ctx;
+    if (q->id == NULL)
+        return false;
+    if (!q->instance_loaded) {
+        response scratch = {0};
+        response *real = q->res;
+        q->res = &scratch; /* a missing row is no owner; the 404 comes later */
+        eng_load(q);
+        q->res = real;
+        json_decref(scratch.body);
+    }
+    return owns_row(q, q->instance);
+}
+
+static bool decide(mreq *q, const char *method, acl_owner_fn owner, void *ctx)
+{
+    const app *a = q->r->app;
+    switch (acl_check(a->acl, q->m, method, acl_access_of(method), &q->r->who, owner, ctx)) {
+    case ACL_ALLOWED:
+        return true;
+    case ACL_UNAVAILABLE:
+        api_store_failure(q->res, STORE_UNAVAILABLE);
+        return false;
+    case ACL_DENIED:
+        break;
+    }
+    access_deny(q->r, q->res);
+    return false;
+}
+
+bool eng_allowed(mreq *q, const char *method)
+{
+    return decide(q, method, instance_owner, q);
+}
+
+typedef struct create_owner {
+    mreq *q;
+    const json_t *body;
+} create_owner;
+
+/* On create the caller owns what it creates for itself: the owner key is
+ * absent (it will be set to the caller) or already names the caller. */
+static bool creator_owns(void *ctx)
+{
+    create_owner *c = ctx;
+    const model_prop *fk = c->q->m->owner_fk;
+    if (c->q->r->who.user_id == 0 || fk == NULL)
+        return false;
+    const json_t *v = json_object_get(c->body, fk->name);
+    return v == NULL || json_is_null(v) ||
+           (json_is_number(v) && json_number_value(v) == (double)c->q->r->who.user_id);
+}
+
+bool eng_allowed_create(mreq *q, const char *method, const json_t *body)
+{
+    create_owner c = {q, body};
+    return decide(q, method, creator_owns, &c);
+}
+
+/* ---- reading what the request names ------------------------------------- */
+
+fnode *eng_id_where(mreq *q)
+{
+    fnode *w = q->id ? filter_id_equals(q->m, q->id) : NULL;
+    if (w == NULL)
+        res_error(q->res, 404, "MODEL_NOT_FOUND", "Unknown \"%s\" id \"%.64s\".", q->m->name,
+                  q->id ? q->id : "");
+    return w;
+}
+
+static void keep_first(json_t *row, void *ctx)
+{
+    json_t **slot = ctx;
+    if (*slot == NULL)
+        *slot = row;
+    else
+        json_decref(row);
+}
+
+bool eng_load(mreq *q)
+{
+    q->instance_loaded = true;
+    json_decref(q->instance);
+    q->instance = NULL;
+    filter f;
+    filter_init(&f);
+    f.where = eng_id_where(q);
+    if (f.where == NULL)
+        return false;
+    f.limit = 1;
+    store_err e = store_of(q)->ops->rows_find(store_of(q), q->m, &f, keep_first, &q->instance);
+    filter_free(&f);
+    if (e != STORE_OK) {
+        api_store_failure(q->res, e);
+        return false;
+    }
+    if (q->instance == NULL) {
+        res_error(q->res, 404, "MODEL_NOT_FOUND", "Unknown \"%s\" id \"%.64s\".", q->m->name, q->id);
+        return false;
+    }
+    return true;
+}
+
+/* The query's keys and values, as filter_from_query takes them. */
+static json_t *query_json(mreq *q, const char *name, char *err, size_t errlen)
+{
+    const char *keys[REQ_MAX_QUERY], *vals[REQ_MAX_QUERY];
+    int n = q->r->nquery;
+    for (int i = 0; i < n; i++) {
+        keys[i] = q->r->query[i].key;
+        vals[i] = q->r->query[i].value;
+    }
+    return filter_from_query(name, keys, vals, n, err, errlen);
+}
+
+static bool bad_filter(mreq *q, const char *err)
+{
+    res_error(q->res, 400, "INVALID_FILTER", "%s", err);
+    return false;
+}
+
+bool eng_filter(mreq *q, filter *f)
+{
+    char err[256];
+    filter_init(f);
+    json_t *j = query_json(q, "filter", err, sizeof err);
+    if (j == NULL)
+        return bad_filter(q, err);
+    int rc = filter_parse(q->m, j, f, err, sizeof err);
+    json_decref(j);
+    return rc == 0 ? true : bad_filter(q, err);
+}
+
+bool eng_where(mreq *q, fnode **where)
+{
+    char err[256];
+    *where = NULL;
+    json_t *j = query_json(q, "where", err, sizeof err);
+    if (j == NULL)
+        return bad_filter(q, err);
+    int rc = filter_parse_where(q->m, j, where, err, sizeof err);
+    json_decref(j);
+    return rc == 0 ? true : bad_filter(q, err);
+}
+
+json_t *eng_body(mreq *q)
+{
+    return req_body_object(q->r, q->res);
+}
+
+/* ---- answering ---------------------------------------------------------- */
+
+/* Names the unique properties whose values already exist, as LoopBack does. */
+static void unique_conflict(mreq *q, const json_t *values)
+{
+    res_validation v;
+    res_validation_init(&v);
+    for (size_t i = 0; i < q->m->nprops; i++) {
+        const model_prop *p = &q->m->props[i];
+        json_t *val = values ? json_object_get(values, p->name) : NULL;
+        if (p->unique && val)
+            res_validation_add(&v, p->name, "uniqueness", "already exists", val);
+    }
+    if (!res_validation_failed(&v))
+        res_validation_add(&v, "id", "uniqueness", "already exists", NULL);
+    res_validation_finish(&v, q->m->name, q->res);
+}
+
+/* Names the foreign keys given, when one of them points nowhere. */
+static void bad_reference(mreq *q, const json_t *values)
+{
+    res_validation v;
+    res_validation_init(&v);
+    for (size_t i = 0; i < q->m->nrels; i++) {
+        const model_rel *rel = &q->m->rels[i];
+        json_t *val = values ? json_object_get(values, rel->foreign_key) : NULL;
+        if (rel->type == REL_BELONGS_TO && val && !json_is_null(val))
+            res_validation_add(&v, rel->foreign_key, "reference", "names no existing row", val);
+    }
+    if (!res_validation_failed(&v))
+        res_validation_add(&v, "id", "reference", "names no existing row", NULL);
+    res_validation_finish(&v, q->m->name, q->res);
+}
+
+void eng_store_failed(mreq *q, int store_error, const json_t *values)
+{
+    if (store_error == STORE_BAD_REFERENCE)
+        bad_reference(q, values);
+    else if (store_error == STORE_CONFLICT)
+        unique_conflict(q, values);
+    else if (store_error == STORE_NOT_FOUND)
+        res_error(q->res, 404, "MODEL_NOT_FOUND", "Unknown \"%s\" id \"%.64s\".", q->m->name,
+                  q->id ? q->id : "");
+    else
+        api_store_failure(q->res, store_error);
+}
+
+static void append_row(json_t *row, void *ctx)
+{
+    json_array_append_new(ctx, row);
+}
+
+void eng_find_and_answer(mreq *q, filter *f, bool one)
+{
+    if (one)
+        f->limit = 1;
+    json_t *rows = json_array();
+    store_err e = store_of(q)->ops->rows_find(store_of(q), q->m, f, append_row, rows);
+    if (e != STORE_OK) {
+        json_decref(rows);
+        eng_store_failed(q, e, NULL);
+        return;
+    }
+    if (!eng_include(q, f, rows)) {
+        json_decref(rows);
+        return;
+    }
+    if (!one) {
+        res_json(q->res, 200, rows);
+        return;
+    }
+    json_t *first = json_array_get(rows, 0);
+    if (first)
+        res_json(q->res, 200, json_incref(first));
+    else
+        res_error(q->res, 404, "MODEL_NOT_FOUND", "Unknown \"%s\" id \"%.64s\".", q->m->name,
+                  q->id ? q->id : "undefined");
+    json_decref(rows);
+}
+
+void eng_after_write(mreq *q)
+{
+    model_kind k = q->m->kind;
+    if (k == MODEL_ACL || k == MODEL_ROLE || k == MODEL_ROLE_MAPPING)
+        acl_invalidate(q->r->app->acl);
+}
+
+/* ---- bodies ------------------------------------------------------------- */
+
+static void check_prop(const model_prop *p, const json_t *v, body_mode mode, json_t *out, res_validation *val)
+{
+    char err[160];
+    if (v == NULL || json_is_null(v)) {
+        if (p->required && (mode != BODY_PATCH || v != NULL))
+            res_validation_add(val, p->name, "presence", "can't be blank", NULL);
+        else if (mode == BODY_CREATE && v == NULL && p->def)
+            json_object_set(out, p->name, p->def);
+        else if (mode != BODY_CREATE || v != NULL)
+            json_object_set_new(out, p->name, json_null());
+        return;
+    }
+    json_t *c = model_coerce(p, v, err, sizeof err);
+    if (c == NULL)
+        res_validation_add(val, p->name, "type", err, NULL);
+    else
+        json_object_set_new(out, p->name, c);
+}
+
+static bool one_of(const json_t *v, const char *const *allowed)
+{
+    if (!json_is_string(v))
+        return false;
+    for (; *allowed; allowed++)
+        if (strcmp(json_string_value(v), *allowed) == 0)
+            return true;
+    return false;
+}
+
+/* The ACL and RoleMapping models hold words with a fixed meaning. */
+static void check_words(const model_def *m, const json_t *out, res_validation *val)
+{
+    static const char *const ACCESS[] = {"READ", "WRITE", "EXECUTE", "*", NULL};
+    static const char *const PTYPE[] = {"USER", "APP", "ROLE", NULL};
+    static const char *const PERM[] = {"ALLOW", "DENY", NULL};
+    static const struct { model_kind kind; const char *prop; const char *const *words; } RULES[] = {
+        {MODEL_ACL, "accessType", ACCESS},
+        {MODEL_ACL, "principalType", PTYPE},
+        {MODEL_ACL, "permission", PERM},
+        {MODEL_ROLE_MAPPING, "principalType", PTYPE},
+    };
+    for (size_t i = 0; i < sizeof RULES / sizeof RULES[0]; i++) {
+        const json_t *v = json_object_get(out, RULES[i].prop);
+        if (m->kind == RULES[i].kind && v && !json_is_null(v) && !one_of(v, RULES[i].words))
+            res_validation_add(val, RULES[i].prop, "inclusion", "is not one of the allowed values", (json_t *)v);
+    }
+}
+
+json_t *eng_validate(mreq *q, const json_t *body, body_mode mode)
+{
+    const model_def *m = q->m;
+    json_t *out = json_object();
+    res_validation val;
+    res_validation_init(&val);
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)body, key, v) {
+        const model_prop *p = model_prop_named(m, key);
+        if (p == NULL || p->hidden)
+            res_validation_add(&val, key, "unknown-property", "is not defined in the model", NULL);
+    }
+    for (size_t i = 0; i < m->nprops; i++) {
+        const model_prop *p = &m->props[i];
+        if (p->is_id || p->readonly || p->hidden)
+            continue;
+        v = json_object_get(body, p->name);
+        if (mode == BODY_PATCH && v == NULL)
+            continue;
+        check_prop(p, v, mode, out, &val);
+    }
+    check_words(m, out, &val);
+    if (res_validation_failed(&val)) {
+        res_validation_finish(&val, m->name, q->res);
+        json_decref(out);
+        return NULL;
+    }
+    res_validation_free(&val);
+    return out;
+}

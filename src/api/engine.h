@@ -1,0 +1,89 @@
+/*
+ * engine.h — the model engine: LoopBack's PersistedModel REST API for every
+ * model in the registry, guarded by the ACL engine.
+ *
+ * Every handler follows the same steps: find the model by its plural, parse
+ * what the request names (filter, where, id, body), ask the ACL engine, then
+ * call the store and answer JSON. Built-in models plug their own handlers in
+ * for the methods whose meaning is special (a token's secret, a password).
+ */
+#ifndef TESSERA_ENGINE_H
+#define TESSERA_ENGINE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "auth/acl.h"
+#include "http/request.h"
+#include "model/filter.h"
+#include "model/schema.h"
+
+/* One model request in flight: what the steps share. */
+typedef struct mreq {
+    request *r;
+    response *res;
+    const model_def *m;
+    const char *id;          /* the {id} path segment, or NULL           */
+    json_t *instance;        /* the row named by id, loaded on demand    */
+    bool instance_loaded;
+    char idbuf[64];          /* q->id rewritten (a token secret → handle) */
+} mreq;
+
+/* Finds the model for the plural path segment; 404 when there is none. */
+bool eng_begin(mreq *q, request *r, response *res, const char *plural, const char *id);
+void eng_end(mreq *q);
+
+/*
+ * Asks the ACL engine whether the caller may run method on q->m. The caller
+ * owns the instance when its owner key (or, for User, its id) is the caller.
+ * On denial sets the 401/403 answer and returns false.
+ */
+bool eng_allowed(mreq *q, const char *method);
+
+/* Like eng_allowed, for a create whose body names (or will get) the owner. */
+bool eng_allowed_create(mreq *q, const char *method, const json_t *body);
+
+/* Loads q->instance (the row named by q->id); false with 404 when absent. */
+bool eng_load(mreq *q);
+
+/* The where tree "id = q->id"; NULL (and 404 set) when the id cannot exist. */
+fnode *eng_id_where(mreq *q);
+
+/* Parses ?filter= (JSON or bracket form); false with 400 INVALID_FILTER. */
+bool eng_filter(mreq *q, filter *f);
+
+/* Parses ?where= (JSON or bracket form) into *where; false with 400. */
+bool eng_where(mreq *q, fnode **where);
+
+/* Answers a store error: 503, 422 for a unique conflict, else 500. */
+void eng_store_failed(mreq *q, int store_error, const json_t *values);
+
+/* Body checking, by how complete it must be. */
+typedef enum { BODY_CREATE, BODY_REPLACE, BODY_PATCH } body_mode;
+
+/*
+ * Checks a JSON body against q->m: unknown properties (strict models),
+ * types, required ones (create, replace), defaults (create). Returns the
+ * values to store by property name, or NULL with the 422 set.
+ */
+json_t *eng_validate(mreq *q, const json_t *body, body_mode mode);
+
+/* Reads the body as a JSON object; NULL when answered (400/415). */
+json_t *eng_body(mreq *q);
+
+/* Attaches included relations to rows (an array of row objects). */
+bool eng_include(mreq *q, const filter *f, json_t *rows);
+
+/* Runs a find and answers the array (or, one = true, the first row or 404). */
+void eng_find_and_answer(mreq *q, filter *f, bool one);
+
+/* ACL model writes change who may do what: forget the cached rules. */
+void eng_after_write(mreq *q);
+
+/* AccessToken's own handlers (tokens_api.c); each returns true when it answered. */
+bool tokapi_create(mreq *q);
+bool tokapi_resolve_id(mreq *q);   /* a secret in the path becomes its handle */
+bool tokapi_delete(mreq *q, const fnode *where);
+bool tokapi_refuse_update(mreq *q);
+
+#endif

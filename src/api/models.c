@@ -1,0 +1,338 @@
+/*
+ * models.c — LoopBack's PersistedModel REST routes, for every model.
+ *
+ *   POST   /M              create            GET  /M/{id}         findById
+ *   GET    /M              find              HEAD /M/{id}         exists
+ *   PUT    /M              replaceOrCreate   GET  /M/{id}/exists  exists
+ *   PATCH  /M              patchOrCreate     PUT  /M/{id}         replaceById
+ *   GET    /M/count        count             PATCH /M/{id}        patchAttributes
+ *   GET    /M/findOne      findOne           DELETE /M/{id}       deleteById
+ *   POST   /M/update       updateAll
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "api/engine.h"
+#include "core/app.h"
+
+static store_t *store_of(const mreq *q) { return q->r->app->store; }
+
+/* Built-in models whose writes mean more than a row change refuse the
+ * generic ones they cannot honour (a password, a token's secret). */
+static bool refuse_special_write(mreq *q)
+{
+    if (q->m->kind == MODEL_ACCESS_TOKEN)
+        return tokapi_refuse_update(q);
+    if (q->m->kind == MODEL_USER) {
+        res_error(q->res, 405, "METHOD_NOT_ALLOWED",
+                  "users are created with POST /api/users and changed with PATCH /api/users/{id}");
+        return true;
+    }
+    return false;
+}
+
+/* The stored row for a new or changed id, answered as JSON. */
+static void answer_row(mreq *q, int status)
+{
+    if (eng_load(q)) {
+        res_json(q->res, status, q->instance);
+        q->instance = NULL;
+        q->instance_loaded = false;
+    }
+}
+
+/* ---- collection ---------------------------------------------------------- */
+
+void api_model_find(request *r, const char *const *args, response *res)
+{
+    mreq q;
+    filter f;
+    if (eng_begin(&q, r, res, args[0], NULL) && eng_filter(&q, &f)) {
+        if (eng_allowed(&q, "find"))
+            eng_find_and_answer(&q, &f, false);
+        filter_free(&f);
+    }
+    eng_end(&q);
+}
+
+void api_model_find_one(request *r, const char *const *args, response *res)
+{
+    mreq q;
+    filter f;
+    if (eng_begin(&q, r, res, args[0], NULL) && eng_filter(&q, &f)) {
+        if (eng_allowed(&q, "findOne"))
+            eng_find_and_answer(&q, &f, true);
+        filter_free(&f);
+    }
+    eng_end(&q);
+}
+
+void api_model_count(request *r, const char *const *args, response *res)
+{
+    mreq q;
+    fnode *where;
+    if (eng_begin(&q, r, res, args[0], NULL) && eng_where(&q, &where)) {
+        int64_t n = 0;
+        if (eng_allowed(&q, "count")) {
+            store_err e = store_of(&q)->ops->rows_count(store_of(&q), q.m, where, &n);
+            if (e == STORE_OK)
+                res_json(res, 200, json_pack("{s:I}", "count", (json_int_t)n));
+            else
+                eng_store_failed(&q, e, NULL);
+        }
+        fnode_free(where);
+    }
+    eng_end(&q);
+}
+
+/* Sets the owner key of a new row to the caller when the body leaves it out. */
+static void default_owner(mreq *q, json_t *values)
+{
+    const model_prop *fk = q->m->owner_fk;
+    json_t *v = fk ? json_object_get(values, fk->name) : NULL;
+    if (fk && q->r->who.user_id && (v == NULL || json_is_null(v)))
+        json_object_set_new(values, fk->name, json_integer(q->r->who.user_id));
+}
+
+/* Inserts a checked body and answers the stored row. */
+static void insert(mreq *q, const json_t *body)
+{
+    json_t *values = eng_validate(q, body, BODY_CREATE);
+    if (values == NULL)
+        return;
+    default_owner(q, values);
+    json_t *row = NULL;
+    store_err e = store_of(q)->ops->rows_insert(store_of(q), q->m, values, &row);
+    if (e == STORE_OK) {
+        eng_after_write(q);
+        res_json(q->res, 200, row);
+    } else {
+        eng_store_failed(q, e, values);
+    }
+    json_decref(values);
+}
+
+void api_model_create(request *r, const char *const *args, response *res)
+{
+    mreq q;
+    if (!eng_begin(&q, r, res, args[0], NULL))
+        return;
+    json_t *body = eng_body(&q);
+    if (body && eng_allowed_create(&q, "create", body)) {
+        if (q.m->kind == MODEL_ACCESS_TOKEN)
+            tokapi_create(&q);
+        else if (!refuse_special_write(&q))
+            insert(&q, body);
+    }
+    json_decref(body);
+    eng_end(&q);
+}
+
+/* Writes body over the row q->id names: all properties (replace) or those given. */
+static void update_one(mreq *q, const json_t *body, body_mode mode)
+{
+    json_t *values = eng_validate(q, body, mode);
+    if (values == NULL)
+        return;
+    fnode *where = eng_id_where(q);
+    int64_t n = 0;
+    store_err e = where ? store_of(q)->ops->rows_update(store_of(q), q->m, where, values, &n) : STORE_NOT_FOUND;
+    fnode_free(where);
+    if (e == STORE_OK && n == 0)
+        e = STORE_NOT_FOUND;
+    if (e == STORE_OK) {
+        eng_after_write(q);
+        answer_row(q, 200);
+    } else {
+        eng_store_failed(q, e, values);
+    }
+    json_decref(values);
+}
+
+/*
+ * PUT and PATCH on the collection: with an id of an existing row, replace or
+ * patch it (the caller must be allowed that on that row); otherwise create.
+ */
+void api_model_upsert(request *r, const char *const *args, response *res)
+{
+    bool put = strcmp(r->method, "PUT") == 0;
+    mreq q;
+    if (!eng_begin(&q, r, res, args[0], NULL))
+        return;
+    const char *method = put ? "replaceOrCreate" : "patchOrCreate";
+    json_t *body = eng_body(&q);
+    if (body == NULL)
+        goto out;
+    if (q.m->kind == MODEL_USER || q.m->kind == MODEL_ACCESS_TOKEN) {
+        if (eng_allowed(&q, method))
+            refuse_special_write(&q);
+        goto out;
+    }
+    json_t *id = json_object_get(body, "id");
+    char idtext[64] = "";
+    if (json_is_integer(id))
+        snprintf(idtext, sizeof idtext, "%lld", (long long)json_integer_value(id));
+    else if (json_is_string(id))
+        snprintf(idtext, sizeof idtext, "%s", json_string_value(id));
+    q.id = idtext[0] ? idtext : NULL;
+    response probe = {0};
+    bool exists = false;
+    if (q.id) {
+        response *real = q.res;
+        q.res = &probe;
+        exists = eng_load(&q);
+        q.res = real;
+        json_decref(probe.body);
+    }
+    json_t *rest = json_deep_copy(body);
+    json_object_del(rest, "id");
+    if (exists) {
+        if (eng_allowed(&q, method))
+            update_one(&q, rest, put ? BODY_REPLACE : BODY_PATCH);
+    } else if (eng_allowed_create(&q, method, rest)) {
+        q.id = NULL;
+        insert(&q, rest);
+    }
+    json_decref(rest);
+out:
+    json_decref(body);
+    eng_end(&q);
+}
+
+void api_model_update_all(request *r, const char *const *args, response *res)
+{
+    mreq q;
+    fnode *where = NULL;
+    if (!eng_begin(&q, r, res, args[0], NULL) || !eng_where(&q, &where))
+        goto out;
+    json_t *body = eng_body(&q);
+    if (body && eng_allowed(&q, "updateAll") && !refuse_special_write(&q)) {
+        json_t *values = eng_validate(&q, body, BODY_PATCH);
+        int64_t n = 0;
+        store_err e = values ? store_of(&q)->ops->rows_update(store_of(&q), q.m, where, values, &n) : STORE_OK;
+        if (values && e == STORE_OK) {
+            eng_after_write(&q);
+            res_json(res, 200, json_pack("{s:I}", "count", (json_int_t)n));
+        } else if (values) {
+            eng_store_failed(&q, e, values);
+        }
+        json_decref(values);
+    }
+    json_decref(body);
+out:
+    fnode_free(where);
+    eng_end(&q);
+}
+
+/* ---- one instance -------------------------------------------------------- */
+
+void api_model_find_by_id(request *r, const char *const *args, response *res)
+{
+    mreq q;
+    filter f;
+    if (!eng_begin(&q, r, res, args[0], args[1]))
+        goto out;
+    if (!eng_filter(&q, &f))
+        goto out;
+    fnode *id = eng_allowed(&q, "findById") ? eng_id_where(&q) : NULL;
+    if (id) {
+        f.where = filter_and(f.where, id);
+        eng_find_and_answer(&q, &f, true);
+    }
+    filter_free(&f);
+out:
+    eng_end(&q);
+}
+
+static bool instance_exists(mreq *q, bool *exists)
+{
+    if (!eng_allowed(q, "exists"))
+        return false;
+    fnode *where = filter_id_equals(q->m, q->id);
+    int64_t n = 0;
+    store_err e = where ? store_of(q)->ops->rows_count(store_of(q), q->m, where, &n) : STORE_OK;
+    fnode_free(where);
+    if (e != STORE_OK) {
+        eng_store_failed(q, e, NULL);
+        return false;
+    }
+    *exists = n > 0;
+    return true;
+}
+
+void api_model_exists(request *r, const char *const *args, response *res)
+{
+    mreq q;
+    bool exists;
+    if (eng_begin(&q, r, res, args[0], args[1]) && instance_exists(&q, &exists))
+        res_json(res, 200, json_pack("{s:b}", "exists", exists));
+    eng_end(&q);
+}
+
+/* HEAD /M/{id}: 200 when the instance exists, 404 when not; no body. */
+void api_model_head(request *r, const char *const *args, response *res)
+{
+    mreq q;
+    bool exists;
+    if (eng_begin(&q, r, res, args[0], args[1]) && instance_exists(&q, &exists)) {
+        if (exists)
+            res_json(res, 200, json_pack("{s:b}", "exists", true));
+        else
+            res_error(res, 404, "MODEL_NOT_FOUND", "Unknown \"%s\" id \"%.64s\".", q.m->name, q.id);
+    }
+    eng_end(&q);
+}
+
+static void write_instance(request *r, const char *const *args, response *res, const char *method,
+                           body_mode mode)
+{
+    mreq q;
+    if (!eng_begin(&q, r, res, args[0], args[1]))
+        return;
+    json_t *body = eng_body(&q);
+    if (body && eng_allowed(&q, method) && !refuse_special_write(&q)) {
+        json_object_del(body, "id");
+        update_one(&q, body, mode);
+    }
+    json_decref(body);
+    eng_end(&q);
+}
+
+void api_model_replace(request *r, const char *const *args, response *res)
+{
+    write_instance(r, args, res, "replaceById", BODY_REPLACE);
+}
+
+void api_model_patch(request *r, const char *const *args, response *res)
+{
+    write_instance(r, args, res, "patchAttributes", BODY_PATCH);
+}
+
+void api_model_delete(request *r, const char *const *args, response *res)
+{
+    mreq q;
+    if (!eng_begin(&q, r, res, args[0], args[1]) || !eng_allowed(&q, "deleteById"))
+        goto out;
+    fnode *where = eng_id_where(&q);
+    if (where == NULL)
+        goto out;
+    int64_t n = 0;
+    if (q.m->kind == MODEL_ACCESS_TOKEN) {
+        tokapi_delete(&q, where);
+    } else {
+        if (q.m->kind == MODEL_USER && q.r->who.user_id != 0)
+            sess_revoke_user(r->app->sessions, strtoll(q.id, NULL, 10), NULL);
+        store_err e = store_of(&q)->ops->rows_delete(store_of(&q), q.m, where, &n);
+        if (e == STORE_OK) {
+            eng_after_write(&q);
+            res_json(res, 200, json_pack("{s:I}", "count", (json_int_t)n));
+        } else {
+            eng_store_failed(&q, e, NULL);
+        }
+    }
+    fnode_free(where);
+out:
+    eng_end(&q);
+}

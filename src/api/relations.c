@@ -1,0 +1,253 @@
+/*
+ * relations.c — belongsTo and hasMany: the relation routes
+ * (GET/POST/DELETE /M/{id}/REL, GET /M/{id}/REL/count) and `include`.
+ *
+ * Access to a relation route is the source model's method __VERB__REL, as in
+ * LoopBack. Including a relation in a find also needs the caller to be
+ * allowed `find` on the related model: an include must not read what a
+ * direct query could not.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "api/engine.h"
+#include "core/app.h"
+
+static store_t *store_of(const mreq *q) { return q->r->app->store; }
+
+/* A where tree from a JSON where object built here (never from user text). */
+static fnode *where_of(const model_def *m, json_t *json)
+{
+    fnode *w = NULL;
+    char err[160];
+    if (filter_parse_where(m, json, &w, err, sizeof err) != 0)
+        w = NULL;
+    json_decref(json);
+    return w;
+}
+
+/* ---- include ------------------------------------------------------------ */
+
+static bool same_key(const json_t *a, const json_t *b)
+{
+    if (json_is_number(a) && json_is_number(b))
+        return json_number_value(a) == json_number_value(b);
+    return json_is_string(a) && json_is_string(b) && strcmp(json_string_value(a), json_string_value(b)) == 0;
+}
+
+/* The distinct values of key across rows, as a JSON array. */
+static json_t *values_of(json_t *rows, const char *key)
+{
+    json_t *out = json_array();
+    size_t i, j;
+    json_t *row, *seen;
+    json_array_foreach(rows, i, row) {
+        json_t *v = json_object_get(row, key);
+        if (v == NULL || json_is_null(v))
+            continue;
+        bool dup = false;
+        json_array_foreach(out, j, seen) dup = dup || same_key(seen, v);
+        if (!dup)
+            json_array_append(out, v);
+    }
+    return out;
+}
+
+static void append_row(json_t *row, void *ctx)
+{
+    json_array_append_new(ctx, row);
+}
+
+/* Related rows whose `key` is among vals. */
+static bool fetch_related(mreq *q, const model_def *target, const char *key, json_t *vals, json_t **out)
+{
+    *out = json_array();
+    if (json_array_size(vals) == 0)
+        return true;
+    filter f;
+    filter_init(&f);
+    f.where = where_of(target, json_pack("{s:{s:O}}", key, "inq", vals));
+    store_err e = f.where ? store_of(q)->ops->rows_find(store_of(q), target, &f, append_row, *out) : STORE_ERROR;
+    filter_free(&f);
+    if (e != STORE_OK)
+        api_store_failure(q->res, e);
+    return e == STORE_OK;
+}
+
+/* Puts into each row, under the relation's name, what matches it. */
+static void attach(json_t *rows, const model_rel *rel, json_t *related)
+{
+    bool belongs = rel->type == REL_BELONGS_TO;
+    const char *mine = belongs ? rel->foreign_key : "id";
+    const char *theirs = belongs ? rel->target->id->name : rel->foreign_key;
+    size_t i, j;
+    json_t *row, *other;
+    json_array_foreach(rows, i, row) {
+        json_t *key = json_object_get(row, mine);
+        json_t *found = belongs ? json_null() : json_array();
+        json_array_foreach(related, j, other) {
+            if (!key || !same_key(key, json_object_get(other, theirs)))
+                continue;
+            if (belongs) {
+                json_decref(found);
+                found = json_incref(other);
+                break;
+            }
+            json_array_append(found, other);
+        }
+        json_object_set_new(row, rel->name, found);
+    }
+}
+
+bool eng_include(mreq *q, const filter *f, json_t *rows)
+{
+    for (int i = 0; i < f->ninclude; i++) {
+        const model_rel *rel = f->include[i].rel;
+        mreq t = {.r = q->r, .res = q->res, .m = rel->target};
+        if (!eng_allowed(&t, "find"))
+            return false;
+        if (rel->target->kind == MODEL_ACCESS_TOKEN)
+            sess_flush_used(q->r->app->sessions);
+        bool belongs = rel->type == REL_BELONGS_TO;
+        json_t *vals = values_of(rows, belongs ? rel->foreign_key : "id");
+        json_t *related = NULL;
+        bool ok = fetch_related(q, rel->target, belongs ? rel->target->id->name : rel->foreign_key, vals,
+                                &related);
+        if (ok)
+            attach(rows, rel, related);
+        json_decref(vals);
+        json_decref(related);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/* ---- relation routes ---------------------------------------------------- */
+
+/* Model, relation and parent instance of /M/{id}/REL, after the ACL check. */
+static const model_rel *begin_relation(mreq *q, request *r, response *res, const char *const *args,
+                                       const char *verb)
+{
+    if (!eng_begin(q, r, res, args[0], args[1]))
+        return NULL;
+    const model_rel *rel = model_rel_named(q->m, args[2]);
+    if (rel == NULL) {
+        res_error(res, 404, "NOT_FOUND", "There is no method to handle %s %s", r->method, r->path);
+        return NULL;
+    }
+    char method[160];
+    snprintf(method, sizeof method, "__%s__%s", verb, rel->name);
+    if (!eng_allowed(q, method))
+        return NULL;
+    if (q->instance == NULL && !eng_load(q))
+        return NULL;
+    return rel;
+}
+
+/* The where "fk = parent id" on the target of a hasMany. */
+static fnode *children_of(const mreq *q, const model_rel *rel)
+{
+    json_t *id = json_object_get(q->instance, "id");
+    return where_of(rel->target, json_pack("{s:O}", rel->foreign_key, id));
+}
+
+static bool writable_target(mreq *q, const model_rel *rel)
+{
+    if (rel->type == REL_HAS_MANY && rel->target->kind == MODEL_DECLARED)
+        return true;
+    res_error(q->res, 405, "METHOD_NOT_ALLOWED", "relation %s cannot be written through this route", rel->name);
+    return false;
+}
+
+void api_rel_get(request *r, const char *const *args, response *res)
+{
+    mreq q;
+    const model_rel *rel = begin_relation(&q, r, res, args, "get");
+    if (rel && rel->type == REL_BELONGS_TO) {
+        mreq t = {.r = r, .res = res, .m = rel->target};
+        json_t *fk = json_object_get(q.instance, rel->foreign_key);
+        char id[64] = "";
+        if (json_is_number(fk))
+            snprintf(id, sizeof id, "%lld", (long long)json_number_value(fk));
+        t.id = id;
+        if (eng_load(&t)) {
+            res_json(res, 200, t.instance);
+            t.instance = NULL;
+        }
+        eng_end(&t);
+    } else if (rel) {
+        mreq t = {.r = r, .res = res, .m = rel->target};
+        filter f;
+        if (eng_filter(&t, &f)) {
+            f.where = filter_and(f.where, children_of(&q, rel));
+            eng_find_and_answer(&t, &f, false);
+            filter_free(&f);
+        }
+    }
+    eng_end(&q);
+}
+
+void api_rel_count(request *r, const char *const *args, response *res)
+{
+    mreq q;
+    const model_rel *rel = begin_relation(&q, r, res, args, "count");
+    if (rel && rel->type != REL_HAS_MANY) {
+        res_error(res, 404, "NOT_FOUND", "relation %s is not a list", rel->name);
+    } else if (rel) {
+        mreq t = {.r = r, .res = res, .m = rel->target};
+        fnode *where;
+        if (eng_where(&t, &where)) {
+            where = filter_and(where, children_of(&q, rel));
+            int64_t n = 0;
+            store_err e = store_of(&q)->ops->rows_count(store_of(&q), rel->target, where, &n);
+            if (e == STORE_OK)
+                res_json(res, 200, json_pack("{s:I}", "count", (json_int_t)n));
+            else
+                api_store_failure(res, e);
+            fnode_free(where);
+        }
+    }
+    eng_end(&q);
+}
+
+void api_rel_create(request *r, const char *const *args, response *res)
+{
+    mreq q;
+    const model_rel *rel = begin_relation(&q, r, res, args, "create");
+    if (rel && writable_target(&q, rel)) {
+        mreq t = {.r = r, .res = res, .m = rel->target};
+        json_t *body = eng_body(&t);
+        if (body) {
+            json_object_set(body, rel->foreign_key, json_object_get(q.instance, "id"));
+            json_t *values = eng_validate(&t, body, BODY_CREATE);
+            json_t *row = NULL;
+            store_err e = values ? store_of(&q)->ops->rows_insert(store_of(&q), t.m, values, &row) : STORE_OK;
+            if (values && e == STORE_OK)
+                res_json(res, 200, row);
+            else if (values)
+                eng_store_failed(&t, e, values);
+            json_decref(values);
+        }
+        json_decref(body);
+    }
+    eng_end(&q);
+}
+
+void api_rel_delete(request *r, const char *const *args, response *res)
+{
+    mreq q;
+    const model_rel *rel = begin_relation(&q, r, res, args, "delete");
+    if (rel && writable_target(&q, rel)) {
+        fnode *where = children_of(&q, rel);
+        int64_t n = 0;
+        store_err e = store_of(&q)->ops->rows_delete(store_of(&q), rel->target, where, &n);
+        if (e == STORE_OK)
+            res_no_content(res);
+        else
+            api_store_failure(res, e);
+        fnode_free(where);
+    }
+    eng_end(&q);
+}

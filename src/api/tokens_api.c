@@ -1,0 +1,135 @@
+/*
+ * tokens_api.c — what AccessToken means beyond a row.
+ *
+ * The generic engine lists, counts and filters tokens like any model (their
+ * id is the public handle). Three things it must not do by itself: mint a
+ * token (only for the caller, through the session layer, secret shown once),
+ * delete one (the memory cache and the revocation log must hear of it), and
+ * change one (a token's lifetime is fixed when issued).
+ */
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api/access.h"
+#include "api/api.h"
+#include "api/engine.h"
+#include "core/app.h"
+
+/* A secret in the path names its token as well as the handle does. */
+bool tokapi_resolve_id(mreq *q)
+{
+    size_t len = strlen(q->id);
+    if (tok_is_handle(q->id) || !tok_well_formed(q->id, len))
+        return true;
+    tok_hash h;
+    tok_hash_of(q->id, len, &h);
+    tok_record rec;
+    store_t *st = q->r->app->store;
+    if (st->ops->token_find(st, &h, &rec) == STORE_OK) {
+        snprintf(q->idbuf, sizeof q->idbuf, "%s", rec.handle);
+        q->id = q->idbuf;
+    }
+    return true;
+}
+
+/* The user a new token is for: the caller, or (admins only) another user. */
+static bool token_owner(mreq *q, const json_t *body, int64_t *user_id)
+{
+    const json_t *uid = json_object_get(body, "userId");
+    *user_id = q->r->who.user_id;
+    if (uid == NULL || json_is_null(uid))
+        return true;
+    if (!json_is_integer(uid) || json_integer_value(uid) <= 0) {
+        res_error(q->res, 422, "INVALID_USER_ID", "userId must be a positive integer");
+        return false;
+    }
+    if (json_integer_value(uid) != *user_id && !acl_has_role(q->r->app->acl, *user_id, "admin")) {
+        res_error(q->res, 403, "ACCESS_DENIED", "a token can only be created for yourself");
+        return false;
+    }
+    *user_id = json_integer_value(uid);
+    return true;
+}
+
+bool tokapi_create(mreq *q)
+{
+    const app *a = q->r->app;
+    if (q->r->who.user_id == 0) {
+        res_error(q->res, 401, "AUTHORIZATION_REQUIRED", "Authorization Required");
+        return true;
+    }
+    json_t *body = eng_body(q);
+    if (body == NULL)
+        return true;
+    int64_t user_id, ttl;
+    char why[160];
+    if (!token_owner(q, body, &user_id))
+        goto out;
+    if (sess_resolve_ttl(&a->cfg->auth, json_object_get(body, "ttl"), &ttl, why, sizeof why) != 0) {
+        res_error(q->res, 422, "INVALID_TTL", "%s", why);
+        goto out;
+    }
+    char secret[TOK_MAX_LEN + 1];
+    tok_record rec;
+    store_err e = sess_issue(a->sessions, user_id, ttl, secret, &rec);
+    if (e == STORE_OK)
+        res_json(q->res, 200, sess_token_json(&rec, secret));
+    else if (e == STORE_NOT_FOUND)
+        res_error(q->res, 422, "INVALID_USER_ID", "no user has id %lld", (long long)user_id);
+    else
+        api_store_failure(q->res, e);
+    sodium_memzero(secret, sizeof secret);
+out:
+    json_decref(body);
+    return true;
+}
+
+typedef struct doomed {
+    json_t *rows;
+} doomed;
+
+static void collect(json_t *row, void *ctx)
+{
+    json_array_append_new(((doomed *)ctx)->rows, row);
+}
+
+/* Deletes the tokens where names, each through the session layer. */
+bool tokapi_delete(mreq *q, const fnode *where)
+{
+    const app *a = q->r->app;
+    filter f;
+    filter_init(&f);
+    f.where = (fnode *)where;
+    doomed d = {json_array()};
+    store_err e = a->store->ops->rows_find(a->store, q->m, &f, collect, &d);
+    f.where = NULL;
+    filter_free(&f);
+    int64_t n = 0;
+    size_t i;
+    json_t *row;
+    json_array_foreach(d.rows, i, row) {
+        if (e != STORE_OK)
+            break;
+        const char *handle = json_string_value(json_object_get(row, "id"));
+        int64_t uid = json_integer_value(json_object_get(row, "userId"));
+        store_err one = handle ? sess_revoke_handle(a->sessions, uid, handle) : STORE_NOT_FOUND;
+        if (one == STORE_OK)
+            n++;
+        else if (one != STORE_NOT_FOUND)
+            e = one;
+    }
+    json_decref(d.rows);
+    if (e == STORE_OK)
+        res_json(q->res, 200, json_pack("{s:I}", "count", (json_int_t)n));
+    else
+        api_store_failure(q->res, e);
+    return true;
+}
+
+bool tokapi_refuse_update(mreq *q)
+{
+    res_error(q->res, 405, "METHOD_NOT_ALLOWED",
+              "access tokens cannot be changed: revoke this one and issue a new one");
+    return true;
+}

@@ -1,0 +1,86 @@
+/*
+ * acl.h — may this caller call this method of this model?
+ *
+ * LoopBack 3's rules: every rule that matches the model, the method (or its
+ * access type) and the caller's principals is ranked by specificity — exact
+ * property over "*", exact access type over "*", USER over APP over ROLE —
+ * and the most specific wins; at equal specificity DENY wins. No matching
+ * rule: the configured default (DENY: secure by default). The "admin" role
+ * is allowed everything.
+ *
+ * Rules come from the model definitions (static, in the registry) and from
+ * the ACL model (dynamic, cached here, reloaded after acl_invalidate). Roles
+ * of a user come from role mappings, cached per user, dropped by
+ * acl_invalidate. Built-in roles: $everyone, $unauthenticated,
+ * $authenticated, $owner.
+ */
+#ifndef TESSERA_ACL_H
+#define TESSERA_ACL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth/principal.h"
+#include "model/schema.h"
+#include "store/store.h"
+
+typedef struct acl_engine acl_engine;
+
+/* default_allow: LoopBack's old default when no rule matches. */
+acl_engine *acl_new(const model_registry *models, store_t *store, bool default_allow);
+void acl_free(acl_engine *a);
+
+/* Forgets cached dynamic rules and role mappings (after writes to ACL,
+ * Role or RoleMapping). Cheap: the next check reloads them. */
+void acl_invalidate(acl_engine *a);
+
+/*
+ * Whether the caller is the owner of the instance being accessed: the
+ * request layer knows how to tell (it may need to read the instance), so it
+ * passes a callback; NULL when the method concerns no single instance.
+ */
+typedef bool (*acl_owner_fn)(void *ctx);
+
+typedef enum acl_result { ACL_ALLOWED, ACL_DENIED, ACL_UNAVAILABLE } acl_result;
+
+acl_result acl_check(acl_engine *a, const model_def *m, const char *method, acl_access access,
+                     const principal *who, acl_owner_fn is_owner, void *owner_ctx);
+
+/*
+ * Who the caller is, as far as the rules care: the pure core below needs
+ * nothing else. Built-in roles are derived: $everyone always,
+ * $authenticated when user_id or app_id is set ($unauthenticated
+ * otherwise), $owner when is_owner says so (asked at most once, and only
+ * when a $owner rule could decide the outcome).
+ */
+typedef struct acl_caller {
+    int64_t user_id;           /* 0: no user                               */
+    int64_t app_id;            /* 0: no application                        */
+    const char *const *roles;  /* custom roles held (role mappings)        */
+    size_t nroles;
+    acl_owner_fn is_owner;     /* NULL: owns nothing                       */
+    void *owner_ctx;
+} acl_caller;
+
+/*
+ * The pure core: the permission the rules give `who` for `method` (of
+ * access type `access`) on `model`. A rule applies when its model is
+ * `model` or "*" (NULL: the model that declares it), its property is
+ * `method` (or a LoopBack alias of it) or "*", its access type is `access`
+ * or ACC_ALL, and its principal is the caller. Highest LoopBack 3 score
+ * wins: model, then property, then access type (exact over "*"), then
+ * USER > APP > ROLE, then among roles custom > $owner >
+ * $authenticated/$unauthenticated > $everyone; at equal rank DENY wins.
+ * No rule applies: PERM_ALLOW when default_allow, else PERM_DENY.
+ */
+acl_perm acl_decide(const acl_rule *const *rules, size_t n, const char *model, const char *method,
+                    acl_access access, const acl_caller *who, bool default_allow);
+
+/* True when the user has the role (custom roles and "admin"; cached). */
+bool acl_has_role(acl_engine *a, int64_t user_id, const char *role);
+
+/* The access type of a REST method, as LoopBack maps them. */
+acl_access acl_access_of(const char *method);
+
+#endif
