@@ -3,6 +3,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/access.h"
 #include "api/api.h"
@@ -18,6 +19,11 @@ bool eng_begin(mreq *q, request *r, response *res, const char *plural, const cha
     q->res = res;
     q->id = id;
     q->m = models_by_plural(r->app->models, plural);
+    /* /api/users/me/... is the caller's own account, as in LoopBack */
+    if (q->m && q->m->kind == MODEL_USER && id && strcasecmp(id, "me") == 0 && r->who.user_id) {
+        snprintf(q->idbuf, sizeof q->idbuf, "%lld", (long long)r->who.user_id);
+        q->id = q->idbuf;
+    }
     if (q->m == NULL) {
         res_error(res, 404, "NOT_FOUND", "There is no method to handle %s %s", r->method, r->path);
         return false;

@@ -85,5 +85,7 @@ bool tokapi_create(mreq *q);
 bool tokapi_resolve_id(mreq *q);   /* a secret in the path becomes its handle */
 bool tokapi_delete(mreq *q, const fnode *where);
 bool tokapi_refuse_update(mreq *q);
+/* GET /api/users/{id}/accessTokens: the user's live tokens, filtered as asked. */
+void tokapi_list_for_user(request *r, response *res, int64_t user_id);
 
 #endif

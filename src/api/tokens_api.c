@@ -15,6 +15,7 @@
 #include "api/api.h"
 #include "api/engine.h"
 #include "core/app.h"
+#include "core/isodate.h"
 
 /* A secret in the path names its token as well as the handle does. */
 bool tokapi_resolve_id(mreq *q)
@@ -125,6 +126,55 @@ bool tokapi_delete(mreq *q, const fnode *where)
     else
         api_store_failure(q->res, e);
     return true;
+}
+
+/* The shape issue 2's clients know: the handle is named "handle". */
+static bool live_and_renamed(json_t *row, int64_t now)
+{
+    int64_t created;
+    json_t *ttl = json_object_get(row, "ttl");
+    const char *c = json_string_value(json_object_get(row, "created"));
+    if (c && json_is_integer(ttl) && json_integer_value(ttl) != TOK_ETERNAL && iso_parse(c, &created) == 0 &&
+        tok_expires_ms(created, json_integer_value(ttl)) <= now)
+        return false;
+    json_t *id = json_object_get(row, "id");
+    if (id) {
+        json_object_set(row, "handle", id);
+        json_object_del(row, "id");
+    }
+    return true;
+}
+
+static void keep_live(json_t *row, void *ctx)
+{
+    if (live_and_renamed(row, iso_now_ms()))
+        json_array_append(ctx, row);
+    json_decref(row);
+}
+
+void tokapi_list_for_user(request *r, response *res, int64_t user_id)
+{
+    mreq t = {.r = r, .res = res, .m = models_by_name(r->app->models, "AccessToken")};
+    filter f;
+    if (!eng_filter(&t, &f))
+        return;
+    char err[128];
+    fnode *mine = NULL;
+    json_t *w = json_pack("{s:I}", "userId", (json_int_t)user_id);
+    filter_parse_where(t.m, w, &mine, err, sizeof err);
+    json_decref(w);
+    f.where = filter_and(f.where, mine);
+    sess_flush_used(r->app->sessions);
+    json_t *rows = json_array();
+    store_t *st = r->app->store;
+    store_err e = st->ops->rows_find(st, t.m, &f, keep_live, rows);
+    filter_free(&f);
+    if (e == STORE_OK) {
+        res_json(res, 200, rows);
+    } else {
+        json_decref(rows);
+        api_store_failure(res, e);
+    }
 }
 
 bool tokapi_refuse_update(mreq *q)

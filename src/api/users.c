@@ -8,6 +8,7 @@
 
 #include "api/access.h"
 #include "api/api.h"
+#include "api/engine.h"
 #include "auth/password.h"
 #include "core/app.h"
 #include "model/user.h"
@@ -367,24 +368,11 @@ out:
 
 /* ---- /api/users/{id}/accessTokens ----------------------------------------- */
 
-static void append_token(const tok_record *t, void *ctx)
-{
-    json_array_append_new(ctx, sess_token_json(t, NULL));
-}
-
 void api_user_tokens_list(request *r, const char *const *args, response *res)
 {
     store_user u = {0};
-    if (load_account(r, args[0], "__get__accessTokens", &u, res)) {
-        json_t *list = json_array();
-        store_err e = sess_list(r->app->sessions, u.id, append_token, list);
-        if (e == STORE_OK)
-            res_json(res, 200, list);
-        else {
-            json_decref(list);
-            api_store_failure(res, e);
-        }
-    }
+    if (load_account(r, args[0], "__get__accessTokens", &u, res))
+        tokapi_list_for_user(r, res, u.id);
     store_user_clear(&u);
 }
 

@@ -170,27 +170,6 @@ store_err sess_revoke_user(sess *s, int64_t user_id, const tok_hash *keep)
     return s->store->ops->token_delete_user(s->store, user_id, keep, NULL);
 }
 
-typedef struct list_ctx {
-    sess *s;
-    void (*cb)(const tok_record *t, void *ctx);
-    void *ctx;
-} list_ctx;
-
-static void list_one(const tok_record *t, void *arg)
-{
-    list_ctx *l = arg;
-    tok_record cached, out = *t;
-    if (tcache_peek(l->s->cache, &t->hash, &cached) && cached.last_used_ms > out.last_used_ms)
-        out.last_used_ms = cached.last_used_ms;
-    l->cb(&out, l->ctx);
-}
-
-store_err sess_list(sess *s, int64_t user_id, void (*cb)(const tok_record *t, void *ctx), void *ctx)
-{
-    list_ctx l = {s, cb, ctx};
-    return s->store->ops->token_list(s->store, user_id, iso_now_ms(), list_one, &l);
-}
-
 /* ---- sync with the store ----------------------------------------------- */
 
 static void apply_event(const store_event *ev, void *ctx)

@@ -49,12 +49,6 @@ store_err sess_revoke_handle(sess *s, int64_t user_id, const char *handle);
 /* All of a user's tokens, except *keep when not NULL. */
 store_err sess_revoke_user(sess *s, int64_t user_id, const tok_hash *keep);
 
-/*
- * Lists a user's live tokens. Last use comes from this process's cache when
- * fresher than the store's copy (which is written in batches).
- */
-store_err sess_list(sess *s, int64_t user_id, void (*cb)(const tok_record *t, void *ctx), void *ctx);
-
 /* Writes the last use of tokens used since the previous flush to the store. */
 void sess_flush_used(sess *s);
 

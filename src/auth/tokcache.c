@@ -162,19 +162,6 @@ bool tcache_get(tcache *c, const tok_hash *h, int64_t now_ms, tok_record *out)
     return n != NULL;
 }
 
-bool tcache_peek(tcache *c, const tok_hash *h, tok_record *out)
-{
-    shard *s = shard_of(c, h);
-    pthread_rwlock_rdlock(&s->lock);
-    node *n = find_in(*bucket_of(s, h), h);
-    if (n) {
-        *out = n->rec;
-        out->last_used_ms = __atomic_load_n(&n->rec.last_used_ms, __ATOMIC_RELAXED);
-    }
-    pthread_rwlock_unlock(&s->lock);
-    return n != NULL;
-}
-
 bool tcache_remove(tcache *c, const tok_hash *h)
 {
     shard *s = shard_of(c, h);

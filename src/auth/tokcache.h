@@ -28,9 +28,6 @@ int tcache_put(tcache *c, const tok_record *rec);
  */
 bool tcache_get(tcache *c, const tok_hash *h, int64_t now_ms, tok_record *out);
 
-/* Copies the record for h without noting a use; false when not cached. */
-bool tcache_peek(tcache *c, const tok_hash *h, tok_record *out);
-
 /* Removes h; true when it was there. */
 bool tcache_remove(tcache *c, const tok_hash *h);
 

@@ -381,6 +381,7 @@ static void add_col(sql_query *q, const model_prop *p)
 /* The columns to read: the fields asked for, plus what includes need. */
 static void choose_cols(sql_query *q, const model_def *m, const filter *f)
 {
+    q->model = m;
     q->cols = calloc(m->nprops + 1, sizeof *q->cols);
     if (q->cols == NULL) {
         fail(q, "out of memory");

@@ -41,8 +41,10 @@ typedef struct sql_query {
     char *text;                 /* the SQL, NUL-terminated ("" until built)   */
     size_t len, cap;
     json_t *binds;              /* array: value of placeholder i at index i-1 */
-    /* SELECT only: the result columns, in order. cols[i] is result column i;
-       when extra is true one more column follows: m->extra_column.          */
+    /* SELECT only: the model, and its result columns in order: cols[i] is
+       result column i; when extra is true one more column follows, the
+       model's extra_column.                                                  */
+    const model_def *model;
     const model_prop **cols;
     size_t ncols;
     bool extra;
@@ -61,7 +63,9 @@ void sql_query_free(sql_query *q);
 /* SELECT of f's fields (all visible properties when f or f->fields is NULL,
  * plus the extra column) — with the keys f's includes need (the id for
  * hasMany, the foreign key for belongsTo) added when fields leaves them out —
- * WHERE f->where ORDER BY f->order (then id, so pages are stable) LIMIT/OFFSET. */
+ * WHERE f->where ORDER BY f->order then id (pages never overlap; with no order
+ * and no limit/skip there is no ORDER BY, so a range on an index uses it)
+ * LIMIT/OFFSET, both bound. */
 int sql_build_select(sql_query *q, const model_def *m, const filter *f);
 int sql_build_count(sql_query *q, const model_def *m, const fnode *where);
 /* obj: property name → value. Names that are no property go into the extra

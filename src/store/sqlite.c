@@ -1000,7 +1000,8 @@ static store_err build_failed(const sql_query *q)
     return STORE_ERROR;
 }
 
-/* A write's failure: a unique index violated is a conflict, not an error. */
+/* A write's failure: a unique index violated is a conflict, a foreign key
+ * naming no row (a role mapping's roleId) a bad reference: client errors. */
 static store_err write_err(conn *c, int rc)
 {
     int x = sqlite3_extended_errcode(c->db);
@@ -1059,13 +1060,30 @@ static json_t *column_json(sqlite3_stmt *st, int i, const model_prop *p)
     return v ? v : json_stringn(text, len);
 }
 
-/* The undeclared properties kept in the extra column; declared ones win. */
-static void merge_extra(json_t *row, sqlite3_stmt *st, int i)
+static bool is_declared(const model_def *m, const char *name)
+{
+    for (size_t i = 0; i < m->nprops; i++) {
+        if (strcmp(m->props[i].name, name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The undeclared properties kept in the extra column. A key that names a
+ * declared property is skipped: the column wins, and a hidden one (the
+ * password) must not come back through the extra object either. */
+static void merge_extra(json_t *row, const model_def *m, sqlite3_stmt *st, int i)
 {
     const char *text = (const char *)sqlite3_column_text(st, i);
     json_t *extra = text ? json_loads(text, 0, NULL) : NULL;
-    if (json_is_object(extra))
-        json_object_update_missing(row, extra);
+    const char *k;
+    json_t *v;
+    if (json_is_object(extra)) {
+        json_object_foreach(extra, k, v) {
+            if (!is_declared(m, k))
+                json_object_set(row, k, v);
+        }
+    }
     json_decref(extra);
 }
 
@@ -1079,7 +1097,7 @@ static json_t *read_row(sqlite3_stmt *st, const sql_query *q)
         }
     }
     if (row && q->extra)
-        merge_extra(row, st, (int)q->ncols);
+        merge_extra(row, q->model, st, (int)q->ncols);
     return row;
 }
 

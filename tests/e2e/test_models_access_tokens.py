@@ -317,6 +317,33 @@ def test_owner_lists_and_revokes_via_users_route(mserver, actors):
     assert_denied(mserver.get(f"/api/users/{u['id']}/accessTokens", token=actors.bob["token"]))
 
 
+def test_owner_count_via_users_route(mserver, actors):
+    """The owner can count their own tokens (issue 3: "the owner can do so for their own
+    through /api/users/{id}/accessTokens"); `me` works as it does for the list."""
+    u = mserver.new_user_token()
+    mint(mserver, u, ttl=4321)
+    for who in (str(u["id"]), "me"):
+        assert ok(mserver.get(f"/api/users/{who}/accessTokens/count", token=u["token"])) == {"count": 2}, who
+        assert ok(mserver.get(f"/api/users/{who}/accessTokens/count", token=u["token"],
+                              params=fparams({"ttl": 4321}, "where"))) == {"count": 1}, who
+    assert_denied(mserver.get(f"/api/users/{u['id']}/accessTokens/count", token=actors.bob["token"]))
+    assert ok(mserver.get(f"/api/users/{u['id']}/accessTokens/count", token=actors.admin["token"])) == {"count": 2}
+
+
+def test_owner_filters_via_users_route(mserver, actors):
+    """GET /api/users/{id}/accessTokens takes a filter, as LoopBack's __get__accessTokens does."""
+    u = mserver.new_user_token()
+    t = mint(mserver, u, ttl=4321)
+    for who in (str(u["id"]), "me"):
+        rows = ok(mserver.get(f"/api/users/{who}/accessTokens", token=u["token"],
+                              params=fparams({"where": {"ttl": 4321}})))
+        assert [x["handle"] for x in rows] == [t["handle"]], who
+        rows = ok(mserver.get(f"/api/users/{who}/accessTokens?filter[where][ttl]=4321", token=u["token"]))
+        assert [x["handle"] for x in rows] == [t["handle"]], who
+    assert_bad_filter(mserver.get("/api/users/me/accessTokens", token=u["token"],
+                                  params=fparams({"where": {"nope": 1}})), "nope")
+
+
 # --- the AccessToken ACL matrix ----------------------------------------------------------------------
 
 ROLES = ["anon", "other", "owner", "admin"]

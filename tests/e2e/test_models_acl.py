@@ -193,6 +193,17 @@ def test_ownership_follows_the_foreign_key(mserver, actors):
     assert ok(mserver.get(f"/api/widgets/{w['id']}/owner", token=a["token"]))["id"] == b["id"]
 
 
+def test_non_owner_write_on_unknown_id_is_denied_not_404(mserver, actors):
+    """A WRITE that only $owner could allow: a missing row has no owner → denied
+    (so a non-owner cannot probe which ids exist); the admin gets the 404."""
+    for method in ("PATCH", "DELETE", "PUT"):
+        body = {"name": "x"} if method != "DELETE" else None
+        assert_denied(mserver.request(method, "/api/widgets/987654321", token=actors.bob["token"], json=body))
+        assert_denied(mserver.request(method, "/api/widgets/987654321", json=body), anonymous=True)
+    assert_error(mserver.patch("/api/widgets/987654321", token=actors.admin["token"], json={"name": "x"}),
+                 404, "MODEL_NOT_FOUND")
+
+
 def test_admin_create_without_owner_owns_it(mserver, actors):
     w = new_widget(mserver, actors.admin, name="admins")
     assert w["ownerId"] == actors.admin["id"]
@@ -602,6 +613,24 @@ def test_relation_routes_follow_source_acl(mserver, actors):
                             json={"name": "y"} if method == "POST" else None)
         assert_denied(r, anonymous=True)
     assert ok(mserver.get(f"/api/gadgets/{g['id']}/parts/count", token=t)) == {"count": 1}
+
+
+def test_dynamic_rule_on_builtin_custom_method(mserver, actors):
+    """login is an EXECUTE method of User guarded by the same engine: a DENY $everyone login
+    ties with the built-in ALLOW $everyone login, and DENY wins; an EXECUTE-wide DENY does
+    not (the built-in rule names the method)."""
+    u = mserver.new_user()
+    wide = add_acl(mserver, actors, model="User", accessType="EXECUTE", principalId="$everyone", permission="DENY")
+    try:
+        assert ok(mserver.login(u["email"], u["password"]))["userId"] == u["id"]
+    finally:
+        del_acl(mserver, actors, wide)
+    acl = add_acl(mserver, actors, model="User", property="login", principalId="$everyone", permission="DENY")
+    try:
+        assert_denied(mserver.login(u["email"], u["password"]), anonymous=True)
+    finally:
+        del_acl(mserver, actors, acl)
+    assert ok(mserver.login(u["email"], u["password"]))["userId"] == u["id"]
 
 
 @pytest.mark.parametrize("bad", [

@@ -7,8 +7,8 @@ import re
 import pytest
 
 from conftest import ISO_MS_RE, assert_error, assert_user
-from models_fixtures import (actors, assert_model_validation, fparams, jq, mserver, ok,  # noqa: F401
-                             qs, bracket)
+from models_fixtures import (actors, assert_model_validation, bracket, fparams, mserver, ok,  # noqa: F401
+                             qs)
 
 
 def mk(srv, token, path, body):

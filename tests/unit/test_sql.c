@@ -861,7 +861,7 @@ static void check_role_rows(store_t *s)
     CHECK_INT(insert_json(s, &role_model, "{\"name\":\"editor\"}", NULL), STORE_CONFLICT);
 }
 
-/* A mapping to a role that does not exist: "not found", not a failure. */
+/* A mapping to a role that does not exist: a bad reference, not a failure. */
 static void check_mapping_rows(store_t *s)
 {
     json_t *row = NULL;
@@ -874,7 +874,7 @@ static void check_mapping_rows(store_t *s)
     model_def mapping = {.name = "RoleMapping", .table = "role_mappings", .kind = MODEL_ROLE_MAPPING,
                          .props = mprops, .nprops = 4, .id = &mprops[0]};
     const char *bad = "{\"principalType\":\"USER\",\"principalId\":\"1\",\"roleId\":987654}";
-    CHECK_INT(insert_json(s, &mapping, bad, &row), STORE_NOT_FOUND);
+    CHECK_INT(insert_json(s, &mapping, bad, &row), STORE_BAD_REFERENCE);
     const char *good = "{\"principalType\":\"USER\",\"principalId\":\"1\",\"roleId\":1}";
     CHECK_INT(insert_json(s, &mapping, good, &row), STORE_OK);
     CHECK(json_integer_value(json_object_get(row, "roleId")) == 1);
@@ -894,7 +894,7 @@ static void check_user_rows(store_t *s, int64_t *uid)
     store_user u = {0};
     snprintf(u.email, sizeof u.email, "a@example.com");
     snprintf(u.password, sizeof u.password, "$argon2id$x");
-    u.extra = strdup("{\"nick\":\"al\",\"email\":\"shadow\"}");
+    u.extra = strdup("{\"nick\":\"al\",\"email\":\"shadow\",\"password\":\"leak\"}");
     CHECK_INT(s->ops->user_create(s, &u), STORE_OK);
     *uid = u.id;
     store_user_clear(&u);
