@@ -9,6 +9,7 @@
  * A section whose keys are not fixed (a map of names, like "models") is a
  * K_JSON entry: kept as written, for its own module to check in depth.
  */
+#include "core/util.h"
 #include "core/config.h"
 
 #include <errno.h>
@@ -237,13 +238,10 @@ typedef struct walk {
 
 static int fail(walk *w, const char *path, const char *fmt, ...)
 {
-    char msg[256];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    util_path_error(w->err, w->errlen, path, fmt, ap);
     va_end(ap);
-    if (w->err && w->errlen)
-        snprintf(w->err, w->errlen, "%s: %s", path, msg);
     return -1;
 }
 

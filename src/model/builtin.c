@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "model/schema.h"
 
 enum {
@@ -145,19 +146,9 @@ static const bmodel builtins[MODELS_BUILTIN_COUNT] = {
       admin_only_acls, COUNT(admin_only_acls), NULL },
 };
 
-/* Out of memory while building the registry at start: nothing to recover. */
-static void *need(void *p)
-{
-    if (!p) {
-        fputs("tessera: out of memory\n", stderr);
-        abort();
-    }
-    return p;
-}
-
 static char *copy_str(const char *s)
 {
-    return s ? need(strdup(s)) : NULL;
+    return util_strdup(s);
 }
 
 static void fill_prop(model_prop *p, const bprop *b)
@@ -173,7 +164,7 @@ static void fill_prop(model_prop *p, const bprop *b)
     p->readonly = b->flags & F_RO;
     p->ms_date = b->flags & F_MS;
     p->id_is_text = b->flags & F_TEXT_ID;
-    p->def = b->def ? need(json_string(b->def)) : NULL;
+    p->def = b->def ? util_need(json_string(b->def)) : NULL;
 }
 
 static void fill_acl(acl_rule *r, const char *model, const bacl *b)
@@ -193,11 +184,11 @@ static void fill_model(model_def *m, const bmodel *b)
     m->table = copy_str(b->table);
     m->kind = b->kind;
     m->extra_column = copy_str(b->extra_column);
-    m->props = need(calloc(b->nprops, sizeof *m->props));
+    m->props = util_need(calloc(b->nprops, sizeof *m->props));
     for (m->nprops = 0; m->nprops < b->nprops; m->nprops++)
         fill_prop(&m->props[m->nprops], &b->props[m->nprops]);
     m->id = &m->props[0];
-    m->rels = b->nrels ? need(calloc(b->nrels, sizeof *m->rels)) : NULL;
+    m->rels = b->nrels ? util_need(calloc(b->nrels, sizeof *m->rels)) : NULL;
     for (m->nrels = 0; m->nrels < b->nrels; m->nrels++) {
         model_rel *r = &m->rels[m->nrels];
         r->name = copy_str(b->rels[m->nrels].name);
@@ -205,7 +196,7 @@ static void fill_model(model_def *m, const bmodel *b)
         r->model = copy_str(b->rels[m->nrels].model);
         r->foreign_key = copy_str(b->rels[m->nrels].fk);
     }
-    m->acls = need(calloc(b->nacls, sizeof *m->acls));
+    m->acls = util_need(calloc(b->nacls, sizeof *m->acls));
     for (m->nacls = 0; m->nacls < b->nacls; m->nacls++)
         fill_acl(&m->acls[m->nacls], b->name, &b->acls[m->nacls]);
 }

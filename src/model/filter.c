@@ -9,6 +9,7 @@
  * "true" a boolean, "null" a null (except for string properties), and dates
  * are normalised to what the store keeps. No SQL is built here.
  */
+#include "core/util.h"
 #include "model/filter.h"
 
 #include <errno.h>
@@ -87,13 +88,10 @@ static int fail(pctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 
 /* Writes "path: message" to the caller's buffer; always returns -1. */
 static int fail(pctx *c, const char *fmt, ...)
 {
-    char msg[384];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    util_path_error(c->err, c->errlen, c->path, fmt, ap);
     va_end(ap);
-    if (c->err && c->errlen)
-        snprintf(c->err, c->errlen, "%s: %s", c->path, msg);
     return -1;
 }
 

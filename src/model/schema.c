@@ -7,6 +7,7 @@
  * once every model exists, resolves each relation's target and checks its
  * foreign key. Every error names the JSON path of the offending value.
  */
+#include "core/util.h"
 #include "model/schema.h"
 
 #include <ctype.h>
@@ -47,30 +48,17 @@ static const char *const TYPE_NAMES[] = {
 
 /* ---- small helpers ------------------------------------------------------ */
 
-/* Out of memory while building the registry at start: nothing to recover. */
-static void *need(void *p)
-{
-    if (!p) {
-        fputs("tessera: out of memory\n", stderr);
-        abort();
-    }
-    return p;
-}
-
 static char *copy_str(const char *s)
 {
-    return need(strdup(s));
+    return util_strdup(s);
 }
 
 static int fail(const loader *ld, const char *path, const char *fmt, ...)
 {
-    char msg[256];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    util_path_error(ld->err, ld->errlen, path, fmt, ap);
     va_end(ap);
-    if (ld->err && ld->errlen)
-        snprintf(ld->err, ld->errlen, "%s: %s", path, msg);
     return -1;
 }
 
@@ -315,9 +303,9 @@ static json_t *coerce_date(const model_prop *p, const json_t *v, char *err, size
         return NULL;
     }
     if (p->ms_date)
-        return need(json_integer(ms));
+        return util_need(json_integer(ms));
     iso_format(ms, iso);
-    return need(json_string(iso));
+    return util_need(json_string(iso));
 }
 
 static json_t *coerce_number(const model_prop *p, const json_t *v, char *err, size_t errlen)
@@ -367,7 +355,7 @@ json_t *model_coerce(const model_prop *p, const json_t *v, char *err, size_t err
     }
     /* containers are copied so the caller's body can change without aliasing */
     if (json_is_object(v) || json_is_array(v))
-        return need(json_deep_copy(v));
+        return util_need(json_deep_copy(v));
     return json_incref((json_t *)v);
 }
 
@@ -472,7 +460,7 @@ static int load_props(const loader *ld, model_def *m, const json_t *props, const
     if (props && !json_is_object(props))
         return fail(ld, path, "must be an object");
     m->nprops = 1 + json_object_size(props);
-    m->props = need(calloc(m->nprops, sizeof *m->props));
+    m->props = util_need(calloc(m->nprops, sizeof *m->props));
     set_implicit_id(&m->props[0]);
     m->id = &m->props[0];
     json_object_foreach((json_t *)props, name, v) {
@@ -555,7 +543,7 @@ static int load_rels(const loader *ld, model_def *m, const json_t *rels, const c
     if (!json_is_object(rels))
         return fail(ld, path, "must be an object");
     m->nrels = json_object_size(rels);
-    m->rels = need(calloc(m->nrels ? m->nrels : 1, sizeof *m->rels));
+    m->rels = util_need(calloc(m->nrels ? m->nrels : 1, sizeof *m->rels));
     json_object_foreach((json_t *)rels, name, v) {
         join(sub, path, ".", name);
         if (load_rel(ld, m, &m->rels[k++], name, v, sub) != 0)
@@ -650,7 +638,7 @@ static int load_acls(const loader *ld, model_def *m, const json_t *acls, const c
     if (!json_is_array(acls))
         return fail(ld, path, "must be an array");
     m->nacls = json_array_size(acls);
-    m->acls = need(calloc(m->nacls ? m->nacls : 1, sizeof *m->acls));
+    m->acls = util_need(calloc(m->nacls ? m->nacls : 1, sizeof *m->acls));
     for (size_t i = 0; i < m->nacls; i++) {
         char idx[32];
         snprintf(idx, sizeof idx, "[%zu]", i);
@@ -693,7 +681,7 @@ static bool plural_ok(const char *s)
 static char *lowered(const char *prefix, const char *name, const char *suffix)
 {
     size_t len = strlen(prefix) + strlen(name) + strlen(suffix) + 1;
-    char *s = need(malloc(len));
+    char *s = util_need(malloc(len));
     snprintf(s, len, "%s%s%s", prefix, name, suffix);
     for (char *c = s; *c; c++)
         *c = (char)tolower((unsigned char)*c);
@@ -810,9 +798,9 @@ model_registry *models_load(const json_t *declared, char *err, size_t errlen)
         fail(&ld, "models", "must be an object");
         return NULL;
     }
-    ld.r = need(calloc(1, sizeof *ld.r));
+    ld.r = util_need(calloc(1, sizeof *ld.r));
     ld.r->cap = MODELS_BUILTIN_COUNT + json_object_size(declared);
-    ld.r->defs = need(calloc(ld.r->cap, sizeof *ld.r->defs));
+    ld.r->defs = util_need(calloc(ld.r->cap, sizeof *ld.r->defs));
     models_builtin_fill(ld.r->defs);
     ld.r->n = MODELS_BUILTIN_COUNT;
     json_object_foreach((json_t *)declared, name, v) {
