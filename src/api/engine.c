@@ -264,6 +264,33 @@ static void append_row(json_t *row, void *ctx)
     json_array_append_new(ctx, row);
 }
 
+/*
+ * With `fields`, the store still returns the keys an include needs (the
+ * foreign key, the id); once the include is done they go, so the answer has
+ * exactly the fields asked for, plus the included relations.
+ */
+static void keep_requested(json_t *rows, const filter *f)
+{
+    if (f->fields == NULL || f->ninclude == 0)
+        return;
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row) {
+        const char *key;
+        json_t *v;
+        void *tmp;
+        json_object_foreach_safe(row, tmp, key, v) {
+            bool keep = false;
+            for (size_t k = 0; k < f->nfields && !keep; k++)
+                keep = strcmp(f->fields[k]->name, key) == 0;
+            for (int k = 0; k < f->ninclude && !keep; k++)
+                keep = strcmp(f->include[k].rel->name, key) == 0;
+            if (!keep)
+                json_object_del(row, key);
+        }
+    }
+}
+
 void eng_find_and_answer(mreq *q, filter *f, bool one)
 {
     if (one)
@@ -279,6 +306,7 @@ void eng_find_and_answer(mreq *q, filter *f, bool one)
         json_decref(rows);
         return;
     }
+    keep_requested(rows, f);
     if (!one) {
         res_json(q->res, 200, rows);
         return;
