@@ -26,6 +26,8 @@ struct sess {
     store_t *store;
     tcache *cache;
     int64_t event_seq;         /* last revocation event applied */
+    bool deaf;                 /* revocations cannot be heard: check the
+                                  store too (atomic)                    */
     pthread_mutex_t sync_lock; /* one sync at a time            */
 
     pthread_t thread;
@@ -107,6 +109,26 @@ static sess_result fill_from_store(sess *s, const tok_hash *h, int64_t now, tok_
 }
 
 /*
+ * While revocations from other processes cannot be heard, a cached token may
+ * have been revoked elsewhere: the store decides. Should the store be down
+ * too, nobody can revoke anything, and the cache is as true as it gets.
+ */
+static sess_result recheck(sess *s, const tok_hash *h, tok_record *t)
+{
+    tok_record fresh;
+    store_err e = s->store->ops->token_find(s->store, h, &fresh);
+    if (e == STORE_NOT_FOUND) {
+        tcache_remove(s->cache, h);
+        return SESS_INVALID;
+    }
+    if (e == STORE_OK) {
+        fresh.last_used_ms = t->last_used_ms;
+        *t = fresh;
+    }
+    return SESS_OK;
+}
+
+/*
  * The cache answers almost every check. A miss (a token issued by another
  * process, or before a restart) reads the store once and fills the cache. An
  * expired token is removed from both on the first check that sees it.
@@ -119,11 +141,13 @@ sess_result sess_check(sess *s, const char *secret, size_t len, principal *out)
     tok_hash_of(secret, len, &h);
     int64_t now = iso_now_ms();
     tok_record t;
-    if (!tcache_get(s->cache, &h, now, &t)) {
-        sess_result r = fill_from_store(s, &h, now, &t);
-        if (r != SESS_OK)
-            return r;
-    }
+    sess_result r = SESS_OK;
+    if (!tcache_get(s->cache, &h, now, &t))
+        r = fill_from_store(s, &h, now, &t);
+    else if (__atomic_load_n(&s->deaf, __ATOMIC_ACQUIRE))
+        r = recheck(s, &h, &t);
+    if (r != SESS_OK)
+        return r;
     if (tok_expires_ms(t.created_ms, t.ttl) <= now) {
         sess_revoke(s, &h);
         return SESS_INVALID;
@@ -181,13 +205,15 @@ static void apply_event(const store_event *ev, void *ctx)
         tcache_remove_user(s->cache, ev->user_id, ev->has_keep ? &ev->hash : NULL);
 }
 
-void sess_sync_once(sess *s)
+bool sess_sync_once(sess *s)
 {
     pthread_mutex_lock(&s->sync_lock);
     int64_t last = s->event_seq;
-    if (s->store->ops->events_since(s->store, s->event_seq, apply_event, s, &last) == STORE_OK)
+    bool ok = s->store->ops->events_since(s->store, s->event_seq, apply_event, s, &last) == STORE_OK;
+    if (ok)
         __atomic_store_n(&s->event_seq, last, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&s->sync_lock);
+    return ok;
 }
 
 typedef struct used_batch {
@@ -249,12 +275,45 @@ static bool nap(sess *s, int ms)
     return running;
 }
 
+static bool still_running(sess *s)
+{
+    pthread_mutex_lock(&s->stop_lock);
+    bool running = s->running;
+    pthread_mutex_unlock(&s->stop_lock);
+    return running;
+}
+
+/*
+ * Waits for the next chance that revocations were logged elsewhere: a push
+ * from the store when it can (PostgreSQL's NOTIFY), else the poll interval.
+ * *listening tells whether pushes could be heard during the wait. Returns
+ * false when the sync thread is to stop.
+ */
+static bool wait_for_events(sess *s, bool *listening)
+{
+    store_err (*wait)(store_t *, int) = s->store->ops->events_wait;
+    *listening = true;
+    if (wait == NULL)
+        return nap(s, s->interval_ms);
+    if (wait(s->store, s->interval_ms) == STORE_UNAVAILABLE) {
+        *listening = false;
+        __atomic_store_n(&s->deaf, true, __ATOMIC_RELEASE);
+        if (!nap(s, s->interval_ms))
+            return false;
+    }
+    return still_running(s);
+}
+
 static void *sync_main(void *arg)
 {
     sess *s = arg;
     int64_t last_flush = iso_now_ms(), last_purge = 0;
-    while (nap(s, s->interval_ms)) {
-        sess_sync_once(s);
+    bool listening;
+    while (wait_for_events(s, &listening)) {
+        /* Listening again, then caught up with the log: whatever was missed
+         * while deaf is applied, and what comes next will be heard. */
+        if (sess_sync_once(s) && listening)
+            __atomic_store_n(&s->deaf, false, __ATOMIC_RELEASE);
         int64_t now = iso_now_ms();
         if (now - last_flush >= LAST_USED_FLUSH_MS) {
             sess_flush_used(s);

@@ -53,7 +53,7 @@ store_err sess_revoke_user(sess *s, int64_t user_id, const tok_hash *keep);
 void sess_flush_used(sess *s);
 
 /* Reads the revocation log once and applies it to the cache. */
-void sess_sync_once(sess *s);
+bool sess_sync_once(sess *s);
 
 /*
  * LoopBack's ttl rules for a requested ttl (NULL/absent, 0 → the default;

@@ -100,6 +100,7 @@ static int run(const config *cfg)
     if (http == NULL) {
         fprintf(stderr, "tessera: %s\n", err);
     } else {
+        snprintf(a.instance, sizeof a.instance, "%s", http_address(http));
         printf("tessera listening on http://%s\n", http_address(http));
         fflush(stdout);
         int sig = 0;

@@ -16,6 +16,7 @@ typedef struct app {
     sess *sessions;
     model_registry *models;
     acl_engine *acl;
+    char instance[128];  /* "HOST:PORT" this process listens on */
 } app;
 
 #endif

@@ -41,6 +41,8 @@ typedef struct response {
     int status;
     json_t *body;                    /* owned; NULL for an empty body (204) */
     const char *www_authenticate;    /* static string or NULL               */
+    const char *header_name;         /* one more header (static), or NULL   */
+    char header_value[128];
 } response;
 
 /* A query argument's value, or NULL. */

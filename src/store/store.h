@@ -117,6 +117,13 @@ typedef struct store_ops {
     store_err (*events_since)(store_t *s, int64_t seq, store_event_cb cb, void *ctx,
                               int64_t *last_seq);
     store_err (*events_trim)(store_t *s, int64_t older_than_ms);
+    /*
+     * Optional (NULL when the database cannot push): blocks up to timeout_ms
+     * until another process may have logged revocations. STORE_OK: read the
+     * log now; STORE_UNAVAILABLE: this process cannot hear revocations at
+     * the moment, so its cache must not be trusted alone.
+     */
+    store_err (*events_wait)(store_t *s, int timeout_ms);
 
     /*
      * Rows of any model (model/schema.h), queried with parsed filters
