@@ -7,6 +7,7 @@
 #   make run      install what is missing, build, start on SQLite at 127.0.0.1:3000
 #   make test     install what is missing, build (release + ASan/UBSan), run every test
 #   make asan     build build-asan/tessera with AddressSanitizer + UBSan
+#   make bench    the benchmark against nginx (not a test: asserts nothing)
 
 CC       ?= cc
 PKGS     := libmicrohttpd jansson sqlite3 libsodium libpq
@@ -29,7 +30,7 @@ ASAN_BUILD := build-asan
 RELEASE_CFLAGS := $(CFLAGS_COMMON) -O2 -g
 ASAN_CFLAGS    := $(CFLAGS_COMMON) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
-.PHONY: all run test asan unit e2e clean deps
+.PHONY: all run test asan unit e2e clean deps bench
 all: $(BUILD)/tessera
 
 deps:
@@ -67,6 +68,11 @@ run: deps
 test: deps
 	@$(MAKE) --no-print-directory WERROR=1 $(BUILD)/tessera $(BUILD)/unit-tests $(ASAN_BUILD)/tessera $(ASAN_BUILD)/unit-tests
 	@bash tests/run.sh
+
+# tessera against nginx's `return 200`, side by side (see docs/performance.md)
+bench: deps
+	@$(MAKE) --no-print-directory all
+	/usr/bin/python3 bench/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

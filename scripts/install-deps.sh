@@ -1,6 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages tessera needs to build, run and test.
 # Idempotent: installs only what is missing; does nothing when all is there.
+#
+# postgresql (the server, /usr/lib/postgresql/15/bin) and nginx are for the
+# tests only: tests/run.sh starts its own throwaway PostgreSQL cluster
+# (scripts/pg-cluster.sh) and the multi-instance test its own nginx with its
+# own config file. The system services are never used, and never started here:
+# a policy-rc.d forbids it during the install (CI machines and containers have
+# no init system to start them anyway).
 set -euo pipefail
 
 PACKAGES=(
@@ -8,6 +15,8 @@ PACKAGES=(
   libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev libpq-dev
   python3 python3-pytest python3-requests
   curl
+  postgresql postgresql-client
+  nginx
 )
 
 missing=()
@@ -22,5 +31,26 @@ echo "install-deps: installing ${missing[*]}" >&2
 SUDO=""
 [[ $(id -u) -ne 0 ]] && SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
+
+# Keep the packages' maintainer scripts from starting services (exit 101 =
+# "action forbidden"), but only for the length of this install, and without
+# clobbering a policy-rc.d the machine already has.
+POLICY=/usr/sbin/policy-rc.d
+own_policy=0
+if [[ ! -e $POLICY ]]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$POLICY" >/dev/null
+  $SUDO chmod 755 "$POLICY"
+  own_policy=1
+fi
+cleanup() { [[ $own_policy -eq 1 ]] && $SUDO rm -f "$POLICY"; return 0; }
+trap cleanup EXIT
+
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+# Should a package still have tried (and failed) to start its service, dpkg
+# leaves it half-configured: finish the configuration, services stay down.
+if ! $SUDO dpkg --configure -a >/dev/null; then
+  echo "install-deps: dpkg --configure -a failed" >&2
+  exit 1
+fi

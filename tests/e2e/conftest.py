@@ -4,6 +4,15 @@ The binary is $TESSERA_BIN (default build/tessera, relative to the repo
 root). Every server gets a fresh temporary directory holding its config file
 and its SQLite database, listens on a free loopback port, and must exit 0 on
 SIGTERM with no sanitizer report on stderr.
+
+With $TESSERA_TEST_PG_URL set (a base URL without database, e.g.
+postgresql://postgres@127.0.0.1:5433, as scripts/pg-cluster.sh prints it),
+every server gets a fresh PostgreSQL database instead of the SQLite file
+(CREATE DATABASE t_<random>, dropped at teardown); nothing else changes, so
+the same tests run on both backends. $TESSERA_TEST_PG_DIR names the cluster's
+directory, for the tests that stop and restart PostgreSQL. Tests marked
+pg_only need PostgreSQL; without it they are reported as skipped (tests/run.sh
+deselects them with -m "not pg_only" in the SQLite passes).
 """
 
 import copy
@@ -32,6 +41,11 @@ SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSa
 START_TIMEOUT = float(os.environ.get("TESSERA_E2E_START_TIMEOUT", "30"))
 STOP_TIMEOUT = 20.0
 HTTP_TIMEOUT = 15.0
+
+# PostgreSQL: the base URL of the test cluster (no database name), or "".
+PG_URL = os.environ.get("TESSERA_TEST_PG_URL", "").rstrip("/")
+PG_DIR = os.environ.get("TESSERA_TEST_PG_DIR", "")
+BACKEND = "postgresql" if PG_URL else "sqlite"
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9]{64}$")
 ISO_MS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
@@ -73,6 +87,60 @@ def assert_no_sanitizer_report(stderr_text, what="tessera"):
 
 
 _counter = itertools.count()
+
+
+# --------------------------------------------------------------------------
+# PostgreSQL helpers (psql from postgresql-client; no Python driver needed)
+
+
+def psql(sql, db="postgres", *, base=None, timeout=60, check=True):
+    """Runs sql with psql on database db of the test cluster; returns stdout
+    (unaligned, tuples only). check=False returns the CompletedProcess."""
+    url = f"{base or PG_URL}/{db}"
+    p = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
+                       env={**os.environ, "PGCONNECT_TIMEOUT": "5"})
+    if not check:
+        return p
+    assert p.returncode == 0, f"psql {db}: {sql[:200]!r} failed: {p.stderr.decode(errors='replace')}"
+    return p.stdout.decode("utf-8", "replace")
+
+
+def pg_rows(db, sql):
+    """Rows of a query as dicts (through row_to_json, so any column type is text-safe)."""
+    out = psql(f"SELECT row_to_json(q)::text FROM ({sql}) q", db)
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def pg_tables(db):
+    """The user tables of database db (schema public)."""
+    return [r["tablename"] for r in pg_rows(db, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+
+
+_pg_databases = set()
+
+
+def pg_create_database(prefix="t"):
+    name = f"{prefix}_{uuid.uuid4().hex[:16]}"
+    psql(f'CREATE DATABASE "{name}"')
+    _pg_databases.add(name)
+    return name
+
+
+def pg_drop_database(name):
+    if name in _pg_databases:
+        # WITH (FORCE): a server that crashed (or a CLI left hanging) must not keep it alive
+        psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _pg_databases.discard(name)
+
+
+def fresh_database(tmp_path, name="t"):
+    """(url, handle) of a new, empty database of the backend under test:
+    sqlite:tmp_path/name.db, or a new PostgreSQL database."""
+    if PG_URL:
+        db = pg_create_database()
+        return f"{PG_URL}/{db}", db
+    return f"sqlite:{tmp_path}/{name}.db", Path(tmp_path) / f"{name}.db"
 
 
 def uniq(prefix="u"):
@@ -172,11 +240,23 @@ def _session():
 
 
 class Server:
-    def __init__(self, workdir, config=None):
+    def __init__(self, workdir, config=None, *, database=None):
+        """database: a database URL to share (several instances on one
+        PostgreSQL database); by default a fresh one of the backend under test."""
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.db_path = self.dir / "t.db"
-        self.db_url = f"sqlite:{self.db_path}"
+        if database is not None:
+            self.pg_db = None  # not ours: the caller drops it
+            self.db_path = Path(database[len("sqlite:"):]) if database.startswith("sqlite:") else None
+            self.db_url = database
+        elif PG_URL:
+            self.pg_db = pg_create_database()
+            self.db_path = None  # no file: inspect with psql(..., self.pg_db)
+            self.db_url = f"{PG_URL}/{self.pg_db}"
+        else:
+            self.pg_db = None
+            self.db_path = self.dir / "t.db"
+            self.db_url = f"sqlite:{self.db_path}"
         self.config = deep_merge(BASE_CONFIG, config)
         self.config_path = self.dir / "tessera.json"
         self.proc = None
@@ -277,6 +357,12 @@ class Server:
                 assert self.returncode == 0, (
                     f"tessera exited {self.returncode} after signal {sig}; stderr:\n{self.stderr_text[-3000:]}")
         return self.returncode
+
+    def drop_database(self):
+        """PostgreSQL: drops this server's database (after stop). SQLite: nothing
+        (the file goes with the temporary directory)."""
+        if self.pg_db and self.proc is None:
+            pg_drop_database(self.pg_db)
 
     def kill9(self):
         self.stop(sig=signal.SIGKILL, check=False)
@@ -440,6 +526,34 @@ def run_bin(*args, input=None, timeout=30, env=None, cwd=None):
 # fixtures
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "pg_only: needs PostgreSQL ($TESSERA_TEST_PG_URL); "
+                                       "deselect with -m 'not pg_only' on SQLite")
+
+
+def pytest_collection_modifyitems(config, items):
+    if PG_URL:
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL: set TESSERA_TEST_PG_URL (tests/run.sh does)")
+    for item in items:
+        if "pg_only" in item.keywords:
+            item.add_marker(skip)
+
+
+def pytest_report_header(config):
+    return f"tessera backend: {BACKEND}" + (f" ({PG_URL})" if PG_URL else "")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _pg_databases_dropped():
+    """Drops whatever PostgreSQL database a test made and did not drop."""
+    yield
+    if PG_URL:
+        for name in sorted(_pg_databases):
+            psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', check=False)
+        _pg_databases.clear()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _binary_exists():
     b = tessera_bin()
@@ -454,6 +568,7 @@ def server(tmp_path_factory):
     srv = Server(tmp_path_factory.mktemp("srv")).start()
     yield srv
     srv.stop()
+    srv.drop_database()
 
 
 @pytest.fixture
@@ -473,6 +588,8 @@ def server_factory(tmp_path_factory):
     yield make
     for srv in made:
         srv.stop()
+    for srv in made:
+        srv.drop_database()
 
 
 @pytest.fixture

@@ -205,6 +205,7 @@ def mserver(tmp_path_factory):
     srv = start_models_server(tmp_path_factory)
     yield srv
     srv.stop()
+    srv.drop_database()
 
 
 @pytest.fixture(scope="module")

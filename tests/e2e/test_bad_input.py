@@ -153,6 +153,7 @@ def small_server(tmp_path_factory):
     srv = Server(tmp_path_factory.mktemp("small"), {"server": {"maxBodyBytes": LIMIT}}).start()
     yield srv
     srv.stop()
+    srv.drop_database()
 
 
 def padded_login(email, password, size):

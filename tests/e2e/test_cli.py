@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from conftest import TOKEN_RE, assert_error, assert_user, run_bin, uniq, uniq_email
+from conftest import (TOKEN_RE, assert_error, assert_user, fresh_database, pg_tables, run_bin, uniq,
+                      uniq_email)
 
 
 # --- help / version / usage ------------------------------------------------------
@@ -54,8 +55,15 @@ def test_usage_errors_exit_2(tmp_path, args):
 
 # --- migrate ---------------------------------------------------------------------------
 
+def migrated(handle):
+    """The database fresh_database made now holds tessera's tables."""
+    if isinstance(handle, str):  # PostgreSQL: a database name
+        return bool(pg_tables(handle))
+    return handle.exists()
+
+
 def test_migrate_fresh_and_idempotent(tmp_path):
-    db = f"sqlite:{tmp_path}/m.db"
+    db, handle = fresh_database(tmp_path, "m")
     res = run_bin("migrate", "--database", db, cwd=tmp_path)
     assert res.returncode == 0, res
     m = re.search(r"schema at version (\d+)", res.stdout)
@@ -64,13 +72,14 @@ def test_migrate_fresh_and_idempotent(tmp_path):
     res2 = run_bin("migrate", "--database", db, cwd=tmp_path)
     assert res2.returncode == 0, res2
     assert re.search(r"schema at version (\d+)", res2.stdout).group(1) == m.group(1)
-    assert (tmp_path / "m.db").exists()
+    assert migrated(handle)
 
 
 def test_migrate_via_env(tmp_path):
-    res = run_bin("migrate", cwd=tmp_path, env={"TESSERA_DATABASE": f"sqlite:{tmp_path}/env.db"})
+    db, handle = fresh_database(tmp_path, "env")
+    res = run_bin("migrate", cwd=tmp_path, env={"TESSERA_DATABASE": db})
     assert res.returncode == 0, res
-    assert (tmp_path / "env.db").exists()
+    assert migrated(handle)
 
 
 def test_migrate_on_running_servers_db(server, cli):

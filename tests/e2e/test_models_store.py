@@ -1,12 +1,15 @@
 """Issue 3: what the store makes of declared models — tables, indexes (used by
 a filtered find over 100 k rows), unique indexes, model sync on restart, and
-data surviving a restart."""
+data surviving a restart.
+
+The schema is inspected with the backend's own catalogue: PRAGMAs on SQLite,
+information_schema / pg_index (through psql) on PostgreSQL."""
 
 import copy
 import sqlite3
 import time
 
-from conftest import deep_merge
+from conftest import deep_merge, pg_rows, pg_tables, psql
 from models_fixtures import MODELS_CONFIG, fparams, make_admin, ok
 
 
@@ -24,40 +27,100 @@ def indexes(conn, table):
     return out
 
 
-def test_tables_and_indexes(server_factory):
-    srv = server_factory(MODELS_CONFIG)
+# --- PostgreSQL's view of the same things ------------------------------------------------
+
+# SQLite's declared types and the PostgreSQL types that play the same part.
+PG_TYPES = {
+    "INTEGER": {"integer", "bigint", "smallint"},
+    "TEXT": {"text", "character varying", "jsonb", "json"},
+    "REAL": {"double precision", "real", "numeric"},
+}
+
+
+def pg_columns(srv, table):
+    return {r["column_name"]: r["data_type"] for r in pg_rows(
+        srv.pg_db, "SELECT column_name, data_type FROM information_schema.columns "
+                   f"WHERE table_schema = 'public' AND table_name = '{table}'")}
+
+
+def pg_indexes(srv, table):
+    """{index name: ([columns], unique)} of table, without the primary key (as
+    SQLite's index_list, which does not list the rowid)."""
+    rows = pg_rows(srv.pg_db, f"""
+        SELECT i.relname AS name, ix.indisunique AS uniq,
+               array_agg(a.attname ORDER BY k.ord) AS cols
+        FROM pg_index ix
+        JOIN pg_class t ON t.oid = ix.indrelid
+        JOIN pg_namespace n ON n.oid = t.relnamespace AND n.nspname = 'public'
+        JOIN pg_class i ON i.oid = ix.indexrelid
+        JOIN LATERAL unnest(ix.indkey) WITH ORDINALITY AS k(attnum, ord) ON true
+        JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
+        WHERE t.relname = '{table}' AND NOT ix.indisprimary
+        GROUP BY i.relname, ix.indisunique""")
+    return {r["name"]: (r["cols"], bool(r["uniq"])) for r in rows}
+
+
+def store_indexes(srv, table):
+    if srv.pg_db:
+        return pg_indexes(srv, table)
     c = db(srv)
     try:
-        cols = {r[1]: r[2].upper() for r in c.execute('PRAGMA table_info("m_widget")')}
-        assert cols == {"id": "INTEGER", "name": "TEXT", "price": "REAL", "tags": "TEXT", "ownerId": "REAL"}
-        ix = indexes(c, "m_widget")
-        assert (["price"], False) in ix.values(), ix
-        tix = indexes(c, "m_thing")
-        assert (["code"], True) in tix.values(), tix
-        assert (["price"], False) in tix.values(), tix
-        assert not any(cols_ == ["name"] for cols_, _ in tix.values())  # not declared index
-        # every declared model has its table
-        names = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        for m in MODELS_CONFIG["models"]:
-            assert f"m_{m.lower()}" in names, names
+        return indexes(c, table)
     finally:
         c.close()
+
+
+def test_tables_and_indexes(server_factory):
+    srv = server_factory(MODELS_CONFIG)
+    want = {"id": "INTEGER", "name": "TEXT", "price": "REAL", "tags": "TEXT", "ownerId": "REAL"}
+    if srv.pg_db:
+        cols = pg_columns(srv, "m_widget")
+        assert set(cols) == set(want), cols
+        for col, affinity in want.items():
+            assert cols[col] in PG_TYPES[affinity], (col, cols[col])
+        names = set(pg_tables(srv.pg_db))
+    else:
+        c = db(srv)
+        try:
+            cols = {r[1]: r[2].upper() for r in c.execute('PRAGMA table_info("m_widget")')}
+            assert cols == want
+            names = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        finally:
+            c.close()
+    ix = store_indexes(srv, "m_widget")
+    assert (["price"], False) in ix.values(), ix
+    tix = store_indexes(srv, "m_thing")
+    assert (["code"], True) in tix.values(), tix
+    assert (["price"], False) in tix.values(), tix
+    assert not any(cols_ == ["name"] for cols_, _ in tix.values())  # not declared index
+    # every declared model has its table
+    for m in MODELS_CONFIG["models"]:
+        assert f"m_{m.lower()}" in names, names
 
 
 def test_find_over_100k_rows_uses_the_index(server_factory):
     srv = server_factory(MODELS_CONFIG)
     adm = make_admin(srv)
-    c = db(srv)
-    try:
-        with c:
-            c.executemany('INSERT INTO "m_widget" ("name", "price", "ownerId") VALUES (?, ?, ?)',
-                          ((f"bulk{i}", float(i), adm["id"]) for i in range(100_000)))
-        plan = " ".join(r[3] for r in c.execute(
-            'EXPLAIN QUERY PLAN SELECT * FROM "m_widget" WHERE "price" > ? AND "price" < ? ORDER BY "price"',
-            (50_000, 50_010)))
-        assert "USING INDEX" in plan and "price" in plan, plan
-    finally:
-        c.close()
+    if srv.pg_db:
+        psql('INSERT INTO "m_widget" ("name", "price", "ownerId") '
+             f"SELECT 'bulk' || i, i::float8, {int(adm['id'])} FROM generate_series(0, 99999) AS i; "
+             'ANALYZE "m_widget"', srv.pg_db, timeout=120)
+        plan = psql('EXPLAIN SELECT * FROM "m_widget" WHERE "price" > 50000 AND "price" < 50010 '
+                    'ORDER BY "price"', srv.pg_db)
+        price_ix = [n for n, (cols, _u) in pg_indexes(srv, "m_widget").items() if cols == ["price"]]
+        assert price_ix and "Index" in plan and any(n in plan for n in price_ix), plan
+    else:
+        c = db(srv)
+        try:
+            with c:
+                c.executemany('INSERT INTO "m_widget" ("name", "price", "ownerId") VALUES (?, ?, ?)',
+                              ((f"bulk{i}", float(i), adm["id"]) for i in range(100_000)))
+            plan = " ".join(r[3] for r in c.execute(
+                'EXPLAIN QUERY PLAN SELECT * FROM "m_widget" WHERE "price" > ? AND "price" < ? ORDER BY "price"',
+                (50_000, 50_010)))
+            assert "USING INDEX" in plan and "price" in plan, plan
+        finally:
+            c.close()
     t0 = time.monotonic()
     rows = ok(srv.get("/api/widgets", token=adm["token"],
                       params=fparams({"where": {"price": {"between": [50_000, 50_009]}}, "order": "price DESC"})))
@@ -93,12 +156,8 @@ def test_model_sync_adds_columns_and_indexes_on_restart(server_factory):
     assert [r["id"] for r in rows] == [w2["id"]]
     r = srv.post("/api/widgets", token=adm["token"], json={"name": "dup", "sku": "S1"})
     assert r.status_code == 422, r.text
-    c = db(srv)
-    try:
-        ix = indexes(c, "m_widget")
-        assert (["weight"], False) in ix.values() and (["sku"], True) in ix.values(), ix
-    finally:
-        c.close()
+    ix = store_indexes(srv, "m_widget")
+    assert (["weight"], False) in ix.values() and (["sku"], True) in ix.values(), ix
 
 
 def test_data_survives_restart(server_factory):

@@ -14,6 +14,7 @@ def short_server(tmp_path_factory):
                  {"auth": {"ttl": 2, "maxTTL": 60, "allowEternalTokens": True}}).start()
     yield srv
     srv.stop()
+    srv.drop_database()
 
 
 def test_expiry_eternal_and_cap(short_server):

@@ -1,0 +1,384 @@
+#!/usr/bin/python3
+"""make bench: tessera against nginx's `return 200`, side by side, on loopback.
+
+Seeds a SQLite database (1 000 users, 100 000 widgets, 10 000 live tokens),
+starts tessera and an nginx that answers every request with {"ok":true}, and
+drives each with the same wrk command (threads, connections, duration, Lua
+script), one after the other, after a warm-up. Prints one table and writes
+the numbers to bench/results/<date>.json. It is a benchmark: it asserts
+nothing.
+"""
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import platform
+import random
+import re
+import secrets
+import signal
+import socket
+import sqlite3
+import string
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "build", "tessera")
+ALNUM = string.ascii_letters + string.digits
+PASSWORD = "bench-password"
+
+WIDGET_MODEL = {
+    "plural": "widgets",
+    "properties": {
+        "name": {"type": "string", "required": True},
+        "price": {"type": "number", "index": True},
+        "tags": {"type": "array"},
+        "ownerId": {"type": "number"},
+    },
+    "relations": {"owner": {"type": "belongsTo", "model": "User", "foreignKey": "ownerId"}},
+    "acls": [
+        {"principalType": "ROLE", "principalId": "$everyone", "permission": "DENY"},
+        {"principalType": "ROLE", "principalId": "$authenticated", "accessType": "READ", "permission": "ALLOW"},
+        {"principalType": "ROLE", "principalId": "$owner", "accessType": "WRITE", "permission": "ALLOW"},
+    ],
+}
+
+# The Lua side of wrk: each request picks a random token and widget, so the
+# cache and the table are hit all over, not on one hot entry.
+WRK_SCRIPT = r"""
+local tokens = {}
+for line in io.lines(os.getenv("BENCH_TOKENS")) do tokens[#tokens + 1] = line end
+local mode = os.getenv("BENCH_MODE")
+local nwidgets = tonumber(os.getenv("BENCH_WIDGETS"))
+local nusers = tonumber(os.getenv("BENCH_USERS"))
+local filter = os.getenv("BENCH_FILTER")
+local password = os.getenv("BENCH_PASSWORD")
+function init(args) math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16)) end
+request = function()
+  local t = tokens[math.random(#tokens)]
+  if mode == "header" then
+    return wrk.format("GET", "/api/widgets/" .. math.random(nwidgets), {["Authorization"] = "Bearer " .. t})
+  elseif mode == "query" then
+    return wrk.format("GET", "/api/widgets/" .. math.random(nwidgets) .. "?access_token=" .. t)
+  elseif mode == "me" then
+    return wrk.format("GET", "/api/users/me", {["Authorization"] = t})
+  elseif mode == "find" then
+    return wrk.format("GET", "/api/widgets?filter=" .. filter, {["Authorization"] = t})
+  elseif mode == "notoken" then
+    return wrk.format("GET", "/api/widgets/" .. math.random(nwidgets))
+  elseif mode == "badtoken" then
+    return wrk.format("GET", "/api/widgets/1", {["Authorization"] = "Bearer " .. t:reverse()})
+  elseif mode == "login" then
+    local body = '{"email":"user' .. math.random(nusers) .. '@bench.test","password":"' .. password .. '"}'
+    return wrk.format("POST", "/api/users/login", {["Content-Type"] = "application/json"}, body)
+  end
+end
+"""
+
+SCENARIOS = [
+    ("widget by id, token in Authorization", "header"),
+    ("widget by id, token in ?access_token=", "query"),
+    ("GET /api/users/me", "me"),
+    ("filtered find (price > 50, limit 10)", "find"),
+    ("no token on a protected route (401)", "notoken"),
+    ("invalid token (401)", "badtoken"),
+    ("POST /api/users/login (argon2id)", "login"),
+]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rand_text(n):
+    return "".join(secrets.choice(ALNUM) for _ in range(n))
+
+
+def peak_rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+class Tessera:
+    def __init__(self, workdir, config):
+        self.workdir = workdir
+        self.db = os.path.join(workdir, "bench.db")
+        self.cfg = os.path.join(workdir, "tessera.json")
+        with open(self.cfg, "w") as f:
+            json.dump(config, f)
+
+    def start(self):
+        self.port = free_port()
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen(
+            [BIN, "serve", "--config", self.cfg, "--listen", f"127.0.0.1:{self.port}",
+             "--database", f"sqlite:{self.db}"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        line = self.proc.stdout.readline()
+        if "listening" not in line:
+            raise SystemExit(f"tessera did not start: {line!r}")
+        self.startup = time.monotonic() - t0
+        return self
+
+    def stop(self):
+        rss = peak_rss_mib(self.proc.pid)
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=30)
+        return rss
+
+    def cli(self, *args, stdin=None):
+        return subprocess.run([BIN, *args, "--config", self.cfg, "--database", f"sqlite:{self.db}"],
+                              input=stdin, capture_output=True, text=True, check=True).stdout
+
+
+class Nginx:
+    def __init__(self, workdir):
+        self.dir = os.path.join(workdir, "nginx")
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = free_port()
+        conf = f"""
+worker_processes 2;
+pid {self.dir}/nginx.pid;
+error_log {self.dir}/error.log;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {self.dir};
+  proxy_temp_path {self.dir};
+  fastcgi_temp_path {self.dir};
+  uwsgi_temp_path {self.dir};
+  scgi_temp_path {self.dir};
+  server {{
+    listen 127.0.0.1:{self.port};
+    location / {{ default_type application/json; return 200 '{{"ok":true}}'; }}
+  }}
+}}
+"""
+        self.conf = os.path.join(self.dir, "nginx.conf")
+        with open(self.conf, "w") as f:
+            f.write(conf)
+
+    def start(self):
+        self.proc = subprocess.Popen(["nginx", "-c", self.conf, "-p", self.dir, "-g", "daemon off;"],
+                                     stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.1).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise SystemExit("nginx did not start")
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGQUIT)
+        self.proc.wait(timeout=30)
+
+
+def seed(t, users, widgets, tokens, token_file):
+    """Users, widgets and tokens straight into SQLite: one argon2 hash (made
+    by the CLI) shared by all users, token secrets written to token_file and
+    only their SHA-256 to the database."""
+    t.cli("migrate")
+    t.start()
+    t.stop()  # serve creates the Widget table
+    first = json.loads(t.cli("user", "add", "--email", "user1@bench.test", "--password-stdin",
+                             stdin=PASSWORD + "\n"))
+    db = sqlite3.connect(t.db)
+    pw_hash = db.execute("SELECT password FROM users WHERE id = ?", (first["id"],)).fetchone()[0]
+    now = int(time.time() * 1000)
+    db.executemany("INSERT INTO users (email, password, email_verified, created_ms) VALUES (?, ?, 0, ?)",
+                   ((f"user{i}@bench.test", pw_hash, now) for i in range(2, users + 1)))
+    rnd = random.Random(7)
+    db.executemany('INSERT INTO m_widget (name, price, tags, "ownerId") VALUES (?, ?, ?, ?)',
+                   ((f"widget {i}", rnd.randrange(0, 10000) / 100.0, '["bench"]', rnd.randrange(1, users + 1))
+                    for i in range(widgets)))
+    add_tokens(db, tokens, users, token_file, append=False)
+    db.commit()
+    db.close()
+
+
+def add_tokens(db, n, users, token_file, append):
+    now = int(time.time() * 1000)
+    ttl = 1209600
+    mode = "a" if append else "w"
+    with open(token_file, mode) as out:
+        batch = []
+        for i in range(n):
+            secret = rand_text(64)
+            out.write(secret + "\n")
+            batch.append((hashlib.sha256(secret.encode()).digest(), "at_" + rand_text(21),
+                          random.randrange(1, users + 1), now, ttl, now + ttl * 1000))
+            if len(batch) == 50000:
+                db.executemany("INSERT INTO access_tokens (hash, handle, user_id, created_ms, ttl, expires_ms)"
+                               " VALUES (?, ?, ?, ?, ?, ?)", batch)
+                batch = []
+        if batch:
+            db.executemany("INSERT INTO access_tokens (hash, handle, user_id, created_ms, ttl, expires_ms)"
+                           " VALUES (?, ?, ?, ?, ?, ?)", batch)
+
+
+LAT_RE = re.compile(r"^\s+(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", re.M)
+
+
+def to_ms(v, unit):
+    return float(v) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def run_wrk(port, env, args):
+    cmd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s", "--latency",
+           "-s", env["BENCH_SCRIPT"], f"http://127.0.0.1:{port}"]
+    out = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    lat = {p: to_ms(v, u) for p, v, u in LAT_RE.findall(out)}
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    return {"rps": rps, "p50_ms": lat.get("50"), "p99_ms": lat.get("99"),
+            "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+            "socket_errors": errors.group(1) if errors else ""}
+
+
+def measure(port, env, args):
+    warm = argparse.Namespace(**{**vars(args), "duration": args.warmup})
+    run_wrk(port, env, warm)
+    return run_wrk(port, env, args)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--users", type=int, default=1000)
+    ap.add_argument("--widgets", type=int, default=100000)
+    ap.add_argument("--tokens", type=int, default=10000)
+    ap.add_argument("--big-tokens", type=int, default=1000000)
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
+    args = ap.parse_args()
+
+    work = tempfile.mkdtemp(prefix="tessera-bench-")
+    config = {"models": {"Widget": WIDGET_MODEL}}
+    t = Tessera(work, config)
+    token_file = os.path.join(work, "tokens.txt")
+    print(f"seeding {args.users} users, {args.widgets} widgets, {args.tokens} tokens ...", flush=True)
+    seed(t, args.users, args.widgets, args.tokens, token_file)
+    script = os.path.join(work, "bench.lua")
+    with open(script, "w") as f:
+        f.write(WRK_SCRIPT)
+    base_env = {"BENCH_SCRIPT": script, "BENCH_TOKENS": token_file, "BENCH_WIDGETS": str(args.widgets),
+                "BENCH_USERS": str(args.users), "BENCH_PASSWORD": PASSWORD,
+                "BENCH_FILTER": '{"where":{"price":{"gt":50}},"limit":10}'}
+
+    nginx = Nginx(work).start()
+    t.start()
+    rows = []
+    for name, mode in SCENARIOS:
+        env = {**base_env, "BENCH_MODE": mode}
+        if mode == "login":
+            env_args = argparse.Namespace(**{**vars(args), "connections": min(args.connections, 16)})
+        else:
+            env_args = args
+        tess = measure(t.port, env, env_args)
+        ref = measure(nginx.port, env, env_args)
+        rows.append({"scenario": name, "mode": mode, "tessera": tess, "nginx": ref,
+                     "ratio": tess["rps"] / ref["rps"] if ref["rps"] else None})
+        print(f"  {name}: {tess['rps']:.0f} req/s vs nginx {ref['rps']:.0f}", flush=True)
+    rss_10k = t.stop()
+    startup_10k = t.startup
+
+    print(f"adding tokens up to {args.big_tokens} ...", flush=True)
+    db = sqlite3.connect(t.db)
+    add_tokens(db, args.big_tokens - args.tokens, args.users, token_file, append=True)
+    db.commit()
+    db.close()
+    t.start()
+    env = {**base_env, "BENCH_MODE": "header"}
+    big = measure(t.port, env, args)
+    rss_1m = t.stop()
+    startup_1m = t.startup
+    nginx.stop()
+
+    ten_k = rows[0]["tessera"]
+    result = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"cpu": cpu_name(), "cores": os.cpu_count(), "kernel": platform.release()},
+        "versions": versions(),
+        "wrk": {"threads": args.threads, "connections": args.connections, "duration_s": args.duration,
+                "warmup_s": args.warmup},
+        "argon2": argon2_params(),
+        "scenarios": rows,
+        "tokens_1m": {"tessera": big, "ratio_to_10k": big["rps"] / ten_k["rps"]},
+        "rss_mib": {"10k_tokens": rss_10k, "1m_tokens": rss_1m},
+        "startup_s": {"10k_tokens": startup_10k, "1m_tokens": startup_1m},
+    }
+    os.makedirs(args.out, exist_ok=True)
+    path = os.path.join(args.out, datetime.datetime.now().strftime("%Y%m%d-%H%M%S") + ".json")
+    with open(path, "w") as f:
+        json.dump(result, f, indent=2)
+    print_table(result)
+    print(f"\nresults written to {os.path.relpath(path, ROOT)}")
+    subprocess.run(["rm", "-rf", work])
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def versions():
+    def first_line(cmd):
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            return (r.stdout or r.stderr).strip().splitlines()[0]
+        except (OSError, IndexError):
+            return "?"
+    return {"tessera": first_line([BIN, "--version"]), "nginx": first_line(["nginx", "-v"]),
+            "wrk": first_line(["wrk", "--version"])}
+
+
+def argon2_params():
+    return {"algorithm": "argon2id", "opslimit": "libsodium interactive (2)",
+            "memlimit_bytes": 67108864, "note": "tessera defaults; set in the config's password section"}
+
+
+def fmt(v, spec):
+    return format(v, spec) if v is not None else "-"
+
+
+def print_table(r):
+    print()
+    print(f"tessera vs nginx `return 200` — {r['date']}, {r['machine']['cpu']}, {r['machine']['cores']} cores")
+    print(f"wrk -t{r['wrk']['threads']} -c{r['wrk']['connections']} -d{r['wrk']['duration_s']}s "
+          f"(login: -c16), same Lua script for both servers")
+    head = f"{'scenario':42} {'tessera r/s':>12} {'p50 ms':>7} {'p99 ms':>7} {'nginx r/s':>10} {'p50':>6} {'p99':>6} {'ratio':>6}"
+    print(head)
+    print("-" * len(head))
+    for row in r["scenarios"]:
+        t, n = row["tessera"], row["nginx"]
+        print(f"{row['scenario']:42} {t['rps']:12.0f} {fmt(t['p50_ms'], '7.2f')} {fmt(t['p99_ms'], '7.2f')} "
+              f"{n['rps']:10.0f} {fmt(n['p50_ms'], '6.2f')} {fmt(n['p99_ms'], '6.2f')} {row['ratio']:6.2f}")
+    b = r["tokens_1m"]
+    print(f"\n1 000 000 live tokens, widget by id: {b['tessera']['rps']:.0f} req/s "
+          f"({b['ratio_to_10k']:.2f} x the 10 000-token run)")
+    print(f"peak RSS: {r['rss_mib']['10k_tokens']:.1f} MiB at 10k tokens, {r['rss_mib']['1m_tokens']:.1f} MiB at 1M")
+    print(f"start-up: {r['startup_s']['10k_tokens']:.2f} s at 10k tokens, {r['startup_s']['1m_tokens']:.2f} s at 1M")
+    print(f"login: argon2id, {r['argon2']['opslimit']}, memlimit {r['argon2']['memlimit_bytes'] >> 20} MiB")
+
+
+if __name__ == "__main__":
+    main()
