@@ -30,8 +30,8 @@ bool eng_begin(mreq *q, request *r, response *res, const char *plural, const cha
     }
     if (q->m->kind == MODEL_ACCESS_TOKEN) {
         /* reads show last use, which the cache holds until its next flush */
-        if (strcmp(r->method, "GET") == 0)
-            sess_flush_used(r->app->sessions);
+        if (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0)
+            sess_settle(r->app->sessions);
         if (id && !tokapi_resolve_id(q))
             return false;
     }
@@ -225,6 +225,8 @@ static void unique_conflict(mreq *q, const json_t *values)
         if (p->unique && val)
             res_validation_add(&v, p->name, "uniqueness", "already exists", val);
     }
+    if (!res_validation_failed(&v) && q->m->kind == MODEL_ROLE_MAPPING)
+        res_validation_add(&v, "principalId", "uniqueness", "already has this role", NULL);
     if (!res_validation_failed(&v))
         res_validation_add(&v, "id", "uniqueness", "already exists", NULL);
     res_validation_finish(&v, q->m->name, q->res);

@@ -136,6 +136,11 @@ static void update_one(mreq *q, const json_t *body, body_mode mode)
     json_t *values = eng_validate(q, body, mode);
     if (values == NULL)
         return;
+    /* a replace that leaves the owner key out keeps the owner: a client
+     * that never saw the key must not hand the row to nobody */
+    const model_prop *fk = q->m->owner_fk;
+    if (mode == BODY_REPLACE && fk && json_object_get(body, fk->name) == NULL)
+        json_object_del(values, fk->name);
     fnode *where = eng_id_where(q);
     int64_t n = 0;
     store_err e = where ? store_of(q)->ops->rows_update(store_of(q), q->m, where, values, &n) : STORE_NOT_FOUND;

@@ -108,7 +108,7 @@ bool eng_include(mreq *q, const filter *f, json_t *rows)
         if (!eng_allowed(&t, "find"))
             return false;
         if (rel->target->kind == MODEL_ACCESS_TOKEN)
-            sess_flush_used(q->r->app->sessions);
+            sess_settle(q->r->app->sessions);
         bool belongs = rel->type == REL_BELONGS_TO;
         json_t *vals = values_of(rows, belongs ? rel->foreign_key : "id");
         json_t *related = NULL;
@@ -139,6 +139,8 @@ static const model_rel *begin_relation(mreq *q, request *r, response *res, const
     }
     char method[160];
     snprintf(method, sizeof method, "__%s__%s", verb, rel->name);
+    if (rel->target->kind == MODEL_ACCESS_TOKEN)
+        sess_settle(r->app->sessions);
     if (!eng_allowed(q, method))
         return NULL;
     if (q->instance == NULL && !eng_load(q))
@@ -172,7 +174,8 @@ void api_rel_get(request *r, const char *const *args, response *res)
         if (json_is_number(fk))
             snprintf(id, sizeof id, "%lld", (long long)json_number_value(fk));
         t.id = id;
-        if (eng_load(&t)) {
+        /* the related row is read as the target model's findById would be */
+        if (eng_allowed(&t, "findById") && eng_load(&t)) {
             res_json(res, 200, t.instance);
             t.instance = NULL;
         }

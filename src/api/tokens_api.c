@@ -158,13 +158,17 @@ void tokapi_list_for_user(request *r, response *res, int64_t user_id)
     filter f;
     if (!eng_filter(&t, &f))
         return;
+    if (f.norder == 0) { /* oldest first, as the list always was */
+        f.order[0] = (forder){model_prop_named(t.m, "created"), false};
+        f.norder = 1;
+    }
     char err[128];
     fnode *mine = NULL;
     json_t *w = json_pack("{s:I}", "userId", (json_int_t)user_id);
     filter_parse_where(t.m, w, &mine, err, sizeof err);
     json_decref(w);
     f.where = filter_and(f.where, mine);
-    sess_flush_used(r->app->sessions);
+    sess_settle(r->app->sessions);
     json_t *rows = json_array();
     store_t *st = r->app->store;
     store_err e = st->ops->rows_find(st, t.m, &f, keep_live, rows);

@@ -246,6 +246,14 @@ void sess_flush_used(sess *s)
     free(b.v);
 }
 
+void sess_settle(sess *s)
+{
+    int64_t now = iso_now_ms();
+    sess_flush_used(s);
+    tcache_evict_expired(s->cache, now);
+    s->store->ops->token_purge_expired(s->store, now, NULL);
+}
+
 static void purge(sess *s)
 {
     int64_t now = iso_now_ms();

@@ -52,6 +52,12 @@ store_err sess_revoke_user(sess *s, int64_t user_id, const tok_hash *keep);
 /* Writes the last use of tokens used since the previous flush to the store. */
 void sess_flush_used(sess *s);
 
+/*
+ * Before tokens are read as rows (lists, counts, filters): writes pending
+ * last use and purges expired tokens, so the rows match what checks see.
+ */
+void sess_settle(sess *s);
+
 /* Reads the revocation log once and applies it to the cache. */
 bool sess_sync_once(sess *s);
 

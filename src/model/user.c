@@ -143,19 +143,24 @@ unsigned user_apply(const json_t *body, store_user *u)
     return fields;
 }
 
+/* The same shape the model engine gives a User row: the built-in
+ * properties first, then the undeclared ones kept in the extra column. */
 json_t *user_to_json(const store_user *u)
 {
-    json_t *o = NULL;
-    if (u->extra)
-        o = json_loads(u->extra, 0, NULL);
-    if (!json_is_object(o)) {
-        json_decref(o);
-        o = json_object();
-    }
-    json_object_set_new(o, "email", json_string(u->email));
-    if (u->username[0])
-        json_object_set_new(o, "username", json_string(u->username));
-    json_object_set_new(o, "emailVerified", json_boolean(u->email_verified));
+    json_t *o = json_object();
     json_object_set_new(o, "id", json_integer(u->id));
+    json_object_set_new(o, "email", json_string(u->email));
+    json_object_set_new(o, "username", u->username[0] ? json_string(u->username) : json_null());
+    json_object_set_new(o, "emailVerified", json_boolean(u->email_verified));
+    json_t *extra = u->extra ? json_loads(u->extra, 0, NULL) : NULL;
+    if (json_is_object(extra)) {
+        const char *key;
+        json_t *v;
+        json_object_foreach(extra, key, v) {
+            if (json_object_get(o, key) == NULL)
+                json_object_set(o, key, v);
+        }
+    }
+    json_decref(extra);
     return o;
 }

@@ -283,8 +283,13 @@ def test_unknown_relation_404(mserver, actors):
 def test_belongs_to_user_relation(mserver, actors):
     a = actors.alice
     w = widget(mserver, a, name="owned")
-    owner = ok(mserver.get(f"/api/widgets/{w['id']}/owner", token=actors.bob["token"]))
+    owner = ok(mserver.get(f"/api/widgets/{w['id']}/owner", token=a["token"]))
     assert_user(owner, uid=a["id"], email=a["email"])
+    owner = ok(mserver.get(f"/api/widgets/{w['id']}/owner", token=actors.admin["token"]))
+    assert_user(owner, uid=a["id"], email=a["email"])
+    # reading the widget is not reading its owner's account: User's findById decides
+    r = mserver.get(f"/api/widgets/{w['id']}/owner", token=actors.bob["token"])
+    assert r.status_code == 401 and r.json()["error"]["code"] == "AUTHORIZATION_REQUIRED", r.text
 
 
 # --- include --------------------------------------------------------------------------
