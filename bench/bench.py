@@ -215,7 +215,7 @@ def add_tokens(db, n, users, token_file, append):
         for i in range(n):
             secret = rand_text(64)
             out.write(secret + "\n")
-            batch.append((hashlib.sha256(secret.encode()).digest(), "at_" + rand_text(21),
+            batch.append((hashlib.blake2b(secret.encode(), digest_size=32).digest(), "at_" + rand_text(21),
                           random.randrange(1, users + 1), now, ttl, now + ttl * 1000))
             if len(batch) == 50000:
                 db.executemany("INSERT INTO access_tokens (hash, handle, user_id, created_ms, ttl, expires_ms)"

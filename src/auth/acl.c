@@ -24,7 +24,8 @@
 #include "auth/acl.h"
 
 #define ACL_CACHE_TTL_MS 10000
-#define ROLE_SLOTS 256 /* power of two */
+#define ROLE_SLOTS 65536 /* power of two: 2 MiB, one slot per active user */
+#define ROLE_LOCKS 64    /* power of two: checks on different users rarely wait */
 #define NO_MATCH (-1L)
 
 /* ---- methods ------------------------------------------------------------ */
@@ -386,7 +387,7 @@ struct acl_engine {
     pthread_rwlock_t dyn_lock;    /* guards dyn, ndyn, cap               */
     dyn_entry *dyn;
     size_t ndyn, cap;
-    pthread_mutex_t role_lock;    /* guards roles                        */
+    pthread_mutex_t role_lock[ROLE_LOCKS]; /* slot i is guarded by lock i % ROLE_LOCKS */
     role_slot roles[ROLE_SLOTS];  /* direct-mapped by user id            */
 };
 
@@ -400,7 +401,8 @@ acl_engine *acl_new(const model_registry *models, store_t *store, bool default_a
     a->default_allow = default_allow;
     atomic_init(&a->gen, 1);
     pthread_rwlock_init(&a->dyn_lock, NULL);
-    pthread_mutex_init(&a->role_lock, NULL);
+    for (size_t i = 0; i < ROLE_LOCKS; i++)
+        pthread_mutex_init(&a->role_lock[i], NULL);
     return a;
 }
 
@@ -416,7 +418,8 @@ void acl_free(acl_engine *a)
     for (size_t i = 0; i < ROLE_SLOTS; i++)
         roleset_unref(a->roles[i].rs);
     pthread_rwlock_destroy(&a->dyn_lock);
-    pthread_mutex_destroy(&a->role_lock);
+    for (size_t i = 0; i < ROLE_LOCKS; i++)
+        pthread_mutex_destroy(&a->role_lock[i]);
     free(a);
 }
 
@@ -680,14 +683,15 @@ static roleset *roles_get(acl_engine *a, int64_t user_id)
     uint64_t gen = atomic_load(&a->gen);
     int64_t now = now_ms();
     role_slot *s = slot_of(a, user_id);
+    pthread_mutex_t *lock = &a->role_lock[(size_t)(s - a->roles) & (ROLE_LOCKS - 1)];
     roleset *rs = NULL;
-    pthread_mutex_lock(&a->role_lock);
+    pthread_mutex_lock(lock);
     if (s->rs != NULL && s->user_id == user_id && fresh(s->gen, s->loaded_ms, gen, now))
         rs = roleset_ref(s->rs);
-    pthread_mutex_unlock(&a->role_lock);
+    pthread_mutex_unlock(lock);
     if (rs != NULL || (rs = roles_load(a, user_id)) == NULL)
         return rs;
-    pthread_mutex_lock(&a->role_lock);
+    pthread_mutex_lock(lock);
     if (s->rs == NULL || s->user_id != user_id || s->gen <= gen) {
         roleset_unref(s->rs);
         s->rs = roleset_ref(rs);
@@ -695,7 +699,7 @@ static roleset *roles_get(acl_engine *a, int64_t user_id)
         s->gen = gen;
         s->loaded_ms = now;
     }
-    pthread_mutex_unlock(&a->role_lock);
+    pthread_mutex_unlock(lock);
     return rs;
 }
 

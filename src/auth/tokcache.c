@@ -1,7 +1,7 @@
 /*
  * tokcache.c — the token cache: a hash table split into shards.
  *
- * Keys are SHA-256 hashes, already uniformly random, so the first eight bytes
+ * Keys are BLAKE2b hashes, already uniformly random, so the first eight bytes
  * serve as the hash value with no further mixing. Each shard is a chained
  * table behind a read-write lock: checks take the read lock, so they run in
  * parallel; issue and revoke take the write lock of one shard only.

@@ -14,7 +14,7 @@ static const char ALNUM[] =
 #define HANDLE_PREFIX_LEN 3
 
 _Static_assert(sizeof ALNUM - 1 == ALNUM_COUNT, "alphabet is [A-Za-z0-9]");
-_Static_assert(TOK_HASH_LEN == crypto_hash_sha256_BYTES, "token hash is SHA-256");
+_Static_assert(TOK_HASH_LEN >= crypto_generichash_BYTES_MIN && TOK_HASH_LEN <= crypto_generichash_BYTES_MAX, "token hash is BLAKE2b");
 
 static bool is_alnum(char ch)
 {
@@ -57,7 +57,7 @@ bool tok_is_handle(const char *s)
 
 void tok_hash_of(const char *secret, size_t len, tok_hash *out)
 {
-    crypto_hash_sha256(out->b, (const unsigned char *)secret, len);
+    crypto_generichash(out->b, TOK_HASH_LEN, (const unsigned char *)secret, len, NULL, 0);
 }
 
 bool tok_hash_equal(const tok_hash *a, const tok_hash *b)

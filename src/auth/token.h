@@ -3,7 +3,7 @@
  *
  * The secret is tokenLength characters of [A-Za-z0-9] from libsodium's
  * CSPRNG; it is shown once, to whoever was issued it. The database and the
- * memory cache keep only its SHA-256. The handle is a second, unrelated random
+ * memory cache keep only its BLAKE2b-256 hash. The handle is a second, unrelated random
  * string that names the token in lists and revocations without revealing it.
  */
 #ifndef TESSERA_TOKEN_H
@@ -15,7 +15,7 @@
 
 #define TOK_MIN_LEN     32
 #define TOK_MAX_LEN     512
-#define TOK_HASH_LEN    32 /* SHA-256 */
+#define TOK_HASH_LEN    32 /* BLAKE2b-256 */
 #define TOK_HANDLE_LEN  24
 #define TOK_ETERNAL     (-1)
 
@@ -47,7 +47,7 @@ bool tok_well_formed(const char *s, size_t len);
 /* True when s looks like a handle made by tok_new_handle. */
 bool tok_is_handle(const char *s);
 
-/* SHA-256 of the secret. */
+/* BLAKE2b-256 of the secret: libsodium's generic hash, 3x faster than SHA-256. */
 void tok_hash_of(const char *secret, size_t len, tok_hash *out);
 
 /* Constant-time equality of two hashes. */
