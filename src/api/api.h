@@ -14,6 +14,9 @@
 /* The entry point handed to the HTTP server. */
 void api_handle(request *r, response *res);
 
+/* Requests that hash a password (argon2id), for the server's slow pool. */
+bool api_is_slow(const char *method, const char *path);
+
 /* Handlers, by file. */
 void api_health(request *r, const char *const *args, response *res);
 

@@ -3,6 +3,7 @@
  * it, strip it from the query, then route.
  */
 #include <string.h>
+#include <strings.h>
 
 #include "api/api.h"
 #include "auth/extract.h"
@@ -88,6 +89,17 @@ static bool authenticate(request *r, response *res)
     res_error(res, 401, "INVALID_TOKEN", "Invalid Access Token");
     res->www_authenticate = "Bearer error=\"invalid_token\"";
     return false;
+}
+
+/* Every write to /api/users... may hash a password: register, login,
+ * change-password, PATCH of a password. Reads and token checks never do. */
+bool api_is_slow(const char *method, const char *path)
+{
+    if (strcmp(method, "POST") != 0 && strcmp(method, "PATCH") != 0)
+        return false;
+    while (*path == '/')
+        path++;
+    return strncasecmp(path, "api/users", 9) == 0 && (path[9] == '\0' || path[9] == '/');
 }
 
 void api_handle(request *r, response *res)

@@ -23,14 +23,18 @@ static const char USAGE[] =
 /* How long requests in flight may take to finish at shutdown. */
 #define SHUTDOWN_GRACE_MS 10000
 
+static int cores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 1 ? (int)n : 1;
+}
+
+/* One worker per core: more would only take turns on the same cores. */
 static int worker_threads(const config *cfg)
 {
     if (cfg->server.threads > 0)
         return cfg->server.threads;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    /* Logins hold a worker for one argon2id hash: more workers than cores keep
-     * token checks flowing while some of them hash. */
-    return cores > 2 ? (int)cores * 2 : 4;
+    return cores() > 2 ? cores() : 2;
 }
 
 static void rc_cleanup(app *a)
@@ -92,6 +96,8 @@ static int run(const config *cfg)
         .threads = worker_threads(cfg),
         .max_body = cfg->server.max_body,
         .handler = api_handle,
+        .is_slow = api_is_slow,
+        .slow_threads = cores(),
         .app = &a,
     };
     char err[512];

@@ -36,7 +36,7 @@ typedef struct cfg_password {
 
 typedef struct cfg_server {
     char *listen;             /* "HOST:PORT"                             */
-    int threads;              /* worker threads; 0 = 2 per core, min 4   */
+    int threads;              /* worker threads; 0 = one per core, min 2 */
     size_t max_body;          /* bytes; a larger body is refused with 413 */
     int acl_error_status;     /* 401 (LoopBack's default) or 403         */
 } cfg_server;

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,19 +21,36 @@
 
 #include "http/server.h"
 
-struct http_server {
-    struct MHD_Daemon *mhd;
-    http_options opt;
-    char address[300];
-    int in_flight; /* requests begun and not yet completed (atomic) */
-};
-
 /* What one request accumulates between the handler's calls. */
 typedef struct pending {
     char *body;
     size_t len, cap;
     bool too_large;
+    /* a slow request, run by the slow pool while its connection sleeps */
+    bool done;
+    struct MHD_Connection *conn;
+    const char *url, *method;
+    response res;
+    struct pending *next;
 } pending;
+
+/* The threads that run slow requests, and their queue. */
+typedef struct slow_pool {
+    pthread_t *threads;
+    int n;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    pending *head, *tail;
+    bool stopping;
+} slow_pool;
+
+struct http_server {
+    struct MHD_Daemon *mhd;
+    http_options opt;
+    char address[300];
+    int in_flight; /* requests begun and not yet completed (atomic) */
+    slow_pool slow;
+};
 
 /* ---- building the request ---------------------------------------------- */
 
@@ -134,12 +152,10 @@ static bool append_body(http_server *s, pending *p, const char *data, size_t siz
     return true;
 }
 
-static enum MHD_Result dispatch(http_server *s, struct MHD_Connection *conn, const char *url,
-                                const char *method, pending *p)
+/* Builds the request and runs the application's handler on it. */
+static void run_handler(http_server *s, struct MHD_Connection *conn, const char *url, const char *method,
+                        pending *p, response *res)
 {
-    if (p->too_large)
-        return send_error(conn, 413, "PAYLOAD_TOO_LARGE", "request body exceeds the configured limit");
-
     request r = {0};
     r.method = method;
     r.path = url;
@@ -150,18 +166,114 @@ static enum MHD_Result dispatch(http_server *s, struct MHD_Connection *conn, con
     r.content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &r);
 
-    response res = {0};
     if (r.nquery > REQ_MAX_QUERY)
-        res_error(&res, 400, "BAD_REQUEST", "too many query parameters (at most %d)", REQ_MAX_QUERY);
+        res_error(res, 400, "BAD_REQUEST", "too many query parameters (at most %d)", REQ_MAX_QUERY);
     else if (split_path(&r, url) != 0)
-        res_error(&res, 404, "NOT_FOUND", "There is no method to handle %s %s", method, "this path");
+        res_error(res, 404, "NOT_FOUND", "There is no method to handle %s %s", method, "this path");
     else
-        s->opt.handler(&r, &res);
-
-    enum MHD_Result ok = send_response(conn, &res);
-    json_decref(res.body);
+        s->opt.handler(&r, res);
     free_segments(&r);
+}
+
+static enum MHD_Result send_and_free(struct MHD_Connection *conn, response *res)
+{
+    enum MHD_Result ok = send_response(conn, res);
+    json_decref(res->body);
+    res->body = NULL;
     return ok;
+}
+
+/* ---- the slow pool ------------------------------------------------------ */
+
+static void *slow_main(void *arg)
+{
+    http_server *s = arg;
+    slow_pool *sp = &s->slow;
+    pthread_mutex_lock(&sp->lock);
+    for (;;) {
+        while (sp->head == NULL && !sp->stopping)
+            pthread_cond_wait(&sp->wake, &sp->lock);
+        pending *p = sp->head;
+        if (p == NULL)
+            break; /* stopping, and the queue is drained */
+        sp->head = p->next;
+        if (sp->head == NULL)
+            sp->tail = NULL;
+        pthread_mutex_unlock(&sp->lock);
+        run_handler(s, p->conn, p->url, p->method, p, &p->res);
+        p->done = true;
+        MHD_resume_connection(p->conn); /* libmicrohttpd calls on_request again */
+        pthread_mutex_lock(&sp->lock);
+    }
+    pthread_mutex_unlock(&sp->lock);
+    return NULL;
+}
+
+static void slow_enqueue(slow_pool *sp, pending *p)
+{
+    pthread_mutex_lock(&sp->lock);
+    p->next = NULL;
+    if (sp->tail)
+        sp->tail->next = p;
+    else
+        sp->head = p;
+    sp->tail = p;
+    pthread_cond_signal(&sp->wake);
+    pthread_mutex_unlock(&sp->lock);
+}
+
+static int slow_start(http_server *s)
+{
+    slow_pool *sp = &s->slow;
+    pthread_mutex_init(&sp->lock, NULL);
+    pthread_cond_init(&sp->wake, NULL);
+    if (s->opt.is_slow == NULL || s->opt.slow_threads < 1)
+        return 0;
+    sp->threads = calloc((size_t)s->opt.slow_threads, sizeof *sp->threads);
+    if (sp->threads == NULL)
+        return -1;
+    for (; sp->n < s->opt.slow_threads; sp->n++)
+        if (pthread_create(&sp->threads[sp->n], NULL, slow_main, s) != 0)
+            return -1;
+    return 0;
+}
+
+/* Lets the queue drain, then joins the threads. */
+static void slow_stop(slow_pool *sp)
+{
+    pthread_mutex_lock(&sp->lock);
+    sp->stopping = true;
+    pthread_cond_broadcast(&sp->wake);
+    pthread_mutex_unlock(&sp->lock);
+    for (int i = 0; i < sp->n; i++)
+        pthread_join(sp->threads[i], NULL);
+    free(sp->threads);
+    pthread_mutex_destroy(&sp->lock);
+    pthread_cond_destroy(&sp->wake);
+}
+
+/*
+ * The last call of a request: answer it here, or hand it to the slow pool
+ * (and answer when the pool wakes the connection up again).
+ */
+static enum MHD_Result dispatch(http_server *s, struct MHD_Connection *conn, const char *url,
+                                const char *method, pending *p)
+{
+    if (p->done)
+        return send_and_free(conn, &p->res);
+    if (p->too_large)
+        return send_error(conn, 413, "PAYLOAD_TOO_LARGE", "request body exceeds the configured limit");
+    if (s->slow.n > 0 && s->opt.is_slow(method, url)) {
+        p->conn = conn;
+        p->url = url;
+        p->method = method;
+        MHD_suspend_connection(conn);
+        slow_enqueue(&s->slow, p);
+        return MHD_YES;
+    }
+    response res = {0};
+    run_handler(s, conn, url, method, p, &res);
+    return send_and_free(conn, &res);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -201,6 +313,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     pending *p = *con_cls;
     if (p == NULL)
         return;
+    json_decref(p->res.body);
     free(p->body);
     free(p);
     *con_cls = NULL;
@@ -261,7 +374,8 @@ http_server *http_start(const http_options *opt, char *err, size_t errlen)
         return NULL;
     }
     s->opt = *opt;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME;
     if (sa.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
@@ -274,6 +388,13 @@ http_server *http_start(const http_options *opt, char *err, size_t errlen)
                               MHD_OPTION_END);
     if (s->mhd == NULL) {
         snprintf(err, errlen, "cannot listen on %s (address in use, or not allowed?)", opt->listen);
+        free(s);
+        return NULL;
+    }
+    if (slow_start(s) != 0) {
+        snprintf(err, errlen, "cannot start the threads for slow requests");
+        slow_stop(&s->slow);
+        MHD_stop_daemon(s->mhd);
         free(s);
         return NULL;
     }
@@ -300,6 +421,7 @@ void http_stop(http_server *s, int grace_ms)
             break;
         nanosleep(&tick, NULL);
     }
+    slow_stop(&s->slow); /* every suspended connection is resumed by then */
     MHD_stop_daemon(s->mhd);
     free(s);
 }

@@ -5,6 +5,7 @@
 #ifndef TESSERA_SERVER_H
 #define TESSERA_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "http/request.h"
@@ -20,6 +21,14 @@ typedef struct http_options {
     size_t max_body;      /* larger bodies get 413                     */
     http_handler handler;
     struct app *app;      /* handed to the handler in request.app      */
+    /*
+     * Requests for which is_slow says true (logins: one argon2id hash each)
+     * run on slow_threads threads of their own, with their connection
+     * suspended meanwhile, so they never hold up the workers that check
+     * tokens. NULL: every request runs on the workers.
+     */
+    bool (*is_slow)(const char *method, const char *path);
+    int slow_threads;
 } http_options;
 
 /* Binds and starts serving. NULL with a message in err when it cannot. */
