@@ -40,7 +40,7 @@ struct sess {
 sess *sess_new(const cfg_auth *cfg, store_t *store)
 {
     sess *s = calloc(1, sizeof *s);
-    if (s == NULL || (s->cache = tcache_new()) == NULL) {
+    if (s == NULL || (s->cache = tcache_new(cfg->cache_size)) == NULL) {
         free(s);
         return NULL;
     }

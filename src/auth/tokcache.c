@@ -25,11 +25,16 @@ typedef struct shard {
     node **buckets;
     size_t nbuckets; /* power of two */
     size_t count;
+    size_t limit;    /* most entries this shard keeps; 0: no bound */
+    size_t cursor;   /* where the next eviction starts looking     */
 } shard;
 
 struct tcache {
     shard shards[SHARDS];
 };
+
+/* Buckets an eviction looks into before it picks its victim. */
+#define EVICT_SAMPLE 8
 
 static uint64_t key_of(const tok_hash *h)
 {
@@ -48,13 +53,14 @@ static node **bucket_of(shard *s, const tok_hash *h)
     return &s->buckets[(key_of(h) / SHARDS) & (s->nbuckets - 1)];
 }
 
-tcache *tcache_new(void)
+tcache *tcache_new(size_t capacity)
 {
     tcache *c = calloc(1, sizeof *c);
     if (c == NULL)
         return NULL;
     for (int i = 0; i < SHARDS; i++) {
         shard *s = &c->shards[i];
+        s->limit = capacity ? (capacity + SHARDS - 1) / SHARDS : 0;
         pthread_rwlock_init(&s->lock, NULL);
         s->nbuckets = 64;
         s->buckets = calloc(s->nbuckets, sizeof *s->buckets);
@@ -114,12 +120,48 @@ static node *find_in(node *n, const tok_hash *h)
     return NULL;
 }
 
+/*
+ * Drops the least recently used entry among those of the next few non-empty
+ * buckets: close enough to LRU for a cache this size, and O(1) with no list
+ * to maintain on every check. Write lock held.
+ */
+static void shard_evict_one(shard *s)
+{
+    node **victim = NULL;
+    int64_t oldest = INT64_MAX;
+    size_t seen = 0;
+    for (size_t i = 0; i < s->nbuckets && seen < EVICT_SAMPLE; i++) {
+        size_t b = (s->cursor + i) & (s->nbuckets - 1);
+        if (s->buckets[b] == NULL)
+            continue;
+        seen++;
+        for (node **p = &s->buckets[b]; *p; p = &(*p)->next) {
+            int64_t used = __atomic_load_n(&(*p)->rec.last_used_ms, __ATOMIC_RELAXED);
+            if (used < oldest) {
+                oldest = used;
+                victim = p;
+            }
+        }
+        s->cursor = b + 1;
+    }
+    if (victim) {
+        node *dead = *victim;
+        *victim = dead->next;
+        free(dead);
+        s->count--;
+    }
+}
+
 int tcache_put(tcache *c, const tok_record *rec)
 {
     shard *s = shard_of(c, &rec->hash);
     pthread_rwlock_wrlock(&s->lock);
     node **b = bucket_of(s, &rec->hash);
     node *n = find_in(*b, &rec->hash);
+    if (n == NULL && s->limit && s->count >= s->limit) {
+        shard_evict_one(s);
+        b = bucket_of(s, &rec->hash); /* the chain may have changed */
+    }
     if (n == NULL) {
         n = calloc(1, sizeof *n);
         if (n == NULL) {

@@ -16,7 +16,12 @@
 
 typedef struct tcache tcache;
 
-tcache *tcache_new(void);
+/*
+ * A cache of at most `capacity` tokens (0: no bound). Past it, inserting
+ * evicts a cold entry: the least recently used of a few sampled. An evicted
+ * token stays valid; its next check reads the store again.
+ */
+tcache *tcache_new(size_t capacity);
 void tcache_free(tcache *c);
 
 /* Inserts or replaces the record for rec->hash. Returns 0, -1 when out of memory. */

@@ -88,6 +88,7 @@ static const key_spec auth_keys[] = {
     INTEGER("maxTTL", K_I64, auth.max_ttl, 1, INT64_MAX, NULL),
     BOOLEAN("allowEternalTokens", auth.allow_eternal),
     INTEGER("tokenLength", K_INT, auth.token_length, 32, 512, NULL),
+    INTEGER("cacheSize", K_SIZE, auth.cache_size, 0, 1000000000, NULL),
     SECTION("sources", source_keys),
     END,
 };
@@ -143,6 +144,7 @@ void cfg_defaults(config *c)
     c->auth.max_ttl = 31556926;
     c->auth.allow_eternal = false;
     c->auth.token_length = 64;
+    c->auth.cache_size = 2000000;
     c->auth.sources = (cfg_sources){ true, true, true, true, true, true };
     c->password.opslimit = crypto_pwhash_OPSLIMIT_INTERACTIVE;
     c->password.memlimit = crypto_pwhash_MEMLIMIT_INTERACTIVE;

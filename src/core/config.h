@@ -26,6 +26,7 @@ typedef struct cfg_auth {
     int64_t max_ttl;          /* a requested ttl above this is capped    */
     bool allow_eternal;       /* accept ttl = -1                        */
     int token_length;         /* characters of [A-Za-z0-9], >= 32       */
+    size_t cache_size;        /* tokens kept in memory; 0: no bound     */
     cfg_sources sources;
 } cfg_auth;
 

@@ -92,6 +92,7 @@ int main(void)
     suite_schema();
     suite_acl();
     suite_filter();
+    suite_tokcache();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

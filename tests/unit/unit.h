@@ -42,5 +42,6 @@ void suite_sql(void);
 void suite_schema(void);
 void suite_acl(void);
 void suite_filter(void);
+void suite_tokcache(void);
 
 #endif
