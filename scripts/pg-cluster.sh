@@ -12,7 +12,8 @@
 # and runs with fsync off: for tests, never for data anyone wants to keep.
 #
 # PostgreSQL refuses to run as root, and CI runs as root: then the server runs
-# as the `postgres` system user (created when missing) and DIR is chowned to it.
+# as the `postgres` system user (created when missing; $PG_CLUSTER_USER names
+# another) and DIR is chowned to it.
 set -euo pipefail
 
 usage() { echo "usage: $0 start|stop|url DIR" >&2; exit 2; }
@@ -33,7 +34,7 @@ fi
 
 # Runs a command as the cluster's owner: ourselves, or `postgres` when root.
 if [[ $(id -u) -eq 0 ]]; then
-  RUN_USER=postgres
+  RUN_USER=${PG_CLUSTER_USER:-postgres}
   as_owner() { runuser -u "$RUN_USER" -- "$@"; }
 else
   RUN_USER=$(id -un)

@@ -10,5 +10,7 @@
 #include "store/store.h"
 
 store_t *store_sqlite_open(const char *path, char *err, size_t errlen);
+/* conninfo: a postgresql:// or postgres:// URL, or libpq's "key=value ..." */
+store_t *store_postgres_open(const char *conninfo, char *err, size_t errlen);
 
 #endif

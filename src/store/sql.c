@@ -237,11 +237,28 @@ static void put_inq(sql_query *q, const fnode *n)
     put(q, ")");
 }
 
-/* like/nlike as they are; ilike/nilike compare lower() of both sides. */
+/* PostgreSQL's own ILIKE; on a COLLATE "C" column it folds ASCII case
+ * only, as SQLite's lower() does. */
+static void put_pg_like(sql_query *q, const fnode *n, bool icase, bool negate)
+{
+    put_col(q, n->prop);
+    put(q, negate ? " NOT" : "");
+    put(q, icase ? " ILIKE " : " LIKE ");
+    put_bind(q, pattern_value(q->dialect, n->prop, n->value));
+    /* SQLite's LIKE has no escape character; PostgreSQL's is a backslash unless told. */
+    put(q, " ESCAPE ''");
+}
+
+/* like/nlike as they are; ilike/nilike compare lower() of both sides
+ * (PostgreSQL: ILIKE). */
 static void put_like(sql_query *q, const fnode *n)
 {
     bool icase = n->op == OP_ILIKE || n->op == OP_NILIKE;
     bool negate = n->op == OP_NLIKE || n->op == OP_NILIKE;
+    if (q->dialect == SQL_POSTGRES) {
+        put_pg_like(q, n, icase, negate);
+        return;
+    }
     put(q, icase ? "lower(" : "");
     put_col(q, n->prop);
     put(q, icase ? ")" : "");
@@ -249,8 +266,25 @@ static void put_like(sql_query *q, const fnode *n)
     put(q, icase ? "lower(" : "");
     put_bind(q, pattern_value(q->dialect, n->prop, n->value));
     put(q, icase ? ")" : "");
-    /* SQLite's LIKE has no escape character; PostgreSQL's is a backslash unless told. */
-    put(q, q->dialect == SQL_POSTGRES ? " ESCAPE ''" : "");
+}
+
+/* PostgreSQL reads a pattern as its own "advanced" syntax unless it starts
+ * with "(?e)": POSIX extended, what SQLite's regexp() (regcomp) reads. */
+static json_t *pg_pattern(json_t *pat)
+{
+    if (!json_is_string(pat))
+        return pat;
+    size_t n = json_string_length(pat);
+    char *s = malloc(n + 5);
+    json_t *out = NULL;
+    if (s) {
+        memcpy(s, "(?e)", 4);
+        memcpy(s + 4, json_string_value(pat), n + 1);
+        out = json_stringn(s, n + 4);
+    }
+    free(s);
+    json_decref(pat);
+    return out;
 }
 
 /* SQLite's "X REGEXP Y" calls regexp(Y, X); the icase form calls the
@@ -259,6 +293,7 @@ static void put_regexp(sql_query *q, const fnode *n)
 {
     json_t *pat = pattern_value(q->dialect, n->prop, n->value);
     if (q->dialect == SQL_POSTGRES) {
+        pat = pg_pattern(pat);
         put_col(q, n->prop);
         put(q, n->regexp_icase ? " ~* " : " ~ ");
         put_bind(q, pat);

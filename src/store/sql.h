@@ -18,9 +18,13 @@
  * "<>", which — as in LoopBack's SQL connectors — never matches NULL), gt,
  * gte, lt, lte, between, inq/nin (an empty inq matches nothing, an empty nin
  * everything; a null in the list matches NULL), like/nlike (case-sensitive
- * SQL patterns), ilike/nilike (lower(col) LIKE lower(?)), regexp (SQLite:
- * col REGEXP ?, or regexp(?, col, 'i') with the flags bound when icase;
- * PostgreSQL: ~ and ~*).
+ * SQL patterns; PostgreSQL: ESCAPE '' as SQLite has no escape character),
+ * ilike/nilike (SQLite: lower(col) LIKE lower(?); PostgreSQL: ILIKE), regexp
+ * (SQLite: col REGEXP ?, or regexp(?, col, 'i') with the flags bound when
+ * icase; PostgreSQL: ~ and ~* with the pattern prefixed "(?e)", POSIX
+ * extended syntax as regcomp reads it). PostgreSQL ORDER BY says NULLS
+ * FIRST/LAST to sort NULL as SQLite does, and its TEXT columns are COLLATE
+ * "C" (byte order and ASCII-only case folding, as SQLite's).
  */
 #ifndef TESSERA_SQL_H
 #define TESSERA_SQL_H

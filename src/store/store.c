@@ -17,9 +17,13 @@ store_t *store_open(const char *url, char *err, size_t errlen)
     }
     if (strncmp(url, "sqlite:", 7) == 0)
         return store_sqlite_open(url + 7, err, errlen);
-    if (strstr(url, "://") == NULL && strchr(url, '=') == NULL)
+    if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0)
+        return store_postgres_open(url, err, errlen);
+    if (strstr(url, "://") == NULL && strchr(url, '=') != NULL)
+        return store_postgres_open(url, err, errlen); /* "host=... dbname=..." */
+    if (strstr(url, "://") == NULL)
         return store_sqlite_open(url, err, errlen); /* a bare file path */
-    snprintf(err, errlen, "unsupported database URL (expected sqlite:PATH)");
+    snprintf(err, errlen, "unsupported database URL (expected sqlite:PATH or postgresql://...)");
     return NULL;
 }
 

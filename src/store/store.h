@@ -147,7 +147,8 @@ struct store {
 };
 
 /*
- * Opens the database named by url: "sqlite:PATH" (or a path ending in .db).
+ * Opens the database named by url: "sqlite:PATH" (or a bare file path), or
+ * PostgreSQL: "postgresql://..." / "postgres://..." / "host=... dbname=...".
  * Returns NULL and writes a message to err when it cannot.
  */
 store_t *store_open(const char *url, char *err, size_t errlen);

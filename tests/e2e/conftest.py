@@ -540,6 +540,28 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+_report_lines = []
+
+
+def report_line(text):
+    """A measurement worth seeing in the run's output (printed in a section of
+    the terminal summary, before pytest's last line; also on stdout with -s).
+    With $TESSERA_TEST_REPORT set, appended to that file too."""
+    _report_lines.append(text)
+    print(text)
+    path = os.environ.get("TESSERA_TEST_REPORT")
+    if path:
+        with open(path, "a") as f:
+            f.write(text + "\n")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if _report_lines:
+        terminalreporter.section(f"measurements ({BACKEND})")
+        for line in _report_lines:
+            terminalreporter.write_line(line)
+
+
 def pytest_report_header(config):
     return f"tessera backend: {BACKEND}" + (f" ({PG_URL})" if PG_URL else "")
 

@@ -211,8 +211,8 @@ static void test_regexp(void)
 {
     WHERE_IS(rx("name", "^a.*", false), " WHERE \"name\" REGEXP ?1", "[\"^a.*\"]");
     WHERE_IS(rx("name", "^a", true), " WHERE regexp(?1, \"name\", ?2)", "[\"^a\",\"i\"]");
-    PG_WHERE_IS(rx("name", "^a", false), " WHERE \"name\" ~ $1", "[\"^a\"]");
-    PG_WHERE_IS(rx("name", "^a", true), " WHERE \"name\" ~* $1", "[\"^a\"]");
+    PG_WHERE_IS(rx("name", "^a", false), " WHERE \"name\" ~ $1", "[\"(?e)^a\"]");
+    PG_WHERE_IS(rx("name", "^a", true), " WHERE \"name\" ~* $1", "[\"(?e)^a\"]");
 }
 
 static void test_and_or(void)
