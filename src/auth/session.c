@@ -69,6 +69,18 @@ void sess_free(sess *s)
     free(s);
 }
 
+/* ---- start ------------------------------------------------------------- */
+
+static void preload_one(const tok_record *t, void *ctx)
+{
+    tcache_put(((sess *)ctx)->cache, t);
+}
+
+store_err sess_preload(sess *s)
+{
+    return s->store->ops->token_scan_live(s->store, iso_now_ms(), preload_one, s);
+}
+
 /* ---- check ------------------------------------------------------------- */
 
 static void principal_from(const tok_record *t, principal *out)
@@ -241,8 +253,8 @@ void sess_flush_used(sess *s)
 {
     used_batch b = {0};
     tcache_drain_used(s->cache, collect_used, &b);
-    for (size_t i = 0; i < b.n; i++)
-        s->store->ops->token_touch(s->store, &b.v[i].hash, b.v[i].last_used_ms);
+    if (b.n)
+        s->store->ops->token_touch(s->store, b.v, b.n);
     free(b.v);
 }
 

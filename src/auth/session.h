@@ -30,6 +30,12 @@ typedef enum sess_result {
 sess *sess_new(const cfg_auth *cfg, store_t *store);
 void sess_free(sess *s);
 
+/*
+ * Fills the cache with the live tokens of the store (up to its capacity), so
+ * that checks after a start never wait for the disk. Returns a store error.
+ */
+store_err sess_preload(sess *s);
+
 /* Starts and stops the background sync thread (serve only). */
 int sess_start_sync(sess *s, int interval_ms);
 void sess_stop_sync(sess *s);

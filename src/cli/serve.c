@@ -86,6 +86,8 @@ static int run(const config *cfg)
     }
     a.acl = acl_new(a.models, st, cfg->acl_default_allow);
     a.sessions = sess_new(&cfg->auth, st);
+    if (a.sessions && sess_preload(a.sessions) != STORE_OK)
+        fputs("tessera: could not load the live tokens; they will be read on first use\n", stderr);
     if (a.acl == NULL || a.sessions == NULL || sess_start_sync(a.sessions, SYNC_INTERVAL_MS) != 0) {
         fputs("tessera: cannot start the token cache\n", stderr);
         rc_cleanup(&a);

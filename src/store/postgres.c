@@ -86,8 +86,10 @@ static const char *const SQL[Q_COUNT] = {
     [Q_TOKEN_INSERT] = "INSERT INTO access_tokens (" TOKEN_COLS ", expires_ms)"
                        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     [Q_TOKEN_FIND] = "SELECT " TOKEN_COLS " FROM access_tokens WHERE hash = $1",
-    [Q_TOKEN_LIST] = "SELECT " TOKEN_COLS " FROM access_tokens WHERE user_id = $1 AND expires_ms > $2"
-                     " ORDER BY created_ms, handle",
+    /* pages of live tokens in hash order, so that filling the cache never
+     * holds a million rows in one result */
+    [Q_TOKEN_LIST] = "SELECT " TOKEN_COLS " FROM access_tokens WHERE expires_ms > $1 AND hash > $2"
+                     " ORDER BY hash LIMIT 10000",
     [Q_TOKEN_DELETE] = "DELETE FROM access_tokens WHERE hash = $1",
     [Q_TOKEN_HANDLE_FIND] = "SELECT hash FROM access_tokens WHERE handle = $1 AND user_id = $2",
     [Q_TOKEN_DELETE_USER] = "DELETE FROM access_tokens WHERE user_id = $1",
@@ -265,11 +267,17 @@ static void p_int_or_null(params *p, int64_t x)
 
 static void p_bool(params *p, bool b) { p_str(p, b ? "t" : "f"); }
 
-static void p_hash(params *p, const tok_hash *h)
+/* A hash, or its first len bytes (0: the empty BYTEA), as a binary value. */
+static void p_hash_len(params *p, const tok_hash *h, size_t len)
 {
     p_str(p, h ? (const char *)h->b : NULL);
-    p->len[p->n - 1] = h ? TOK_HASH_LEN : 0;
+    p->len[p->n - 1] = h ? (int)len : 0;
     p->fmt[p->n - 1] = 1;
+}
+
+static void p_hash(params *p, const tok_hash *h)
+{
+    p_hash_len(p, h, TOK_HASH_LEN);
 }
 
 /*
@@ -924,21 +932,29 @@ static store_err pg_token_find(store_t *base, const tok_hash *h, tok_record *out
     return e;
 }
 
-static store_err pg_token_list(store_t *base, int64_t user_id, int64_t now_ms, store_token_cb cb, void *ctx)
+static store_err pg_token_scan_live(store_t *base, int64_t now_ms, store_token_cb cb, void *ctx)
 {
     CONN_OR_FAIL(base, c);
-    params p;
-    params_init(&p);
-    p_int(&p, user_id);
-    p_int(&p, now_ms);
-    PGresult *r = NULL;
-    store_err e = exec_stmt(c, Q_TOKEN_LIST, &p, &r);
-    tok_record t;
-    for (int i = 0; e == STORE_OK && i < PQntuples(r); i++) {
-        read_token(r, i, &t);
-        cb(&t, ctx);
+    tok_hash after = {{0}};
+    size_t after_len = 0; /* the empty BYTEA sorts before every hash */
+    store_err e = STORE_OK;
+    for (int got = 1; e == STORE_OK && got > 0;) {
+        params p;
+        params_init(&p);
+        p_int(&p, now_ms);
+        p_hash_len(&p, &after, after_len);
+        PGresult *r = NULL;
+        e = exec_stmt(c, Q_TOKEN_LIST, &p, &r);
+        got = e == STORE_OK ? PQntuples(r) : 0;
+        tok_record t;
+        for (int i = 0; i < got; i++) {
+            read_token(r, i, &t);
+            cb(&t, ctx);
+            after = t.hash;
+            after_len = TOK_HASH_LEN;
+        }
+        PQclear(r);
     }
-    PQclear(r);
     return e;
 }
 
@@ -1025,14 +1041,18 @@ static store_err pg_token_delete_user(store_t *base, int64_t user_id, const tok_
     return e;
 }
 
-static store_err pg_token_touch(store_t *base, const tok_hash *h, int64_t last_used_ms)
+static store_err pg_token_touch(store_t *base, const tok_record *recs, size_t n)
 {
     CONN_OR_FAIL(base, c);
-    params p;
-    params_init(&p);
-    p_hash(&p, h);
-    p_int(&p, last_used_ms);
-    return exec_stmt(c, Q_TOKEN_TOUCH, &p, NULL);
+    store_err e = n ? begin(c) : STORE_OK;
+    for (size_t i = 0; e == STORE_OK && i < n; i++) {
+        params p;
+        params_init(&p);
+        p_hash(&p, &recs[i].hash);
+        p_int(&p, recs[i].last_used_ms);
+        e = exec_stmt(c, Q_TOKEN_TOUCH, &p, NULL);
+    }
+    return n ? finish(c, e) : e;
 }
 
 /* Purges on one process at a time: whoever holds the purge lock does it,
@@ -1538,7 +1558,7 @@ static const store_ops PG_OPS = {
     .user_roles = pg_user_roles,
     .token_insert = pg_token_insert,
     .token_find = pg_token_find,
-    .token_list = pg_token_list,
+    .token_scan_live = pg_token_scan_live,
     .token_delete = pg_token_delete,
     .token_delete_handle = pg_token_delete_handle,
     .token_delete_user = pg_token_delete_user,

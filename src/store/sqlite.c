@@ -72,8 +72,7 @@ static const char *const SQL[Q_COUNT] = {
     [Q_TOKEN_INSERT] = "INSERT INTO access_tokens (" TOKEN_COLS ", expires_ms)"
                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [Q_TOKEN_FIND] = "SELECT " TOKEN_COLS " FROM access_tokens WHERE hash = ?1",
-    [Q_TOKEN_LIST] = "SELECT " TOKEN_COLS " FROM access_tokens WHERE user_id = ?1 AND expires_ms > ?2"
-                     " ORDER BY created_ms, handle",
+    [Q_TOKEN_LIST] = "SELECT " TOKEN_COLS " FROM access_tokens WHERE expires_ms > ?1",
     [Q_TOKEN_DELETE] = "DELETE FROM access_tokens WHERE hash = ?1",
     [Q_TOKEN_HANDLE_FIND] = "SELECT hash FROM access_tokens WHERE handle = ?1 AND user_id = ?2",
     [Q_TOKEN_DELETE_USER] = "DELETE FROM access_tokens WHERE user_id = ?1",
@@ -731,14 +730,13 @@ static store_err sq_token_find(store_t *base, const tok_hash *h, tok_record *out
     return e;
 }
 
-static store_err sq_token_list(store_t *base, int64_t user_id, int64_t now_ms, store_token_cb cb, void *ctx)
+static store_err sq_token_scan_live(store_t *base, int64_t now_ms, store_token_cb cb, void *ctx)
 {
     CONN_OR_FAIL(base, c);
     sqlite3_stmt *st = stmt(c, Q_TOKEN_LIST);
     if (st == NULL)
         return STORE_ERROR;
-    sqlite3_bind_int64(st, 1, user_id);
-    sqlite3_bind_int64(st, 2, now_ms);
+    sqlite3_bind_int64(st, 1, now_ms);
     int rc;
     tok_record t;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -831,15 +829,21 @@ static store_err sq_token_delete_user(store_t *base, int64_t user_id, const tok_
     return finish(c, e);
 }
 
-static store_err sq_token_touch(store_t *base, const tok_hash *h, int64_t last_used_ms)
+static store_err sq_token_touch(store_t *base, const tok_record *recs, size_t n)
 {
     CONN_OR_FAIL(base, c);
-    sqlite3_stmt *st = stmt(c, Q_TOKEN_TOUCH);
-    if (st == NULL)
-        return STORE_ERROR;
-    bind_hash(st, 1, h);
-    sqlite3_bind_int64(st, 2, last_used_ms);
-    return run(c, st);
+    store_err e = n ? begin(c) : STORE_OK;
+    for (size_t i = 0; e == STORE_OK && i < n; i++) {
+        sqlite3_stmt *st = stmt(c, Q_TOKEN_TOUCH);
+        if (st == NULL) {
+            e = STORE_ERROR;
+            break;
+        }
+        bind_hash(st, 1, &recs[i].hash);
+        sqlite3_bind_int64(st, 2, recs[i].last_used_ms);
+        e = run(c, st);
+    }
+    return n ? finish(c, e) : e;
 }
 
 static store_err sq_token_purge_expired(store_t *base, int64_t now_ms, int64_t *purged)
@@ -1420,7 +1424,7 @@ static const store_ops SQLITE_OPS = {
     .user_roles = sq_user_roles,
     .token_insert = sq_token_insert,
     .token_find = sq_token_find,
-    .token_list = sq_token_list,
+    .token_scan_live = sq_token_scan_live,
     .token_delete = sq_token_delete,
     .token_delete_handle = sq_token_delete_handle,
     .token_delete_user = sq_token_delete_user,

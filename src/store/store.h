@@ -101,8 +101,8 @@ typedef struct store_ops {
     /* access tokens */
     store_err (*token_insert)(store_t *s, const tok_record *t);
     store_err (*token_find)(store_t *s, const tok_hash *h, tok_record *out);
-    store_err (*token_list)(store_t *s, int64_t user_id, int64_t now_ms,
-                            store_token_cb cb, void *ctx);
+    /* every token live at now_ms, streamed (to fill the cache at start) */
+    store_err (*token_scan_live)(store_t *s, int64_t now_ms, store_token_cb cb, void *ctx);
     store_err (*token_delete)(store_t *s, const tok_hash *h);
     store_err (*token_delete_handle)(store_t *s, int64_t user_id, const char *handle,
                                      tok_hash *deleted);
@@ -110,7 +110,8 @@ typedef struct store_ops {
        (when not NULL) gets how many went */
     store_err (*token_delete_user)(store_t *s, int64_t user_id, const tok_hash *keep,
                                    int64_t *deleted);
-    store_err (*token_touch)(store_t *s, const tok_hash *h, int64_t last_used_ms);
+    /* writes last_used_ms of n tokens, in one transaction */
+    store_err (*token_touch)(store_t *s, const tok_record *recs, size_t n);
     store_err (*token_purge_expired)(store_t *s, int64_t now_ms, int64_t *purged);
 
     /* revocation log */
