@@ -95,9 +95,39 @@ static void free_segments(request *r)
 
 /* ---- sending the response ---------------------------------------------- */
 
+/* True when every real in v prints back exactly with 15 significant digits. */
+static bool reals_fit_15(const json_t *v)
+{
+    if (json_is_real(v)) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%.15g", json_real_value(v));
+        return strtod(buf, NULL) == json_real_value(v);
+    }
+    const char *key;
+    size_t i;
+    json_t *item;
+    if (json_is_object(v))
+        json_object_foreach((json_t *)v, key, item) if (!reals_fit_15(item)) return false;
+    if (json_is_array(v))
+        json_array_foreach(v, i, item) if (!reals_fit_15(item)) return false;
+    return true;
+}
+
+/*
+ * JSON text as JavaScript would print it: 59.91, not jansson's default
+ * 59.909999999999997. Fifteen digits suffice for almost every double a
+ * client sends; a document holding one that needs more gets seventeen, so
+ * no value ever comes back changed.
+ */
+static char *dump_json(const json_t *body)
+{
+    size_t precision = reals_fit_15(body) ? 15 : 17;
+    return json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(precision));
+}
+
 static enum MHD_Result send_response(struct MHD_Connection *conn, const response *res)
 {
-    char *text = res->body ? json_dumps(res->body, JSON_COMPACT) : NULL;
+    char *text = res->body ? dump_json(res->body) : NULL;
     size_t len = text ? strlen(text) : 0;
     struct MHD_Response *r = MHD_create_response_from_buffer(len, text ? text : (char *)"",
                                                              text ? MHD_RESPMEM_MUST_FREE

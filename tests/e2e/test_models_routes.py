@@ -535,3 +535,18 @@ def test_injection_through_body_keys(mserver, actors, key):
 def json_escaped(s):
     import json
     return json.dumps(s)[1:-1]
+
+
+# --- numbers come back as written ------------------------------------------------
+
+def test_reals_print_as_javascript_would(mserver, actors):
+    """59.91 comes back as 59.91 (not 59.909999999999997), and a double that
+    needs 17 digits keeps all of them, in the raw JSON text."""
+    a = actors.alice
+    w = widget(mserver, a, name="price", price=59.91)
+    r = mserver.get(f"/api/widgets/{w['id']}", token=a["token"])
+    assert '"price":59.91' in r.text, r.text
+    w = widget(mserver, a, name="sum", price=0.1 + 0.2)
+    r = mserver.get(f"/api/widgets/{w['id']}", token=a["token"])
+    assert r.json()["price"] == 0.1 + 0.2, r.text
+    assert '"price":0.30000000000000004' in r.text, r.text
