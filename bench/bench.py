@@ -263,6 +263,8 @@ def main():
     ap.add_argument("--tokens", type=int, default=10000)
     ap.add_argument("--big-tokens", type=int, default=1000000)
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
+    ap.add_argument("--only", default="", help="comma-separated modes (header,query,me,find,notoken,"
+                    "badtoken,login) for a quick look; skips the 1M-token run and writes no file")
     args = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="tessera-bench-")
@@ -281,7 +283,10 @@ def main():
     nginx = Nginx(work).start()
     t.start()
     rows = []
+    only = [m for m in args.only.split(",") if m]
     for name, mode in SCENARIOS:
+        if only and mode not in only:
+            continue
         env = {**base_env, "BENCH_MODE": mode}
         if mode == "login":
             env_args = argparse.Namespace(**{**vars(args), "connections": min(args.connections, 16)})
@@ -294,6 +299,10 @@ def main():
         print(f"  {name}: {tess['rps']:.0f} req/s vs nginx {ref['rps']:.0f}", flush=True)
     rss_10k = t.stop()
     startup_10k = t.startup
+    if only:
+        nginx.stop()
+        subprocess.run(["rm", "-rf", work])
+        return
 
     print(f"adding tokens up to {args.big_tokens} ...", flush=True)
     db = sqlite3.connect(t.db)

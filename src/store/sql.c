@@ -27,9 +27,8 @@ static void fail(sql_query *q, const char *fmt, ...)
     va_end(ap);
 }
 
-static void put(sql_query *q, const char *s)
+static void put_n(sql_query *q, const char *s, size_t n)
 {
-    size_t n = strlen(s);
     if (q->failed)
         return;
     if (q->len + n + 1 > q->cap) {
@@ -44,22 +43,33 @@ static void put(sql_query *q, const char *s)
         q->text = t;
         q->cap = cap;
     }
-    memcpy(q->text + q->len, s, n + 1);
+    memcpy(q->text + q->len, s, n);
     q->len += n;
+    q->text[q->len] = '\0';
+}
+
+static void put(sql_query *q, const char *s)
+{
+    put_n(q, s, strlen(s));
 }
 
 /* A double-quoted identifier; quotes inside are doubled, though the model
  * loader only lets [A-Za-z_][A-Za-z0-9_]* through. */
 static void put_ident_parts(sql_query *q, const char *const *parts)
 {
-    put(q, "\"");
+    put_n(q, "\"", 1);
     for (int i = 0; parts[i]; i++) {
-        for (const char *s = parts[i]; *s; s++) {
-            char ch[3] = {*s, *s == '"' ? '"' : '\0', '\0'};
-            put(q, ch);
+        for (const char *s = parts[i]; *s;) {
+            size_t run = strcspn(s, "\""); /* the whole name, in practice */
+            put_n(q, s, run);
+            s += run;
+            if (*s == '"') {
+                put_n(q, "\"\"", 2);
+                s++;
+            }
         }
     }
-    put(q, "\"");
+    put_n(q, "\"", 1);
 }
 
 static void put_ident(sql_query *q, const char *name)

@@ -283,8 +283,11 @@ static conn *conn_open(sqlite_store *s, char *err, size_t errlen)
      * survives a crash of the process (kill -9); only a power loss may lose
      * the last commits, which FULL would also keep at one fsync per commit. */
     /* case_sensitive_like: LoopBack's like is case-sensitive (ilike is not). */
+    /* mmap_size: pages are read from the mapped file, not copied in by one
+     * pread each. */
     if (conn_exec(c, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                     " PRAGMA foreign_keys=ON; PRAGMA case_sensitive_like=ON;", err, errlen) != 0 ||
+                     " PRAGMA foreign_keys=ON; PRAGMA case_sensitive_like=ON;"
+                     " PRAGMA mmap_size=268435456;", err, errlen) != 0 ||
         register_regexp(c, err, errlen) != 0) {
         conn_close(c);
         return NULL;
@@ -1440,8 +1443,22 @@ static const store_ops SQLITE_OPS = {
     .rows_delete = sq_rows_delete,
 };
 
+/*
+ * SQLite counts its memory under one global mutex by default: with a
+ * connection per thread, every allocation of every query would queue on it.
+ * Nothing here reads those counts, so they are turned off, once, before the
+ * library starts.
+ */
+static void configure_library(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    sqlite3_initialize();
+}
+
 store_t *store_sqlite_open(const char *path, char *err, size_t errlen)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, configure_library);
     if (*path == '\0') {
         snprintf(err, errlen, "sqlite: empty file path");
         return NULL;
