@@ -30,7 +30,7 @@ ASAN_BUILD := build-asan
 RELEASE_CFLAGS := $(CFLAGS_COMMON) -O2 -g
 ASAN_CFLAGS    := $(CFLAGS_COMMON) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
-.PHONY: all run test asan unit e2e clean deps bench
+.PHONY: all run test asan unit e2e clean deps bench soak
 all: $(BUILD)/tessera
 
 deps:
@@ -73,6 +73,11 @@ test: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	/usr/bin/python3 bench/bench.py $(BENCH_ARGS)
+
+# five minutes at 80 % of the peak rate: errors and memory growth
+soak: deps
+	@$(MAKE) --no-print-directory all
+	/usr/bin/python3 bench/bench.py --soak 300
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -57,7 +57,9 @@ local nwidgets = tonumber(os.getenv("BENCH_WIDGETS"))
 local nusers = tonumber(os.getenv("BENCH_USERS"))
 local filter = os.getenv("BENCH_FILTER")
 local password = os.getenv("BENCH_PASSWORD")
+local pause = tonumber(os.getenv("BENCH_DELAY_MS") or "0")
 function init(args) math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16)) end
+if pause > 0 then delay = function() return pause end end
 request = function()
   local t = tokens[math.random(#tokens)]
   if mode == "header" then
@@ -263,6 +265,9 @@ def main():
     ap.add_argument("--tokens", type=int, default=10000)
     ap.add_argument("--big-tokens", type=int, default=1000000)
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
+    ap.add_argument("--soak", type=int, default=0, metavar="SECONDS",
+                    help="instead of the table: hold 80%% of the peak widget-by-id rate for SECONDS, "
+                         "sampling errors and RSS")
     ap.add_argument("--only", default="", help="comma-separated modes (header,query,me,find,notoken,"
                     "badtoken,login) for a quick look; skips the 1M-token run and writes no file")
     args = ap.parse_args()
@@ -280,6 +285,10 @@ def main():
                 "BENCH_USERS": str(args.users), "BENCH_PASSWORD": PASSWORD,
                 "BENCH_FILTER": '{"where":{"price":{"gt":50}},"limit":10}'}
 
+    if args.soak:
+        soak(t, base_env, args)
+        subprocess.run(["rm", "-rf", work])
+        return
     nginx = Nginx(work).start()
     t.start()
     rows = []
@@ -336,6 +345,56 @@ def main():
     print_table(result)
     print(f"\nresults written to {os.path.relpath(path, ROOT)}")
     subprocess.run(["rm", "-rf", work])
+
+
+def rss_now_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+def soak(t, base_env, args):
+    """80 % of the peak rate for args.soak seconds: every request must succeed,
+    and RSS must not creep (growth after the first minute < 5 %)."""
+    t.start()
+    env = {**base_env, "BENCH_MODE": "header"}
+    first = measure(t.port, env, args)
+    peak = first["rps"]
+    rate = 0.8 * peak
+    # wrk paces in whole milliseconds: each connection sends one request, waits
+    # for its answer and pause_ms more, so the connection count sets the rate
+    pause_ms = 2
+    per_conn = 1000.0 / (pause_ms + (first["p50_ms"] or 1.0) / 2)
+    conns = max(args.threads, round(rate / per_conn))
+    for _ in range(2):  # calibrate: scale the connections by what a short run reaches
+        probe = argparse.Namespace(**{**vars(args), "duration": 5, "connections": conns})
+        got = run_wrk(t.port, {**env, "BENCH_DELAY_MS": str(pause_ms)}, probe)["rps"]
+        conns = max(args.threads, min(1000, round(conns * rate / max(got, 1.0))))
+    soak_args = argparse.Namespace(**{**vars(args), "duration": args.soak, "connections": conns})
+    print(f"peak {peak:.0f} req/s; soaking at ~{rate:.0f} req/s ({conns} connections, {pause_ms} ms "
+          f"between requests) for {args.soak} s", flush=True)
+
+    import threading
+    samples = []
+    done = threading.Event()
+
+    def sample():
+        while not done.wait(10):
+            samples.append(rss_now_mib(t.proc.pid))
+    th = threading.Thread(target=sample)
+    th.start()
+    result = run_wrk(t.port, {**env, "BENCH_DELAY_MS": str(pause_ms)}, soak_args)
+    done.set()
+    th.join()
+    t.stop()
+    base = samples[min(6, len(samples) - 1)] if samples else 0  # after the first minute
+    growth = (samples[-1] - base) / base * 100 if base else 0.0
+    print(f"soak: {result['rps']:.0f} req/s ({result['rps'] / peak * 100:.0f} % of peak), non-2xx {result['non_2xx']}, socket errors "
+          f"'{result['socket_errors'] or 'none'}', p99 {fmt(result['p99_ms'], '.2f')} ms")
+    print(f"soak: RSS {samples[0] if samples else 0:.1f} -> {samples[-1] if samples else 0:.1f} MiB "
+          f"(growth after the first minute {growth:+.1f} %)")
 
 
 def cpu_name():

@@ -7,7 +7,7 @@
 # (scripts/pg-cluster.sh) and the multi-instance test its own nginx with its
 # own config file. The system services are never used, and never started here:
 # a policy-rc.d forbids it during the install (CI machines and containers have
-# no init system to start them anyway).
+# no init system to start them anyway). wrk drives `make bench`.
 set -euo pipefail
 
 PACKAGES=(
@@ -17,6 +17,7 @@ PACKAGES=(
   curl
   postgresql postgresql-client
   nginx
+  wrk
 )
 
 missing=()
