@@ -283,11 +283,10 @@ static conn *conn_open(sqlite_store *s, char *err, size_t errlen)
      * survives a crash of the process (kill -9); only a power loss may lose
      * the last commits, which FULL would also keep at one fsync per commit. */
     /* case_sensitive_like: LoopBack's like is case-sensitive (ilike is not). */
-    /* mmap_size: pages are read from the mapped file, not copied in by one
-     * pread each. */
+    /* No mmap_size: mapped pages count in the server's RSS, and the start-up
+     * scan of a million tokens would map the whole token table. */
     if (conn_exec(c, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                     " PRAGMA foreign_keys=ON; PRAGMA case_sensitive_like=ON;"
-                     " PRAGMA mmap_size=268435456;", err, errlen) != 0 ||
+                     " PRAGMA foreign_keys=ON; PRAGMA case_sensitive_like=ON;", err, errlen) != 0 ||
         register_regexp(c, err, errlen) != 0) {
         conn_close(c);
         return NULL;
