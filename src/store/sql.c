@@ -541,6 +541,22 @@ int sql_build_count(sql_query *q, const model_def *m, const fnode *where)
     return done(q);
 }
 
+int sql_build_revocation_log(sql_query *q, const model_def *m, const fnode *where, int64_t now_ms)
+{
+    const char *head;
+    if (m->kind == MODEL_ACCESS_TOKEN)
+        head = "INSERT INTO token_events (kind, hash, user_id, at_ms) SELECT 1, hash, NULL, %lld FROM ";
+    else if (m->kind == MODEL_USER)
+        head = "INSERT INTO token_events (kind, hash, user_id, at_ms) SELECT 2, NULL, id, %lld FROM ";
+    else
+        return 0;
+    char text[160];
+    snprintf(text, sizeof text, head, (long long)now_ms);
+    put(q, text);
+    sql_append_ident(q, m->table);
+    return sql_append_where(q, where) == 0 && !q->failed ? 1 : -1;
+}
+
 int sql_build_delete(sql_query *q, const model_def *m, const fnode *where)
 {
     put(q, "DELETE FROM ");

@@ -78,6 +78,13 @@ int sql_build_count(sql_query *q, const model_def *m, const fnode *where);
 int sql_build_insert(sql_query *q, const model_def *m, const json_t *obj);
 /* patch as obj; a null value clears the column (or removes the extra key). */
 int sql_build_update(sql_query *q, const model_def *m, const fnode *where, const json_t *patch);
+/*
+ * The INSERT that logs, into token_events, the revocations a delete of rows
+ * of m implies (AccessToken rows: each token; User rows: each user's tokens).
+ * Returns 1 when built, 0 when deleting m revokes nothing, -1 on error.
+ */
+int sql_build_revocation_log(sql_query *q, const model_def *m, const fnode *where, int64_t now_ms);
+
 int sql_build_delete(sql_query *q, const model_def *m, const fnode *where);
 
 /* For statements of a backend's own: appends text (from code, never from a

@@ -1252,20 +1252,10 @@ static store_err sq_rows_update(store_t *base, const model_def *m, const fnode *
  */
 static store_err log_row_revocations(conn *c, const model_def *m, const fnode *where)
 {
-    const char *head;
-    if (m->kind == MODEL_ACCESS_TOKEN)
-        head = "INSERT INTO token_events (kind, hash, user_id, at_ms) SELECT 1, hash, NULL, %lld FROM ";
-    else if (m->kind == MODEL_USER)
-        head = "INSERT INTO token_events (kind, hash, user_id, at_ms) SELECT 2, NULL, id, %lld FROM ";
-    else
-        return STORE_OK;
-    char text[160];
-    snprintf(text, sizeof text, head, (long long)iso_now_ms());
     sql_query q;
     sql_query_init(&q, SQL_SQLITE);
-    sql_append(&q, text);
-    sql_append_ident(&q, m->table);
-    store_err e = sql_append_where(&q, where) == 0 ? run_query(c, &q, NULL) : build_failed(&q);
+    int built = sql_build_revocation_log(&q, m, where, iso_now_ms());
+    store_err e = built > 0 ? run_query(c, &q, NULL) : built == 0 ? STORE_OK : build_failed(&q);
     sql_query_free(&q);
     return e;
 }
