@@ -1361,18 +1361,6 @@ static store_err fetch_row(conn *c, const model_def *m, json_t *id, json_t **row
     return e;
 }
 
-/* obj plus "now" for an absent read-only ms_date "created" (Role's). */
-static json_t *with_stamps(const model_def *m, const json_t *obj)
-{
-    json_t *full = json_copy((json_t *)obj);
-    for (size_t i = 0; full && i < m->nprops; i++) {
-        const model_prop *p = &m->props[i];
-        if (p->ms_date && p->readonly && strcmp(p->name, "created") == 0 &&
-            json_object_get(full, p->name) == NULL)
-            json_object_set_new(full, p->name, json_integer(iso_now_ms()));
-    }
-    return full;
-}
 
 /*
  * After an insert that chose its own integer id: moves the id sequence past
@@ -1429,7 +1417,7 @@ static store_err insert_row(conn *c, const model_def *m, const json_t *obj, json
 static store_err pg_rows_insert(store_t *base, const model_def *m, const json_t *obj, json_t **row)
 {
     CONN_OR_FAIL(base, c);
-    json_t *full = with_stamps(m, obj);
+    json_t *full = sql_insert_values(m, obj);
     if (full == NULL)
         return STORE_ERROR;
     bool own = PQtransactionStatus(c->pg) == PQTRANS_IDLE;

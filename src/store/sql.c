@@ -541,6 +541,18 @@ int sql_build_count(sql_query *q, const model_def *m, const fnode *where)
     return done(q);
 }
 
+json_t *sql_insert_values(const model_def *m, const json_t *obj)
+{
+    json_t *full = json_copy((json_t *)obj);
+    for (size_t i = 0; full && i < m->nprops; i++) {
+        const model_prop *p = &m->props[i];
+        if (p->ms_date && p->readonly && strcmp(p->name, "created") == 0 &&
+            json_object_get(full, p->name) == NULL)
+            json_object_set_new(full, p->name, json_integer(iso_now_ms()));
+    }
+    return full;
+}
+
 int sql_build_revocation_log(sql_query *q, const model_def *m, const fnode *where, int64_t now_ms)
 {
     const char *head;

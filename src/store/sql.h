@@ -85,6 +85,10 @@ int sql_build_update(sql_query *q, const model_def *m, const fnode *where, const
  */
 int sql_build_revocation_log(sql_query *q, const model_def *m, const fnode *where, int64_t now_ms);
 
+/* The values to insert: obj plus "now" for an absent read-only ms_date
+ * "created" (Role's). A new reference. */
+json_t *sql_insert_values(const model_def *m, const json_t *obj);
+
 int sql_build_delete(sql_query *q, const model_def *m, const fnode *where);
 
 /* For statements of a backend's own: appends text (from code, never from a
