@@ -331,6 +331,16 @@ void eng_after_write(mreq *q)
 
 /* ---- bodies ------------------------------------------------------------- */
 
+/* Sets the owner key of a new row to the caller when the body leaves it out. */
+void eng_default_owner(mreq *q, json_t *values)
+{
+    const model_prop *fk = q->m->owner_fk;
+    json_t *v = fk ? json_object_get(values, fk->name) : NULL;
+    if (fk && q->r->who.user_id && (v == NULL || json_is_null(v)))
+        json_object_set_new(values, fk->name, json_integer(q->r->who.user_id));
+}
+
+
 static void check_prop(const model_prop *p, const json_t *v, body_mode mode, json_t *out, res_validation *val)
 {
     char err[160];

@@ -68,6 +68,9 @@ typedef enum { BODY_CREATE, BODY_REPLACE, BODY_PATCH } body_mode;
  */
 json_t *eng_validate(mreq *q, const json_t *body, body_mode mode);
 
+/* Sets the owner key of a new row to the caller when the body leaves it out. */
+void eng_default_owner(mreq *q, json_t *values);
+
 /* Reads the body as a JSON object; NULL when answered (400/415). */
 json_t *eng_body(mreq *q);
 

@@ -87,14 +87,6 @@ void api_model_count(request *r, const char *const *args, response *res)
     eng_end(&q);
 }
 
-/* Sets the owner key of a new row to the caller when the body leaves it out. */
-static void default_owner(mreq *q, json_t *values)
-{
-    const model_prop *fk = q->m->owner_fk;
-    json_t *v = fk ? json_object_get(values, fk->name) : NULL;
-    if (fk && q->r->who.user_id && (v == NULL || json_is_null(v)))
-        json_object_set_new(values, fk->name, json_integer(q->r->who.user_id));
-}
 
 /* Inserts a checked body and answers the stored row. */
 static void insert(mreq *q, const json_t *body)
@@ -102,7 +94,7 @@ static void insert(mreq *q, const json_t *body)
     json_t *values = eng_validate(q, body, BODY_CREATE);
     if (values == NULL)
         return;
-    default_owner(q, values);
+    eng_default_owner(q, values);
     json_t *row = NULL;
     store_err e = store_of(q)->ops->rows_insert(store_of(q), q->m, values, &row);
     if (e == STORE_OK) {

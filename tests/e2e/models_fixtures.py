@@ -46,6 +46,18 @@ MODELS = {
         "relations": {"gadget": {"type": "belongsTo", "model": "Gadget", "foreignKey": "gadgetId"}},
         "acls": [ALLOW_AUTH],
     },
+    # a hasMany whose target is owned by a user: relation creates fill the owner key
+    "Board": {
+        "properties": {"name": {"type": "string", "required": True}},
+        "relations": {"pins": {"type": "hasMany", "model": "Pin", "foreignKey": "boardId"}},
+        "acls": [ALLOW_AUTH],
+    },
+    "Pin": {
+        "properties": {"text": "string", "boardId": "number", "ownerId": "number"},
+        "relations": {"board": {"type": "belongsTo", "model": "Board", "foreignKey": "boardId"},
+                      "owner": {"type": "belongsTo", "model": "User", "foreignKey": "ownerId"}},
+        "acls": [ALLOW_AUTH],
+    },
     # public reads: anonymous callers may read, signed-in ones may create
     "Note": {
         "plural": "notes",

@@ -550,3 +550,23 @@ def test_reals_print_as_javascript_would(mserver, actors):
     r = mserver.get(f"/api/widgets/{w['id']}", token=a["token"])
     assert r.json()["price"] == 0.1 + 0.2, r.text
     assert '"price":0.30000000000000004' in r.text, r.text
+
+
+def test_relation_create_fills_the_owner_key(mserver, actors):
+    """POST /M/{id}/REL sets the new row's owner to the caller, as POST /M does."""
+    a, b = actors.alice, actors.bob
+    board = mk(mserver, a["token"], "/api/boards", {"name": "b"})
+    pin = ok(mserver.post(f"/api/boards/{board['id']}/pins", token=b["token"], json={"text": "hi"}))
+    assert pin["boardId"] == board["id"] and pin["ownerId"] == b["id"], pin
+    given = ok(mserver.post(f"/api/boards/{board['id']}/pins", token=b["token"],
+                            json={"text": "yours", "ownerId": a["id"]}))
+    assert given["ownerId"] == a["id"], given  # an explicit owner key is kept
+
+
+def test_replace_without_the_owner_key_keeps_the_owner(mserver, actors):
+    a = actors.alice
+    w = widget(mserver, a, name="mine", price=1)
+    r = ok(mserver.request("PUT", f"/api/widgets/{w['id']}", token=a["token"], json={"name": "still mine"}))
+    assert r["ownerId"] == a["id"] and r["name"] == "still mine" and r["price"] is None, r
+    r = ok(mserver.patch(f"/api/widgets/{w['id']}", token=a["token"], json={"price": 2}))
+    assert r["ownerId"] == a["id"], r  # and the owner may still write
