@@ -21,10 +21,25 @@
 /* Revocation events are kept this long: long enough for every reader. */
 #define EVENT_KEEP_MS (10 * 60 * 1000)
 
+/*
+ * Hashes the store said no to, direct-mapped. A token secret is 380 random
+ * bits: one that was unknown once can never become valid later (nobody will
+ * ever be issued it), so a hit here is a final answer, and a client retrying
+ * with its revoked or expired token costs no read of the database. Entries
+ * are written and read a word at a time without a lock; a torn entry only
+ * fails to match.
+ */
+#define REJECTED_SLOTS 65536 /* power of two: 2 MiB */
+
+typedef struct rejected_slot {
+    uint64_t w[TOK_HASH_LEN / 8];
+} rejected_slot;
+
 struct sess {
     cfg_auth cfg;
     store_t *store;
     tcache *cache;
+    rejected_slot *rejected;
     int64_t event_seq;         /* last revocation event applied */
     bool deaf;                 /* revocations cannot be heard: check the
                                   store too (atomic)                    */
@@ -40,7 +55,10 @@ struct sess {
 sess *sess_new(const cfg_auth *cfg, store_t *store)
 {
     sess *s = calloc(1, sizeof *s);
-    if (s == NULL || (s->cache = tcache_new(cfg->cache_size)) == NULL) {
+    if (s == NULL || (s->cache = tcache_new(cfg->cache_size)) == NULL ||
+        (s->rejected = calloc(REJECTED_SLOTS, sizeof *s->rejected)) == NULL) {
+        if (s)
+            tcache_free(s->cache);
         free(s);
         return NULL;
     }
@@ -63,6 +81,7 @@ void sess_free(sess *s)
         return;
     sess_stop_sync(s);
     tcache_free(s->cache);
+    free(s->rejected);
     pthread_mutex_destroy(&s->sync_lock);
     pthread_mutex_destroy(&s->stop_lock);
     pthread_cond_destroy(&s->stop_cond);
@@ -93,6 +112,35 @@ static void principal_from(const tok_record *t, principal *out)
     out->token_created_ms = t->created_ms;
     out->token_ttl = t->ttl;
     out->scopes = t->scopes;
+}
+
+static rejected_slot *rejected_slot_of(sess *s, const tok_hash *h)
+{
+    uint64_t k;
+    memcpy(&k, h->b + 8, sizeof k); /* not the bytes the cache shards on */
+    return &s->rejected[k & (REJECTED_SLOTS - 1)];
+}
+
+static bool was_rejected(sess *s, const tok_hash *h)
+{
+    rejected_slot *r = rejected_slot_of(s, h);
+    for (size_t i = 0; i < TOK_HASH_LEN / 8; i++) {
+        uint64_t want, have = __atomic_load_n(&r->w[i], __ATOMIC_RELAXED);
+        memcpy(&want, h->b + 8 * i, sizeof want);
+        if (have != want)
+            return false;
+    }
+    return true;
+}
+
+static void remember_rejected(sess *s, const tok_hash *h)
+{
+    rejected_slot *r = rejected_slot_of(s, h);
+    for (size_t i = 0; i < TOK_HASH_LEN / 8; i++) {
+        uint64_t w;
+        memcpy(&w, h->b + 8 * i, sizeof w);
+        __atomic_store_n(&r->w[i], w, __ATOMIC_RELAXED);
+    }
 }
 
 /*
@@ -155,15 +203,17 @@ sess_result sess_check(sess *s, const char *secret, size_t len, principal *out)
     tok_record t;
     sess_result r = SESS_OK;
     if (!tcache_get(s->cache, &h, now, &t))
-        r = fill_from_store(s, &h, now, &t);
+        r = was_rejected(s, &h) ? SESS_INVALID : fill_from_store(s, &h, now, &t);
     else if (__atomic_load_n(&s->deaf, __ATOMIC_ACQUIRE))
         r = recheck(s, &h, &t);
+    if (r == SESS_OK && tok_expires_ms(t.created_ms, t.ttl) <= now) {
+        sess_revoke(s, &h);
+        r = SESS_INVALID;
+    }
+    if (r == SESS_INVALID)
+        remember_rejected(s, &h);
     if (r != SESS_OK)
         return r;
-    if (tok_expires_ms(t.created_ms, t.ttl) <= now) {
-        sess_revoke(s, &h);
-        return SESS_INVALID;
-    }
     principal_from(&t, out);
     return SESS_OK;
 }
