@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 
 from conftest import (PG_DIR, PG_URL, REPO, Server, _session, assert_error, pg_create_database,
-                      pg_drop_database, report_line, uniq_email)
+                      pg_drop_database, psql, report_line, uniq_email)
 
 pytestmark = pytest.mark.pg_only
 
@@ -291,6 +291,29 @@ def test_logout_on_one_rejected_by_all_within_1s(cluster):
     took = wait_rejected_everywhere(cluster.nodes, tok)
     report_line(f"cluster: logout through nginx rejected by all {INSTANCES} instances in {took * 1000:.1f} ms")
     warm(cluster, keep)  # another token of the same user is untouched
+
+
+def test_lost_listen_connection_never_leaves_a_revoked_token_trusted(cluster):
+    """Every instance's LISTEN connection is cut, then a token they all hold in
+    memory is revoked: the NOTIFY reaches nobody, yet every instance refuses
+    the token within 1 s (it distrusts its cache until it listens again and
+    has read the log), and hears the next revocation normally afterwards."""
+    u = cluster.nodes[0].new_user()
+    first = login_on(cluster.nodes[0], u)
+    second = login_on(cluster.nodes[0], u)
+    warm(cluster, first)
+    warm(cluster, second)
+    cut = psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+               f" WHERE datname = '{cluster.pg_db}' AND query ILIKE 'LISTEN%'")
+    assert int(cut.strip()) == INSTANCES, cut
+    r = cluster.nodes[0].post("/api/users/logout", token=first)
+    assert r.status_code == 204, r.text
+    took = wait_rejected_everywhere(cluster.nodes, first)
+    report_line(f"cluster: revocation with every LISTEN connection cut: refused everywhere in {took * 1000:.1f} ms")
+    warm(cluster, second)  # the other token still works everywhere
+    r = cluster.nodes[1].post("/api/users/logout", token=second)
+    assert r.status_code == 204, r.text
+    wait_rejected_everywhere(cluster.nodes, second)
 
 
 def test_password_change_on_one_rejects_other_tokens_everywhere(cluster):
