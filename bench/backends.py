@@ -72,12 +72,7 @@ def run_backend(name, database, work, args):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--duration", type=int, default=10)
-    ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--connections", type=int, default=64)
-    args = ap.parse_args()
+    args = bench.wrk_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0])).parse_args()
     work = tempfile.mkdtemp(prefix="tessera-backends-")
     cluster = os.path.join(work, "pg")
     os.makedirs(cluster)

@@ -254,12 +254,17 @@ def measure(port, env, args):
     return run_wrk(port, env, args)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def wrk_arguments(ap):
+    """The wrk knobs every benchmark here takes."""
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--connections", type=int, default=64)
+    return ap
+
+
+def main():
+    ap = wrk_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     ap.add_argument("--users", type=int, default=1000)
     ap.add_argument("--widgets", type=int, default=100000)
     ap.add_argument("--tokens", type=int, default=10000)

@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import pytest
 
-from conftest import Server, assert_error, uniq_email
+from conftest import Server, assert_error, assert_validation, uniq_email
 
 ALLOW_AUTH = {"principalType": "ROLE", "principalId": "$authenticated", "permission": "ALLOW"}
 
@@ -140,26 +140,7 @@ def qs(pairs):
 
 def assert_model_validation(r, model, expected):
     """422 ValidationError for `model`. expected: {field: code or None (any code)}."""
-    assert r.status_code == 422, f"expected 422, got {r.status_code}: {r.text[:500]}"
-    assert r.headers.get("Content-Type", "").startswith("application/json")
-    body = r.json()
-    assert set(body) == {"error"}, body
-    err = body["error"]
-    assert err.get("statusCode") == 422, body
-    assert err.get("name") == "ValidationError", body
-    assert err.get("message", "").startswith(f"The `{model}` instance is not valid. Details:"), body
-    details = err.get("details")
-    assert isinstance(details, dict) and details.get("context") == model, body
-    codes, messages = details.get("codes"), details.get("messages")
-    assert isinstance(codes, dict) and isinstance(messages, dict), body
-    for field, code in expected.items():
-        assert codes.get(field), f"{field} not named in {codes}"
-        if code is not None:
-            assert code in codes[field], f"{field}: {code} not in {codes}"
-        msgs = messages.get(field)
-        assert isinstance(msgs, list) and msgs and all(isinstance(m, str) and m for m in msgs), body
-        assert f"`{field}`" in err["message"], err["message"]
-    return err
+    return assert_validation(r, expected, model=model)
 
 
 def assert_bad_filter(r, *names):
