@@ -1,7 +1,9 @@
 /*
  * engine.c — the steps every model request shares: model, access, input.
  */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -9,6 +11,7 @@
 #include "api/api.h"
 #include "api/engine.h"
 #include "core/app.h"
+#include "core/jtext.h"
 
 static store_t *store_of(const mreq *q) { return q->r->app->store; }
 
@@ -42,21 +45,31 @@ void eng_end(mreq *q)
 {
     json_decref(q->instance);
     q->instance = NULL;
+    free(q->cached.text);
+    q->cached.text = NULL;
 }
 
 /* ---- access ------------------------------------------------------------- */
 
+/* The user a row belongs to: its owner key, or a User's own id. */
+static bool row_owner(const model_def *m, const json_t *row, int64_t *owner)
+{
+    const json_t *key = NULL;
+    if (m->kind == MODEL_USER)
+        key = json_object_get(row, "id");
+    else if (m->owner_fk)
+        key = json_object_get(row, m->owner_fk->name);
+    double v = json_is_number(key) ? json_number_value(key) : 0.5;
+    if (v != (double)(int64_t)v || fabs(v) > 9e15) /* not an integer: no user's id */
+        return false;
+    *owner = (int64_t)v;
+    return true;
+}
+
 static bool owns_row(const mreq *q, const json_t *row)
 {
-    int64_t me = q->r->who.user_id;
-    if (me == 0 || row == NULL)
-        return false;
-    const json_t *key = NULL;
-    if (q->m->kind == MODEL_USER)
-        key = json_object_get(row, "id");
-    else if (q->m->owner_fk)
-        key = json_object_get(row, q->m->owner_fk->name);
-    return json_is_number(key) && json_number_value(key) == (double)me;
+    int64_t me = q->r->who.user_id, owner;
+    return me != 0 && row != NULL && row_owner(q->m, row, &owner) && owner == me;
 }
 
 /* $owner, asked only when a rule names it: it may cost one read. */
@@ -65,6 +78,8 @@ static bool instance_owner(void *ctx)
     mreq *q = ctx;
     if (q->id == NULL)
         return false;
+    if (q->from_cache)
+        return q->r->who.user_id != 0 && q->cached.has_owner && q->cached.owner == q->r->who.user_id;
     if (!q->instance_loaded) {
         response scratch = {0};
         response *real = q->res;
@@ -322,11 +337,64 @@ void eng_find_and_answer(mreq *q, filter *f, bool one)
     json_decref(rows);
 }
 
-void eng_after_write(mreq *q)
+/* ---- findById and the row cache ----------------------------------------- */
+
+/*
+ * A declared model's row read whole (no where, fields, include or order of
+ * the client's) prints the same for every caller allowed to see it, so it
+ * may be answered from the row cache. Built-in models are left out: their
+ * rows change through paths of their own (tokens, roles, passwords).
+ */
+static rowcache *cache_for(const mreq *q, const filter *f)
+{
+    bool whole = f->where == NULL && f->norder == 0 && f->skip == 0 && f->fields == NULL &&
+                 f->ninclude == 0;
+    return whole && q->m->kind == MODEL_DECLARED && q->id ? q->r->app->rows : NULL;
+}
+
+/* The answer, read from the store, is printed once: for the client and the cache. */
+static void keep_answer(mreq *q, rowcache *rc, rowcache_ticket t)
+{
+    char *text = jtext_dump(q->res->body);
+    if (text == NULL)
+        return;
+    size_t len = strlen(text);
+    int64_t owner = 0;
+    bool has_owner = row_owner(q->m, q->res->body, &owner);
+    rowcache_put(rc, q->m, q->id, t, text, len, has_owner, owner);
+    res_text(q->res, 200, text, len);
+}
+
+void eng_find_by_id(mreq *q, filter *f)
+{
+    rowcache *rc = cache_for(q, f);
+    q->from_cache = rowcache_get(rc, q->m, q->id, &q->cached);
+    if (!eng_allowed(q, "findById"))
+        return;
+    if (q->from_cache) {
+        res_text(q->res, 200, q->cached.text, q->cached.len);
+        q->cached.text = NULL;
+        return;
+    }
+    rowcache_ticket t = rowcache_ticket_for(rc, q->m, q->id); /* before the read */
+    fnode *id = eng_id_where(q);
+    if (id == NULL)
+        return;
+    f->where = filter_and(f->where, id);
+    eng_find_and_answer(q, f, true);
+    if (rc && q->res->status == 200 && json_is_object(q->res->body))
+        keep_answer(q, rc, t);
+}
+
+void eng_after_write(mreq *q, eng_wrote what)
 {
     model_kind k = q->m->kind;
     if (k == MODEL_ACL || k == MODEL_ROLE || k == MODEL_ROLE_MAPPING)
         acl_invalidate(q->r->app->acl);
+    if (what == WROTE_ROWS)
+        rowcache_forget(q->r->app->rows, q->m, NULL);
+    else if (what == WROTE_THIS_ROW)
+        rowcache_forget(q->r->app->rows, q->m, q->id);
 }
 
 /* ---- bodies ------------------------------------------------------------- */

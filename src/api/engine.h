@@ -16,6 +16,7 @@
 #include "auth/acl.h"
 #include "http/request.h"
 #include "model/filter.h"
+#include "model/rowcache.h"
 #include "model/schema.h"
 
 /* One model request in flight: what the steps share. */
@@ -27,6 +28,8 @@ typedef struct mreq {
     json_t *instance;        /* the row named by id, loaded on demand    */
     bool instance_loaded;
     char idbuf[64];          /* q->id rewritten (a token secret → handle) */
+    rowcache_hit cached;     /* findById: the row as the row cache had it */
+    bool from_cache;
 } mreq;
 
 /* Finds the model for the plural path segment; 404 when there is none. */
@@ -80,8 +83,19 @@ bool eng_include(mreq *q, const filter *f, json_t *rows);
 /* Runs a find and answers the array (or, one = true, the first row or 404). */
 void eng_find_and_answer(mreq *q, filter *f, bool one);
 
-/* ACL model writes change who may do what: forget the cached rules. */
-void eng_after_write(mreq *q);
+/* findById: checks access, then answers the row q->id names (404 if none). */
+void eng_find_by_id(mreq *q, filter *f);
+
+/* What a write may have changed: nothing that existed (a new row), the row
+ * q->id names, or any rows of q->m. */
+typedef enum eng_wrote { WROTE_NEW_ROW, WROTE_THIS_ROW, WROTE_ROWS } eng_wrote;
+
+/*
+ * Called after every write to rows of q->m, before it is answered: cached
+ * rows it may have changed are forgotten, and ACL model writes, which change
+ * who may do what, drop the cached rules.
+ */
+void eng_after_write(mreq *q, eng_wrote what);
 
 /* AccessToken's own handlers (tokens_api.c); each returns true when it answered. */
 bool tokapi_create(mreq *q);

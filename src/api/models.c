@@ -98,7 +98,7 @@ static void insert(mreq *q, const json_t *body)
     json_t *row = NULL;
     store_err e = store_of(q)->ops->rows_insert(store_of(q), q->m, values, &row);
     if (e == STORE_OK) {
-        eng_after_write(q);
+        eng_after_write(q, WROTE_NEW_ROW);
         res_json(q->res, 200, row);
     } else {
         eng_store_failed(q, e, values);
@@ -140,7 +140,7 @@ static void update_one(mreq *q, const json_t *body, body_mode mode)
     if (e == STORE_OK && n == 0)
         e = STORE_NOT_FOUND;
     if (e == STORE_OK) {
-        eng_after_write(q);
+        eng_after_write(q, WROTE_THIS_ROW);
         answer_row(q, 200);
     } else {
         eng_store_failed(q, e, values);
@@ -210,7 +210,7 @@ void api_model_update_all(request *r, const char *const *args, response *res)
         int64_t n = 0;
         store_err e = values ? store_of(&q)->ops->rows_update(store_of(&q), q.m, where, values, &n) : STORE_OK;
         if (values && e == STORE_OK) {
-            eng_after_write(&q);
+            eng_after_write(&q, WROTE_ROWS);
             res_json(res, 200, json_pack("{s:I}", "count", (json_int_t)n));
         } else if (values) {
             eng_store_failed(&q, e, values);
@@ -233,11 +233,7 @@ void api_model_find_by_id(request *r, const char *const *args, response *res)
         goto out;
     if (!eng_filter(&q, &f))
         goto out;
-    fnode *id = eng_allowed(&q, "findById") ? eng_id_where(&q) : NULL;
-    if (id) {
-        f.where = filter_and(f.where, id);
-        eng_find_and_answer(&q, &f, true);
-    }
+    eng_find_by_id(&q, &f);
     filter_free(&f);
 out:
     eng_end(&q);
@@ -323,7 +319,7 @@ void api_model_delete(request *r, const char *const *args, response *res)
             sess_revoke_user(r->app->sessions, strtoll(q.id, NULL, 10), NULL);
         store_err e = store_of(&q)->ops->rows_delete(store_of(&q), q.m, where, &n);
         if (e == STORE_OK) {
-            eng_after_write(&q);
+            eng_after_write(&q, WROTE_THIS_ROW);
             res_json(res, 200, json_pack("{s:I}", "count", (json_int_t)n));
         } else {
             eng_store_failed(&q, e, NULL);

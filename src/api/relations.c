@@ -229,8 +229,10 @@ void api_rel_create(request *r, const char *const *args, response *res)
                 eng_default_owner(&t, values);
             json_t *row = NULL;
             store_err e = values ? store_of(&q)->ops->rows_insert(store_of(&q), t.m, values, &row) : STORE_OK;
-            if (values && e == STORE_OK)
+            if (values && e == STORE_OK) {
+                eng_after_write(&t, WROTE_NEW_ROW);
                 res_json(res, 200, row);
+            }
             else if (values)
                 eng_store_failed(&t, e, values);
             json_decref(values);
@@ -248,8 +250,11 @@ void api_rel_delete(request *r, const char *const *args, response *res)
         fnode *where = children_of(&q, rel);
         int64_t n = 0;
         store_err e = store_of(&q)->ops->rows_delete(store_of(&q), rel->target, where, &n);
-        if (e == STORE_OK)
+        mreq t = {.r = r, .res = res, .m = rel->target};
+        if (e == STORE_OK) {
+            eng_after_write(&t, WROTE_ROWS);
             res_no_content(res);
+        }
         else
             api_store_failure(res, e);
         fnode_free(where);

@@ -40,6 +40,7 @@ static int worker_threads(const config *cfg)
 static void rc_cleanup(app *a)
 {
     sess_free(a->sessions);
+    rowcache_free(a->rows);
     acl_free(a->acl);
     models_free(a->models);
     a->store->ops->close(a->store);
@@ -79,11 +80,22 @@ static int run(const config *cfg)
     if (st == NULL)
         return CLI_FAILED;
     app a = {.cfg = cfg, .store = st};
+    bool sole = false;
+    store_err claimed = st->ops->claim(st, &sole);
+    if (claimed != STORE_OK) {
+        if (claimed == STORE_CONFLICT)
+            fprintf(stderr, "tessera: another tessera server is already serving %s "
+                            "(one server per SQLite file; use PostgreSQL for several)\n", cfg->database);
+        st->ops->close(st);
+        return CLI_FAILED;
+    }
     a.models = load_models(cfg, st);
     if (a.models == NULL) {
         st->ops->close(st);
         return CLI_USAGE;
     }
+    if (sole)
+        a.rows = rowcache_new(cfg->server.row_cache);
     a.acl = acl_new(a.models, st, cfg->acl_default_allow);
     a.sessions = sess_new(&cfg->auth, st);
     if (a.sessions && sess_preload(a.sessions) != STORE_OK)

@@ -6,6 +6,7 @@
 
 #include "auth/acl.h"
 #include "auth/session.h"
+#include "model/rowcache.h"
 #include "model/schema.h"
 #include "core/config.h"
 #include "store/store.h"
@@ -16,6 +17,7 @@ typedef struct app {
     sess *sessions;
     model_registry *models;
     acl_engine *acl;
+    rowcache *rows;      /* NULL when rows cannot be cached (store_ops.claim) */
     char instance[128];  /* "HOST:PORT" this process listens on */
 } app;
 

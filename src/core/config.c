@@ -70,6 +70,7 @@ static const key_spec server_keys[] = {
     INTEGER("threads", K_INT, server.threads, 0, 256, NULL),
     INTEGER("maxBodyBytes", K_SIZE, server.max_body, 1, 1073741824, NULL),
     INTEGER("aclErrorStatus", K_INT, server.acl_error_status, 401, 403, check_acl_status),
+    INTEGER("rowCacheSize", K_SIZE, server.row_cache, 0, 1 << 26, NULL),
     END,
 };
 
@@ -139,6 +140,7 @@ void cfg_defaults(config *c)
     c->server.listen = dup_or_die(DEFAULT_LISTEN);
     c->server.threads = 0;
     c->server.max_body = 1048576;
+    c->server.row_cache = 131072;
     c->server.acl_error_status = 401;
     c->auth.ttl = 1209600;
     c->auth.max_ttl = 31556926;

@@ -40,6 +40,7 @@ typedef struct cfg_server {
     int threads;              /* worker threads; 0 = one per core, min 2 */
     size_t max_body;          /* bytes; a larger body is refused with 413 */
     int acl_error_status;     /* 401 (LoopBack's default) or 403         */
+    size_t row_cache;         /* rows findById keeps printed; 0: none    */
 } cfg_server;
 
 typedef struct config {

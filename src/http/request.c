@@ -108,11 +108,28 @@ json_t *req_body_object(const request *r, response *res)
     return v;
 }
 
-void res_json(response *res, int status, json_t *body)
+void res_clear(response *res)
 {
     json_decref(res->body);
+    res->body = NULL;
+    free(res->text);
+    res->text = NULL;
+    res->text_len = 0;
+}
+
+void res_json(response *res, int status, json_t *body)
+{
+    res_clear(res);
     res->status = status;
     res->body = body;
+}
+
+void res_text(response *res, int status, char *text, size_t len)
+{
+    res_clear(res);
+    res->status = status;
+    res->text = text;
+    res->text_len = len;
 }
 
 void res_no_content(response *res)

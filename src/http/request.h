@@ -40,6 +40,9 @@ typedef struct request {
 typedef struct response {
     int status;
     json_t *body;                    /* owned; NULL for an empty body (204) */
+    char *text;                      /* owned: the body already printed
+                                        (core/jtext.h), sent instead of body */
+    size_t text_len;
     const char *www_authenticate;    /* static string or NULL               */
     const char *header_name;         /* one more header (static), or NULL   */
     char header_value[128];
@@ -63,6 +66,12 @@ json_t *req_body_object(const request *r, response *res);
 
 /* Sets *res to body with status; takes ownership of body. */
 void res_json(response *res, int status, json_t *body);
+
+/* Sets *res to JSON text already printed (malloc'd); takes ownership. */
+void res_text(response *res, int status, char *text, size_t len);
+
+/* Frees what *res holds. */
+void res_clear(response *res);
 
 /* Sets *res to an empty 204. */
 void res_no_content(response *res);

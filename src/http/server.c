@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "core/jtext.h"
 #include "http/server.h"
 
 /* What one request accumulates between the handler's calls. */
@@ -95,40 +96,16 @@ static void free_segments(request *r)
 
 /* ---- sending the response ---------------------------------------------- */
 
-/* True when every real in v prints back exactly with 15 significant digits. */
-static bool reals_fit_15(const json_t *v)
+/* Sends res. Text already printed moves into libmicrohttpd's response. */
+static enum MHD_Result send_response(struct MHD_Connection *conn, response *res)
 {
-    if (json_is_real(v)) {
-        char buf[32];
-        snprintf(buf, sizeof buf, "%.15g", json_real_value(v));
-        return strtod(buf, NULL) == json_real_value(v);
+    char *text = res->text;
+    size_t len = res->text_len;
+    res->text = NULL;
+    if (text == NULL && res->body) {
+        text = jtext_dump(res->body);
+        len = text ? strlen(text) : 0;
     }
-    const char *key;
-    size_t i;
-    json_t *item;
-    if (json_is_object(v))
-        json_object_foreach((json_t *)v, key, item) if (!reals_fit_15(item)) return false;
-    if (json_is_array(v))
-        json_array_foreach(v, i, item) if (!reals_fit_15(item)) return false;
-    return true;
-}
-
-/*
- * JSON text as JavaScript would print it: 59.91, not jansson's default
- * 59.909999999999997. Fifteen digits suffice for almost every double a
- * client sends; a document holding one that needs more gets seventeen, so
- * no value ever comes back changed.
- */
-static char *dump_json(const json_t *body)
-{
-    size_t precision = reals_fit_15(body) ? 15 : 17;
-    return json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(precision));
-}
-
-static enum MHD_Result send_response(struct MHD_Connection *conn, const response *res)
-{
-    char *text = res->body ? dump_json(res->body) : NULL;
-    size_t len = text ? strlen(text) : 0;
     struct MHD_Response *r = MHD_create_response_from_buffer(len, text ? text : (char *)"",
                                                              text ? MHD_RESPMEM_MUST_FREE
                                                                   : MHD_RESPMEM_PERSISTENT);
@@ -154,7 +131,7 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, int status, const
     response res = {0};
     res_error(&res, status, code, "%s", msg);
     enum MHD_Result ok = send_response(conn, &res);
-    json_decref(res.body);
+    res_clear(&res);
     return ok;
 }
 
@@ -208,8 +185,7 @@ static void run_handler(http_server *s, struct MHD_Connection *conn, const char 
 static enum MHD_Result send_and_free(struct MHD_Connection *conn, response *res)
 {
     enum MHD_Result ok = send_response(conn, res);
-    json_decref(res->body);
-    res->body = NULL;
+    res_clear(res);
     return ok;
 }
 
@@ -343,7 +319,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     pending *p = *con_cls;
     if (p == NULL)
         return;
-    json_decref(p->res.body);
+    res_clear(&p->res);
     free(p->body);
     free(p);
     *con_cls = NULL;

@@ -669,6 +669,14 @@ static store_err pg_ping(store_t *base)
     return exec_stmt(c, Q_PING, NULL, NULL);
 }
 
+/* Several instances share one database: none may cache rows. */
+static store_err pg_claim(store_t *base, bool *sole)
+{
+    (void)base;
+    *sole = false;
+    return STORE_OK;
+}
+
 /* ---- users ------------------------------------------------------------- */
 
 static void read_user(const PGresult *r, store_user *u)
@@ -1528,6 +1536,7 @@ static const store_ops PG_OPS = {
     .close = pg_close,
     .migrate = pg_migrate,
     .ping = pg_ping,
+    .claim = pg_claim,
     .user_create = pg_user_create,
     .user_get = pg_user_get,
     .user_find = pg_user_find,

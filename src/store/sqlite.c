@@ -7,6 +7,8 @@
  * touch more than one row run in one BEGIN IMMEDIATE transaction, so they take
  * the write lock up front instead of failing half-way on an upgrade.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <regex.h>
@@ -14,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "core/isodate.h"
 #include "store/backends.h"
@@ -167,6 +171,7 @@ typedef struct sqlite_store {
     pthread_key_t key;       /* this thread's conn; all are closed with the store */
     pthread_mutex_t lock;    /* guards conns       */
     conn *conns;             /* every open conn    */
+    int claim_fd;            /* holds the server's lock (sq_claim), or -1 */
 } sqlite_store;
 
 static const store_ops SQLITE_OPS;
@@ -400,8 +405,41 @@ static void sq_close(store_t *base)
     }
     pthread_key_delete(s->key);
     pthread_mutex_destroy(&s->lock);
+    /* only now: closing any descriptor of the file drops the process's
+     * POSIX locks on it, SQLite's included */
+    if (s->claim_fd >= 0)
+        close(s->claim_fd);
     free(s->path);
     free(s);
+}
+
+/*
+ * One server per file: an flock on the database file itself. SQLite's own
+ * locks are POSIX (fcntl) locks, which flock locks do not touch on a local
+ * filesystem, and the descriptor stays open until the store closes. The
+ * CLI never claims, so it keeps working beside the server.
+ */
+static store_err sq_claim(store_t *base, bool *sole)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    *sole = strcmp(s->path, ":memory:") == 0; /* no other process can see it */
+    if (*sole)
+        return STORE_OK;
+    int fd = open(s->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        fprintf(stderr, "tessera: sqlite: %s: %s\n", s->path, strerror(errno));
+        return STORE_ERROR;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int busy = errno == EWOULDBLOCK;
+        if (!busy)
+            fprintf(stderr, "tessera: sqlite: %s: cannot lock: %s\n", s->path, strerror(errno));
+        close(fd);
+        return busy ? STORE_CONFLICT : STORE_ERROR;
+    }
+    s->claim_fd = fd;
+    *sole = true;
+    return STORE_OK;
 }
 
 static int schema_version(conn *c)
@@ -1396,6 +1434,7 @@ static const store_ops SQLITE_OPS = {
     .close = sq_close,
     .migrate = sq_migrate,
     .ping = sq_ping,
+    .claim = sq_claim,
     .user_create = sq_user_create,
     .user_get = sq_user_get,
     .user_find = sq_user_find,
@@ -1447,6 +1486,7 @@ store_t *store_sqlite_open(const char *path, char *err, size_t errlen)
         return NULL;
     }
     s->base.ops = &SQLITE_OPS;
+    s->claim_fd = -1;
     pthread_mutex_init(&s->lock, NULL);
     pthread_key_create(&s->key, NULL);
     /* Open once now, so a bad path fails at start, not on the first request. */

@@ -87,6 +87,15 @@ typedef struct store_ops {
     /* creates or upgrades the schema; *version gets the version now in place */
     store_err (*migrate)(store_t *s, int *version);
     store_err (*ping)(store_t *s);
+    /*
+     * Called once by a server before it serves. STORE_OK with *sole true:
+     * no other server can write this database while this process lives
+     * (SQLite: a lock on the file), so what this process has not written is
+     * unchanged and its rows may be cached; *sole false: other instances
+     * share the database (PostgreSQL). STORE_CONFLICT: another server
+     * already serves this database, and this one must not start.
+     */
+    store_err (*claim)(store_t *s, bool *sole);
 
     /* users */
     store_err (*user_create)(store_t *s, store_user *u);   /* sets u->id, created_ms */

@@ -93,6 +93,7 @@ int main(void)
     suite_acl();
     suite_filter();
     suite_tokcache();
+    suite_rowcache();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

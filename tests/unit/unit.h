@@ -43,5 +43,6 @@ void suite_schema(void);
 void suite_acl(void);
 void suite_filter(void);
 void suite_tokcache(void);
+void suite_rowcache(void);
 
 #endif
