@@ -18,9 +18,9 @@ bool access_has_role(const request *r, const char *role)
 void access_deny(const request *r, response *res)
 {
     if (principal_is_anonymous(&r->who) || r->app->cfg->server.acl_error_status != 403)
-        res_error(res, 401, "AUTHORIZATION_REQUIRED", "Authorization Required");
+        res_fixed(res, RES_AUTHORIZATION_REQUIRED);
     else
-        res_error(res, 403, "ACCESS_DENIED", "Access Denied");
+        res_fixed(res, RES_ACCESS_DENIED);
 }
 
 bool access_user_id(const request *r, const char *segment, int64_t *id, response *res)

@@ -78,7 +78,7 @@ static bool instance_owner(void *ctx)
     mreq *q = ctx;
     if (q->id == NULL)
         return false;
-    if (q->from_cache)
+    if (q->from_cache || (q->rows && (q->from_cache = rowcache_get(q->rows, q->m, q->id, &q->cached))))
         return q->r->who.user_id != 0 && q->cached.has_owner && q->cached.owner == q->r->who.user_id;
     if (!q->instance_loaded) {
         response scratch = {0};
@@ -365,13 +365,14 @@ static void keep_answer(mreq *q, rowcache *rc, rowcache_ticket t)
     res_text(q->res, 200, text, len);
 }
 
+/* The cache is asked after access is granted (or while deciding $owner),
+ * so refused callers cost it nothing. */
 void eng_find_by_id(mreq *q, filter *f)
 {
-    rowcache *rc = cache_for(q, f);
-    q->from_cache = rowcache_get(rc, q->m, q->id, &q->cached);
+    rowcache *rc = q->rows = cache_for(q, f);
     if (!eng_allowed(q, "findById"))
         return;
-    if (q->from_cache) {
+    if (q->from_cache || (q->from_cache = rowcache_get(rc, q->m, q->id, &q->cached))) {
         res_text(q->res, 200, q->cached.text, q->cached.len);
         q->cached.text = NULL;
         return;

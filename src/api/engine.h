@@ -28,8 +28,9 @@ typedef struct mreq {
     json_t *instance;        /* the row named by id, loaded on demand    */
     bool instance_loaded;
     char idbuf[64];          /* q->id rewritten (a token secret → handle) */
-    rowcache_hit cached;     /* findById: the row as the row cache had it */
-    bool from_cache;
+    rowcache *rows;          /* findById of a whole row: the row cache    */
+    rowcache_hit cached;     /* the row as the row cache had it ...       */
+    bool from_cache;         /* ... when this is true                     */
 } mreq;
 
 /* Finds the model for the plural path segment; 404 when there is none. */

@@ -86,8 +86,7 @@ static bool authenticate(request *r, response *res)
         break;
     }
     memset(&r->who, 0, sizeof r->who);
-    res_error(res, 401, "INVALID_TOKEN", "Invalid Access Token");
-    res->www_authenticate = "Bearer error=\"invalid_token\"";
+    res_fixed(res, RES_INVALID_TOKEN);
     return false;
 }
 

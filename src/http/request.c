@@ -108,8 +108,35 @@ json_t *req_body_object(const request *r, response *res)
     return v;
 }
 
+/* LoopBack's error envelope, spelled out as res_error prints it (a unit
+ * test holds the two to the same text). */
+#define LB_ERROR(status, message, code)                                                  \
+    "{\"error\":{\"statusCode\":" #status ",\"name\":\"Error\",\"message\":\"" message \
+    "\",\"code\":\"" code "\"}}"
+
+static const res_fixed_answer FIXED[RES_FIXED_COUNT] = {
+    [RES_AUTHORIZATION_REQUIRED] = {401, LB_ERROR(401, "Authorization Required", "AUTHORIZATION_REQUIRED"), NULL},
+    [RES_ACCESS_DENIED] = {403, LB_ERROR(403, "Access Denied", "ACCESS_DENIED"), NULL},
+    [RES_INVALID_TOKEN] = {401, LB_ERROR(401, "Invalid Access Token", "INVALID_TOKEN"),
+                           "Bearer error=\"invalid_token\""},
+};
+
+const res_fixed_answer *res_fixed_answer_of(res_fixed_kind k)
+{
+    return k > RES_NOT_FIXED && k < RES_FIXED_COUNT ? &FIXED[k] : NULL;
+}
+
+void res_fixed(response *res, res_fixed_kind k)
+{
+    res_clear(res);
+    res->status = FIXED[k].status;
+    res->fixed = k;
+    res->www_authenticate = FIXED[k].www_authenticate;
+}
+
 void res_clear(response *res)
 {
+    res->fixed = RES_NOT_FIXED;
     json_decref(res->body);
     res->body = NULL;
     free(res->text);

@@ -37,8 +37,29 @@ typedef struct request {
     struct app *app;
 } request;
 
+/*
+ * Answers whose text never varies, sent to every caller that earns them: a
+ * missing or bad token, a denial. The HTTP layer builds each one once.
+ */
+typedef enum res_fixed_kind {
+    RES_NOT_FIXED = 0,
+    RES_AUTHORIZATION_REQUIRED,  /* 401: no caller, or not allowed (LoopBack) */
+    RES_ACCESS_DENIED,           /* 403: a known caller not allowed           */
+    RES_INVALID_TOKEN,           /* 401 with WWW-Authenticate                 */
+    RES_FIXED_COUNT
+} res_fixed_kind;
+
+typedef struct res_fixed_answer {
+    int status;
+    const char *text;                /* the JSON body                       */
+    const char *www_authenticate;    /* or NULL                             */
+} res_fixed_answer;
+
+const res_fixed_answer *res_fixed_answer_of(res_fixed_kind k);
+
 typedef struct response {
     int status;
+    res_fixed_kind fixed;            /* when set, the whole answer          */
     json_t *body;                    /* owned; NULL for an empty body (204) */
     char *text;                      /* owned: the body already printed
                                         (core/jtext.h), sent instead of body */
@@ -69,6 +90,9 @@ void res_json(response *res, int status, json_t *body);
 
 /* Sets *res to JSON text already printed (malloc'd); takes ownership. */
 void res_text(response *res, int status, char *text, size_t len);
+
+/* Sets *res to a fixed answer (LoopBack's error envelope, as res_error). */
+void res_fixed(response *res, res_fixed_kind k);
 
 /* Frees what *res holds. */
 void res_clear(response *res);

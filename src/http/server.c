@@ -51,6 +51,7 @@ struct http_server {
     char address[300];
     int in_flight; /* requests begun and not yet completed (atomic) */
     slow_pool slow;
+    struct MHD_Response *fixed[RES_FIXED_COUNT]; /* built once, sent to all */
 };
 
 /* ---- building the request ---------------------------------------------- */
@@ -96,41 +97,82 @@ static void free_segments(request *r)
 
 /* ---- sending the response ---------------------------------------------- */
 
-/* Sends res. Text already printed moves into libmicrohttpd's response. */
-static enum MHD_Result send_response(struct MHD_Connection *conn, response *res)
+/* A response for JSON text (NULL: an empty body), with the headers every
+ * answer carries. */
+static struct MHD_Response *mhd_response(char *text, size_t len, enum MHD_ResponseMemoryMode mode,
+                                         const char *www_authenticate)
 {
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, text ? text : (char *)"",
+                                                             text ? mode : MHD_RESPMEM_PERSISTENT);
+    if (r == NULL)
+        return NULL;
+    if (text)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json; charset=utf-8");
+    if (www_authenticate)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, www_authenticate);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    return r;
+}
+
+/* Builds the fixed answers once; libmicrohttpd lets one response be queued
+ * on any number of connections. */
+static int fixed_start(http_server *s)
+{
+    for (int k = RES_NOT_FIXED + 1; k < RES_FIXED_COUNT; k++) {
+        const res_fixed_answer *a = res_fixed_answer_of((res_fixed_kind)k);
+        s->fixed[k] = mhd_response((char *)a->text, strlen(a->text), MHD_RESPMEM_PERSISTENT,
+                                   a->www_authenticate);
+        if (s->fixed[k] == NULL)
+            return -1;
+    }
+    return 0;
+}
+
+static void fixed_stop(http_server *s)
+{
+    for (int k = 0; k < RES_FIXED_COUNT; k++)
+        if (s->fixed[k])
+            MHD_destroy_response(s->fixed[k]);
+}
+
+/* Sends res. Text already printed moves into libmicrohttpd's response. */
+static enum MHD_Result send_response(http_server *s, struct MHD_Connection *conn, response *res)
+{
+    const res_fixed_answer *fixed = res_fixed_answer_of(res->fixed);
+    if (fixed && res->header_name == NULL)
+        return MHD_queue_response(conn, (unsigned)res->status, s->fixed[res->fixed]);
     char *text = res->text;
     size_t len = res->text_len;
+    enum MHD_ResponseMemoryMode mode = MHD_RESPMEM_MUST_FREE;
     res->text = NULL;
-    if (text == NULL && res->body) {
+    if (fixed) {
+        text = (char *)fixed->text;
+        len = strlen(text);
+        mode = MHD_RESPMEM_PERSISTENT;
+    } else if (text == NULL && res->body) {
         text = jtext_dump(res->body);
         len = text ? strlen(text) : 0;
     }
-    struct MHD_Response *r = MHD_create_response_from_buffer(len, text ? text : (char *)"",
-                                                             text ? MHD_RESPMEM_MUST_FREE
-                                                                  : MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *r = mhd_response(text, len, mode, res->www_authenticate);
     if (r == NULL) {
-        free(text);
+        if (mode == MHD_RESPMEM_MUST_FREE)
+            free(text);
         return MHD_NO;
     }
-    if (text)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json; charset=utf-8");
-    if (res->www_authenticate)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, res->www_authenticate);
     if (res->header_name)
         MHD_add_response_header(r, res->header_name, res->header_value);
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     enum MHD_Result ok = MHD_queue_response(conn, (unsigned)res->status, r);
     MHD_destroy_response(r);
     return ok;
 }
 
-static enum MHD_Result send_error(struct MHD_Connection *conn, int status, const char *code, const char *msg)
+static enum MHD_Result send_error(http_server *s, struct MHD_Connection *conn, int status, const char *code,
+                                  const char *msg)
 {
     response res = {0};
     res_error(&res, status, code, "%s", msg);
-    enum MHD_Result ok = send_response(conn, &res);
+    enum MHD_Result ok = send_response(s, conn, &res);
     res_clear(&res);
     return ok;
 }
@@ -182,9 +224,9 @@ static void run_handler(http_server *s, struct MHD_Connection *conn, const char 
     free_segments(&r);
 }
 
-static enum MHD_Result send_and_free(struct MHD_Connection *conn, response *res)
+static enum MHD_Result send_and_free(http_server *s, struct MHD_Connection *conn, response *res)
 {
-    enum MHD_Result ok = send_response(conn, res);
+    enum MHD_Result ok = send_response(s, conn, res);
     res_clear(res);
     return ok;
 }
@@ -266,9 +308,9 @@ static enum MHD_Result dispatch(http_server *s, struct MHD_Connection *conn, con
                                 const char *method, pending *p)
 {
     if (p->done)
-        return send_and_free(conn, &p->res);
+        return send_and_free(s, conn, &p->res);
     if (p->too_large)
-        return send_error(conn, 413, "PAYLOAD_TOO_LARGE", "request body exceeds the configured limit");
+        return send_error(s, conn, 413, "PAYLOAD_TOO_LARGE", "request body exceeds the configured limit");
     if (s->slow.n > 0 && s->opt.is_slow(method, url)) {
         p->conn = conn;
         p->url = url;
@@ -279,7 +321,7 @@ static enum MHD_Result dispatch(http_server *s, struct MHD_Connection *conn, con
     }
     response res = {0};
     run_handler(s, conn, url, method, p, &res);
-    return send_and_free(conn, &res);
+    return send_and_free(s, conn, &res);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -380,6 +422,12 @@ http_server *http_start(const http_options *opt, char *err, size_t errlen)
         return NULL;
     }
     s->opt = *opt;
+    if (fixed_start(s) != 0) {
+        snprintf(err, errlen, "out of memory");
+        fixed_stop(s);
+        free(s);
+        return NULL;
+    }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_TURBO |
                      MHD_ALLOW_SUSPEND_RESUME;
     if (sa.ss_family == AF_INET6)
@@ -394,6 +442,7 @@ http_server *http_start(const http_options *opt, char *err, size_t errlen)
                               MHD_OPTION_END);
     if (s->mhd == NULL) {
         snprintf(err, errlen, "cannot listen on %s (address in use, or not allowed?)", opt->listen);
+        fixed_stop(s);
         free(s);
         return NULL;
     }
@@ -401,6 +450,7 @@ http_server *http_start(const http_options *opt, char *err, size_t errlen)
         snprintf(err, errlen, "cannot start the threads for slow requests");
         slow_stop(&s->slow);
         MHD_stop_daemon(s->mhd);
+        fixed_stop(s);
         free(s);
         return NULL;
     }
@@ -429,5 +479,6 @@ void http_stop(http_server *s, int grace_ms)
     }
     slow_stop(&s->slow); /* every suspended connection is resumed by then */
     MHD_stop_daemon(s->mhd);
+    fixed_stop(s);
     free(s);
 }

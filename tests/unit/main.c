@@ -94,6 +94,7 @@ int main(void)
     suite_filter();
     suite_tokcache();
     suite_rowcache();
+    suite_response();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -44,5 +44,6 @@ void suite_acl(void);
 void suite_filter(void);
 void suite_tokcache(void);
 void suite_rowcache(void);
+void suite_response(void);
 
 #endif
