@@ -25,6 +25,8 @@
 
 typedef struct entry {
     const model_def *m;  /* NULL: empty                                  */
+    uint64_t tag;        /* the key's hash: most ways are told apart
+                            without reading their blob                  */
     rowcache_ticket t;   /* as taken before the row was read             */
     uint32_t used;       /* the set's clock at the last read             */
     bool has_owner;
@@ -100,6 +102,7 @@ static uint64_t hash_of(const rowcache *c, const model_def *m, const char *id, s
 
 /* Where a key lives: its set, lock and staleness counter. */
 typedef struct place {
+    uint64_t tag;
     entry *set;
     uint32_t *clock;
     pthread_mutex_t *lock;
@@ -112,6 +115,7 @@ static bool place_of(rowcache *c, const model_def *m, const char *id, place *p)
     if (idlen == 0 || idlen > ROWCACHE_ID_MAX)
         return false;
     uint64_t h = hash_of(c, m, id, idlen);
+    p->tag = h;
     size_t set = (size_t)h & (c->nsets - 1);
     p->set = &c->ways[set * WAYS];
     p->clock = &c->clock[set];
@@ -135,9 +139,11 @@ static bool fresh(rowcache *c, const place *p, const entry *e)
 
 static entry *find_in(const place *p, const model_def *m, const char *id)
 {
-    for (int i = 0; i < WAYS; i++)
-        if (p->set[i].m == m && strcmp(p->set[i].blob, id) == 0)
+    for (int i = 0; i < WAYS; i++) {
+        const entry *e = &p->set[i];
+        if (e->tag == p->tag && e->m == m && strcmp(e->blob, id) == 0)
             return &p->set[i];
+    }
     return NULL;
 }
 
@@ -213,7 +219,7 @@ void rowcache_put(rowcache *c, const model_def *m, const char *id, rowcache_tick
     bool keep = t.all == atomic_load(&c->all) && t.row == atomic_load(p.stripe) &&
                 atomic_load(&c->bytes) + need <= c->max_bytes;
     if (keep) {
-        *e = (entry){.m = m, .t = t, .used = ++*p.clock, .has_owner = has_owner,
+        *e = (entry){.m = m, .tag = p.tag, .t = t, .used = ++*p.clock, .has_owner = has_owner,
                      .owner = owner, .len = len, .blob = blob};
         atomic_fetch_add(&c->bytes, need);
     }
