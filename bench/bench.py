@@ -370,26 +370,27 @@ def rss_now_mib(pid):
     return 0.0
 
 
+SOAK_CALIBRATE_S = 60   # the first minute, whose RSS growth is not counted
+SOAK_SEGMENT_S = 15
+
+
 def soak(t, base_env, args):
     """80 % of the peak rate for args.soak seconds: every request must succeed,
-    and RSS must not creep (growth after the first minute < 5 %)."""
+    and RSS must not creep (growth after the first minute < 5 %).
+
+    wrk has no rate control: it paces by connections, each sending a request,
+    waiting for the answer and then a pause. So the first minute runs in short
+    segments, each scaling the connection count by how far the previous one
+    landed from the target rate; the rest is one run at the count found (a
+    count that kept changing would show as RSS: each connection has its
+    buffers)."""
     t.start()
-    env = {**base_env, "BENCH_MODE": "header"}
-    first = measure(t.port, env, args)
+    env = {**base_env, "BENCH_MODE": "header", "BENCH_DELAY_MS": "1"}
+    first = measure(t.port, {**base_env, "BENCH_MODE": "header"}, args)
     peak = first["rps"]
     rate = 0.8 * peak
-    # wrk paces in whole milliseconds: each connection sends one request, waits
-    # for its answer and pause_ms more, so the connection count sets the rate
-    pause_ms = 2
-    per_conn = 1000.0 / (pause_ms + (first["p50_ms"] or 1.0) / 2)
-    conns = max(args.threads, round(rate / per_conn))
-    for _ in range(2):  # calibrate: scale the connections by what a short run reaches
-        probe = argparse.Namespace(**{**vars(args), "duration": 5, "connections": conns})
-        got = run_wrk(t.port, {**env, "BENCH_DELAY_MS": str(pause_ms)}, probe)["rps"]
-        conns = max(args.threads, min(1000, round(conns * rate / max(got, 1.0))))
-    soak_args = argparse.Namespace(**{**vars(args), "duration": args.soak, "connections": conns})
-    print(f"peak {peak:.0f} req/s; soaking at ~{rate:.0f} req/s ({conns} connections, {pause_ms} ms "
-          f"between requests) for {args.soak} s", flush=True)
+    conns = max(args.threads, round(rate / (1000.0 / (1 + (first["p50_ms"] or 1.0)))))
+    print(f"peak {peak:.0f} req/s; soaking at {rate:.0f} req/s for {args.soak} s", flush=True)
 
     import threading
     samples = []
@@ -400,14 +401,31 @@ def soak(t, base_env, args):
             samples.append(rss_now_mib(t.proc.pid))
     th = threading.Thread(target=sample)
     th.start()
-    result = run_wrk(t.port, {**env, "BENCH_DELAY_MS": str(pause_ms)}, soak_args)
+    segments = []
+    left = args.soak
+    while left > 0:
+        calibrating = args.soak - left < SOAK_CALIBRATE_S
+        seconds = min(SOAK_SEGMENT_S, left) if calibrating else left
+        seg = run_wrk(t.port, env, argparse.Namespace(**{**vars(args), "duration": seconds,
+                                                          "connections": conns}))
+        seg["seconds"] = seconds
+        segments.append(seg)
+        left -= seconds
+        if calibrating:
+            conns = max(args.threads, min(1000, round(conns * rate / max(seg["rps"], 1.0))))
     done.set()
     th.join()
     t.stop()
+    total = sum(g["rps"] * g["seconds"] for g in segments) / args.soak
+    non_2xx = sum(g["non_2xx"] for g in segments)
+    errors = "; ".join(g["socket_errors"] for g in segments if g["socket_errors"]) or "none"
+    p99 = max(g["p99_ms"] or 0 for g in segments)
+    low, high = min(g["rps"] for g in segments), max(g["rps"] for g in segments)
     base = samples[min(6, len(samples) - 1)] if samples else 0  # after the first minute
     growth = (samples[-1] - base) / base * 100 if base else 0.0
-    print(f"soak: {result['rps']:.0f} req/s ({result['rps'] / peak * 100:.0f} % of peak), non-2xx {result['non_2xx']}, socket errors "
-          f"'{result['socket_errors'] or 'none'}', p99 {fmt(result['p99_ms'], '.2f')} ms")
+    print(f"soak: {total:.0f} req/s ({total / peak * 100:.0f} % of peak; after the first minute "
+          f"{segments[-1]['rps'] / peak * 100:.0f} % with {conns} connections; segments {low / peak * 100:.0f}–"
+          f"{high / peak * 100:.0f} %), non-2xx {non_2xx}, socket errors '{errors}', worst p99 {p99:.2f} ms")
     print(f"soak: RSS {samples[0] if samples else 0:.1f} -> {samples[-1] if samples else 0:.1f} MiB "
           f"(growth after the first minute {growth:+.1f} %)")
 
