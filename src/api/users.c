@@ -4,6 +4,7 @@
  */
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/access.h"
@@ -11,6 +12,7 @@
 #include "api/engine.h"
 #include "auth/password.h"
 #include "core/app.h"
+#include "core/jtext.h"
 #include "model/user.h"
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -81,11 +83,8 @@ static json_t *read_body(request *r, response *res, const char *pw_key)
 }
 
 /* Loads the user an account route names, once the ACL engine allows method. */
-static bool load_account(request *r, const char *segment, const char *method, store_user *u, response *res)
+static bool fetch_account(request *r, const char *segment, int64_t id, store_user *u, response *res)
 {
-    int64_t id;
-    if (!access_user_id(r, segment, &id, res) || !access_user_method(r, id, method, res))
-        return false;
     store_err e = store_of(r)->ops->user_get(store_of(r), id, u);
     if (e == STORE_OK)
         return true;
@@ -94,6 +93,39 @@ static bool load_account(request *r, const char *segment, const char *method, st
     else
         api_store_failure(res, e);
     return false;
+}
+
+static bool load_account(request *r, const char *segment, const char *method, store_user *u, response *res)
+{
+    int64_t id;
+    return access_user_id(r, segment, &id, res) && access_user_method(r, id, method, res) &&
+           fetch_account(r, segment, id, u, res);
+}
+
+/* ---- the account in the row cache ----------------------------------------- */
+
+/* Accounts are kept in the row cache as GET /api/users/{id} prints them,
+ * under the User model and the id in decimal, as the model routes key them. */
+typedef struct account_key {
+    const model_def *m;
+    char id[24];
+} account_key;
+
+static account_key key_of(const request *r, int64_t id)
+{
+    account_key k = {models_by_name(r->app->models, "User"), ""};
+    snprintf(k.id, sizeof k.id, "%lld", (long long)id);
+    return k;
+}
+
+/* Every change to an account goes through here: the cached account is
+ * forgotten once the change is in the store, before it is answered. */
+static store_err update_account(request *r, const store_user *u, unsigned fields)
+{
+    store_err e = store_of(r)->ops->user_update(store_of(r), u, fields);
+    account_key k = key_of(r, u->id);
+    rowcache_forget(r->app->rows, k.m, k.id);
+    return e;
 }
 
 /* The caller's own token survives a change the caller made to their own account. */
@@ -215,7 +247,7 @@ void api_user_login(request *r, const char *const *args, response *res)
         goto out;
     }
     if (pw_needs_rehash(cost_of(r), u.password) && pw_hash(cost_of(r), pw, pwlen, u.password) == 0)
-        store_of(r)->ops->user_update(store_of(r), &u, STORE_USER_PASSWORD);
+        update_account(r, &u, STORE_USER_PASSWORD);
 
     char secret[TOK_MAX_LEN + 1];
     tok_record rec;
@@ -254,11 +286,32 @@ void api_user_logout(request *r, const char *const *args, response *res)
 
 /* ---- GET and PATCH /api/users/{id} ---------------------------------------- */
 
+/* Access is decided on the id alone (the account is its own owner), so the
+ * cache is asked only for callers already allowed. */
 void api_user_get(request *r, const char *const *args, response *res)
 {
+    int64_t id;
+    if (!access_user_id(r, args[0], &id, res) || !access_user_method(r, id, "findById", res))
+        return;
+    account_key k = key_of(r, id);
+    rowcache_hit hit;
+    if (id > 0 && rowcache_get(r->app->rows, k.m, k.id, &hit)) {
+        res_text(res, 200, hit.text, hit.len);
+        return;
+    }
+    rowcache_ticket t = rowcache_ticket_for(r->app->rows, k.m, k.id); /* before the read */
     store_user u = {0};
-    if (load_account(r, args[0], "findById", &u, res))
-        res_json(res, 200, user_to_json(&u));
+    if (fetch_account(r, args[0], id, &u, res)) {
+        json_t *row = user_to_json(&u);
+        char *text = r->app->rows ? jtext_dump(row) : NULL;
+        if (text) {
+            rowcache_put(r->app->rows, k.m, k.id, t, text, strlen(text), true, id);
+            res_text(res, 200, text, strlen(text));
+            json_decref(row);
+        } else {
+            res_json(res, 200, row);
+        }
+    }
     store_user_clear(&u);
 }
 
@@ -304,7 +357,7 @@ void api_user_patch(request *r, const char *const *args, response *res)
     int fields = patch_fields(r, body, access_has_role(r, "admin"), &u, res);
     if (fields < 0)
         goto out;
-    store_err e = store_of(r)->ops->user_update(store_of(r), &u, (unsigned)fields);
+    store_err e = update_account(r, &u, (unsigned)fields);
     if (e == STORE_OK && (fields & (STORE_USER_EMAIL | STORE_USER_PASSWORD)))
         e = sess_revoke_user(r->app->sessions, u.id, token_to_keep(r, u.id));
     if (e == STORE_OK)
@@ -354,7 +407,7 @@ void api_user_change_password(request *r, const char *const *args, response *res
     }
     if (!set_password(r, &u, new, res))
         goto out;
-    e = store_of(r)->ops->user_update(store_of(r), &u, STORE_USER_PASSWORD);
+    e = update_account(r, &u, STORE_USER_PASSWORD);
     if (e == STORE_OK)
         e = sess_revoke_user(r->app->sessions, u.id, &r->who.token_hash);
     if (e == STORE_OK)

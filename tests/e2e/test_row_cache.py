@@ -101,6 +101,54 @@ def test_delete_through_a_relation_is_read_back_as_404(mserver, actors):
         assert mserver.get(f"/api/parts/{p['id']}", token=a["token"]).status_code == 404
 
 
+# --- accounts -------------------------------------------------------------------------------
+
+def read_account_twice(srv, token, path="/api/users/me"):
+    first, second = srv.get(path, token=token), srv.get(path, token=token)
+    assert first.status_code == second.status_code == 200, (first.text, second.text)
+    assert first.text == second.text
+    return second.json()
+
+
+def test_account_changes_are_read_back(mserver, actors):
+    u = mserver.new_user_token()
+    me = read_account_twice(mserver, u["token"])
+    assert me["id"] == u["id"] and me["email"] == u["email"]
+    assert read_account_twice(mserver, u["token"], f"/api/users/{u['id']}") == me
+    ok(mserver.patch("/api/users/me", token=u["token"], json={"nickname": "kit", "username": "kit-" + str(u["id"])}))
+    me = read_account_twice(mserver, u["token"])
+    assert me["nickname"] == "kit" and me["username"] == f"kit-{u['id']}"
+    # an admin verifies the email: the owner sees it at once
+    adm = actors.admin["token"]
+    assert read_account_twice(mserver, adm, f"/api/users/{u['id']}")["emailVerified"] is False
+    ok(mserver.patch(f"/api/users/{u['id']}", token=adm, json={"emailVerified": True}))
+    assert read_account_twice(mserver, u["token"])["emailVerified"] is True
+    # a new email (which ends the other sessions; the caller's own survives)
+    new_email = "moved-" + u["email"]
+    ok(mserver.patch("/api/users/me", token=u["token"], json={"email": new_email}))
+    assert read_account_twice(mserver, u["token"])["email"] == new_email
+    assert read_account_twice(mserver, adm, f"/api/users/{u['id']}")["email"] == new_email
+
+
+def test_a_deleted_account_is_not_read_back(mserver, actors):
+    u = mserver.new_user_token()
+    adm = actors.admin["token"]
+    path = f"/api/users/{u['id']}"
+    read_account_twice(mserver, adm, path)
+    assert ok(mserver.delete(path, token=adm)) == {"count": 1}
+    for _ in range(2):
+        r = mserver.get(path, token=adm)
+        assert r.status_code == 404 and r.json()["error"]["code"] == "MODEL_NOT_FOUND", r.text
+
+
+def test_a_cached_account_is_shown_only_to_its_owner_and_admins(mserver, actors):
+    u = mserver.new_user_token()
+    read_account_twice(mserver, u["token"])
+    r = mserver.get(f"/api/users/{u['id']}", token=actors.bob["token"])
+    assert r.status_code == 401 and r.json()["error"]["code"] == "AUTHORIZATION_REQUIRED", r.text
+    assert mserver.get(f"/api/users/{u['id']}").status_code == 401
+
+
 # --- what a cached row is still checked for -------------------------------------------------
 
 def test_a_cached_row_is_still_guarded_by_its_acl(mserver, actors):
@@ -208,14 +256,14 @@ def test_reads_racing_writes_never_go_back_in_time(mserver, actors):
 
 # --- where the cache may be on ----------------------------------------------------------------
 
-def write_behind(srv, wid, name):
+def write_behind(srv, table, column, value, rid):
     """Changes a row in the database itself, not through tessera."""
     if PG_URL:
-        psql(f"UPDATE \"m_widget\" SET \"name\" = '{name}' WHERE \"id\" = {int(wid)}", srv.pg_db)
+        psql(f"UPDATE \"{table}\" SET \"{column}\" = '{value}' WHERE \"id\" = {int(rid)}", srv.pg_db)
     else:
         import sqlite3
         c = sqlite3.connect(f"file:{srv.db_path}?mode=rw", uri=True, timeout=10)
-        c.execute('UPDATE "m_widget" SET "name" = ? WHERE "id" = ?', (name, wid))
+        c.execute(f'UPDATE "{table}" SET "{column}" = ? WHERE "id" = ?', (value, rid))
         c.commit()
         c.close()
 
@@ -233,12 +281,17 @@ def test_rows_come_from_memory_only_on_sqlite_with_the_cache_on(tmp_path_factory
         u = srv.new_user_token()
         w = widget(srv, u, name="original")
         read_twice(srv, u, w["id"])
-        write_behind(srv, w["id"], "changed behind")
+        me = read_account_twice(srv, u["token"])
+        write_behind(srv, "m_widget", "name", "changed behind", w["id"])
+        write_behind(srv, "users", "email", "behind@example.com", u["id"])
         cached = BACKEND == "sqlite" and size is None
         assert read(srv, u, w["id"]).json()["name"] == ("original" if cached else "changed behind")
+        assert srv.me(u["token"]).json()["email"] == (me["email"] if cached else "behind@example.com")
         # a write through the API is always seen
         ok(srv.patch(f"/api/widgets/{w['id']}", token=u["token"], json={"price": 5}))
         assert read_twice(srv, u, w["id"])["name"] == "changed behind"
+        ok(srv.patch("/api/users/me", token=u["token"], json={"nickname": "n"}))
+        assert read_account_twice(srv, u["token"])["email"] == "behind@example.com"
     finally:
         srv.stop()
         srv.drop_database()
