@@ -4,8 +4,9 @@
 Starts a throwaway PostgreSQL cluster (scripts/pg-cluster.sh), then for each
 backend starts tessera on a fresh database, registers 50 users, and drives
 with wrk: POST /api/users/login (argon2id at tessera's defaults) and
-GET /api/users/me with random tokens (the token check, then one read of the
-user row). Prints one table. A benchmark, not a test: it asserts nothing.
+GET /api/users/me with random tokens (the token check, then the user row:
+from the row cache on SQLite, one read on PostgreSQL, whose instances share
+the rows). Prints one table. A benchmark, not a test: it asserts nothing.
 """
 import argparse
 import json
