@@ -342,8 +342,9 @@ void eng_find_and_answer(mreq *q, filter *f, bool one)
 /*
  * A declared model's row read whole (no where, fields, include or order of
  * the client's) prints the same for every caller allowed to see it, so it
- * may be answered from the row cache. Built-in models are left out: their
- * rows change through paths of their own (tokens, roles, passwords).
+ * may be answered from the row cache. Built-in models are left out here:
+ * tokens, roles and ACLs change through paths of their own, and accounts
+ * have their own route and cache use (api/users.c).
  */
 static rowcache *cache_for(const mreq *q, const filter *f)
 {
