@@ -31,21 +31,9 @@ BIN = os.path.join(ROOT, "build", "tessera")
 ALNUM = string.ascii_letters + string.digits
 PASSWORD = "bench-password"
 
-WIDGET_MODEL = {
-    "plural": "widgets",
-    "properties": {
-        "name": {"type": "string", "required": True},
-        "price": {"type": "number", "index": True},
-        "tags": {"type": "array"},
-        "ownerId": {"type": "number"},
-    },
-    "relations": {"owner": {"type": "belongsTo", "model": "User", "foreignKey": "ownerId"}},
-    "acls": [
-        {"principalType": "ROLE", "principalId": "$everyone", "permission": "DENY"},
-        {"principalType": "ROLE", "principalId": "$authenticated", "accessType": "READ", "permission": "ALLOW"},
-        {"principalType": "ROLE", "principalId": "$owner", "accessType": "WRITE", "permission": "ALLOW"},
-    ],
-}
+# The Widget model of examples/tessera.json, the one `make run` serves.
+with open(os.path.join(ROOT, "examples", "tessera.json")) as _f:
+    WIDGET_MODEL = json.load(_f)["models"]["Widget"]
 
 # The Lua side of wrk: each request picks a random token and widget, so the
 # cache and the table are hit all over, not on one hot entry.
@@ -102,10 +90,11 @@ def rand_text(n):
     return "".join(secrets.choice(ALNUM) for _ in range(n))
 
 
-def peak_rss_mib(pid):
+def rss_mib(pid, field="VmRSS"):
+    """A process's resident memory now (VmRSS) or at its peak (VmHWM)."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024.0
     return 0.0
 
@@ -132,7 +121,7 @@ class Tessera:
         return self
 
     def stop(self):
-        rss = peak_rss_mib(self.proc.pid)
+        rss = rss_mib(self.proc.pid, "VmHWM")
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(timeout=30)
         return rss
@@ -362,14 +351,6 @@ def main():
     subprocess.run(["rm", "-rf", work])
 
 
-def rss_now_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    return 0.0
-
-
 SOAK_CALIBRATE_S = 60   # the first minute, whose RSS growth is not counted
 SOAK_SEGMENT_S = 15
 
@@ -398,7 +379,7 @@ def soak(t, base_env, args):
 
     def sample():
         while not done.wait(10):
-            samples.append(rss_now_mib(t.proc.pid))
+            samples.append(rss_mib(t.proc.pid))
     th = threading.Thread(target=sample)
     th.start()
     segments = []

@@ -59,8 +59,10 @@ static bool row_owner(const model_def *m, const json_t *row, int64_t *owner)
         key = json_object_get(row, "id");
     else if (m->owner_fk)
         key = json_object_get(row, m->owner_fk->name);
-    double v = json_is_number(key) ? json_number_value(key) : 0.5;
-    if (v != (double)(int64_t)v || fabs(v) > 9e15) /* not an integer: no user's id */
+    if (!json_is_number(key))
+        return false;
+    double v = json_number_value(key);
+    if (fabs(v) > 9e15 || v != (double)(int64_t)v) /* not an integer: no user's id */
         return false;
     *owner = (int64_t)v;
     return true;
@@ -353,17 +355,18 @@ static rowcache *cache_for(const mreq *q, const filter *f)
     return whole && q->m->kind == MODEL_DECLARED && q->id ? q->r->app->rows : NULL;
 }
 
-/* The answer, read from the store, is printed once: for the client and the cache. */
-static void keep_answer(mreq *q, rowcache *rc, rowcache_ticket t)
+void eng_keep_answer(response *res, rowcache *rc, const model_def *m, const char *id, rowcache_ticket t)
 {
-    char *text = jtext_dump(q->res->body);
+    if (rc == NULL || res->status != 200 || !json_is_object(res->body))
+        return;
+    char *text = jtext_dump(res->body);
     if (text == NULL)
         return;
     size_t len = strlen(text);
     int64_t owner = 0;
-    bool has_owner = row_owner(q->m, q->res->body, &owner);
-    rowcache_put(rc, q->m, q->id, t, text, len, has_owner, owner);
-    res_text(q->res, 200, text, len);
+    bool has_owner = row_owner(m, res->body, &owner);
+    rowcache_put(rc, m, id, t, text, len, has_owner, owner);
+    res_text(res, 200, text, len);
 }
 
 /* The cache is asked after access is granted (or while deciding $owner),
@@ -384,8 +387,24 @@ void eng_find_by_id(mreq *q, filter *f)
         return;
     f->where = filter_and(f->where, id);
     eng_find_and_answer(q, f, true);
-    if (rc && q->res->status == 200 && json_is_object(q->res->body))
-        keep_answer(q, rc, t);
+    eng_keep_answer(q->res, rc, q->m, q->id, t);
+}
+
+void eng_insert(mreq *q, const json_t *body)
+{
+    json_t *values = eng_validate(q, body, BODY_CREATE);
+    if (values == NULL)
+        return;
+    eng_default_owner(q, values);
+    json_t *row = NULL;
+    store_err e = store_of(q)->ops->rows_insert(store_of(q), q->m, values, &row);
+    if (e == STORE_OK) {
+        eng_after_write(q, WROTE_NEW_ROW);
+        res_json(q->res, 200, row);
+    } else {
+        eng_store_failed(q, e, values);
+    }
+    json_decref(values);
 }
 
 void eng_after_write(mreq *q, eng_wrote what)

@@ -87,6 +87,16 @@ void eng_find_and_answer(mreq *q, filter *f, bool one);
 /* findById: checks access, then answers the row q->id names (404 if none). */
 void eng_find_by_id(mreq *q, filter *f);
 
+/*
+ * A row answered from the store (res: 200 with a JSON object) is printed
+ * once, for the client and for the row cache (under m and id, unless the
+ * ticket, taken before the read, went stale). Nothing happens without rc.
+ */
+void eng_keep_answer(response *res, rowcache *rc, const model_def *m, const char *id, rowcache_ticket t);
+
+/* Checks body for a create, fills the owner key, inserts, answers the row. */
+void eng_insert(mreq *q, const json_t *body);
+
 /* What a write may have changed: nothing that existed (a new row), the row
  * q->id names, or any rows of q->m. */
 typedef enum eng_wrote { WROTE_NEW_ROW, WROTE_THIS_ROW, WROTE_ROWS } eng_wrote;

@@ -88,24 +88,6 @@ void api_model_count(request *r, const char *const *args, response *res)
 }
 
 
-/* Inserts a checked body and answers the stored row. */
-static void insert(mreq *q, const json_t *body)
-{
-    json_t *values = eng_validate(q, body, BODY_CREATE);
-    if (values == NULL)
-        return;
-    eng_default_owner(q, values);
-    json_t *row = NULL;
-    store_err e = store_of(q)->ops->rows_insert(store_of(q), q->m, values, &row);
-    if (e == STORE_OK) {
-        eng_after_write(q, WROTE_NEW_ROW);
-        res_json(q->res, 200, row);
-    } else {
-        eng_store_failed(q, e, values);
-    }
-    json_decref(values);
-}
-
 void api_model_create(request *r, const char *const *args, response *res)
 {
     mreq q;
@@ -116,7 +98,7 @@ void api_model_create(request *r, const char *const *args, response *res)
         if (q.m->kind == MODEL_ACCESS_TOKEN)
             tokapi_create(&q);
         else if (!refuse_special_write(&q))
-            insert(&q, body);
+            eng_insert(&q, body);
     }
     json_decref(body);
     eng_end(&q);
@@ -190,7 +172,7 @@ void api_model_upsert(request *r, const char *const *args, response *res)
             update_one(&q, rest, put ? BODY_REPLACE : BODY_PATCH);
     } else if (eng_allowed_create(&q, method, rest)) {
         q.id = NULL;
-        insert(&q, rest);
+        eng_insert(&q, rest);
     }
     json_decref(rest);
 out:

@@ -224,18 +224,7 @@ void api_rel_create(request *r, const char *const *args, response *res)
         json_t *body = eng_body(&t);
         if (body) {
             json_object_set(body, rel->foreign_key, json_object_get(q.instance, "id"));
-            json_t *values = eng_validate(&t, body, BODY_CREATE);
-            if (values)
-                eng_default_owner(&t, values);
-            json_t *row = NULL;
-            store_err e = values ? store_of(&q)->ops->rows_insert(store_of(&q), t.m, values, &row) : STORE_OK;
-            if (values && e == STORE_OK) {
-                eng_after_write(&t, WROTE_NEW_ROW);
-                res_json(res, 200, row);
-            }
-            else if (values)
-                eng_store_failed(&t, e, values);
-            json_decref(values);
+            eng_insert(&t, body);
         }
         json_decref(body);
     }

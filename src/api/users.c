@@ -4,7 +4,6 @@
  */
 #include <sodium.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "api/access.h"
@@ -12,7 +11,6 @@
 #include "api/engine.h"
 #include "auth/password.h"
 #include "core/app.h"
-#include "core/jtext.h"
 #include "model/user.h"
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -302,15 +300,8 @@ void api_user_get(request *r, const char *const *args, response *res)
     rowcache_ticket t = rowcache_ticket_for(r->app->rows, k.m, k.id); /* before the read */
     store_user u = {0};
     if (fetch_account(r, args[0], id, &u, res)) {
-        json_t *row = user_to_json(&u);
-        char *text = r->app->rows ? jtext_dump(row) : NULL;
-        if (text) {
-            rowcache_put(r->app->rows, k.m, k.id, t, text, strlen(text), true, id);
-            res_text(res, 200, text, strlen(text));
-            json_decref(row);
-        } else {
-            res_json(res, 200, row);
-        }
+        res_json(res, 200, user_to_json(&u));
+        eng_keep_answer(res, r->app->rows, k.m, k.id, t);
     }
     store_user_clear(&u);
 }
