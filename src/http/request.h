@@ -33,6 +33,7 @@ typedef struct request {
     const char *body;                /* NUL-terminated, may be empty        */
     size_t body_len;
     void *conn;                      /* the server's connection handle      */
+    char client_ip[46];              /* the peer's address, text ("" unknown) */
     principal who;                   /* who is calling                      */
     struct app *app;
 } request;

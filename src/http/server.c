@@ -70,6 +70,20 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
+/* The peer's address as text, for throttling and fair queues. */
+static void client_ip_of(struct MHD_Connection *conn, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci == NULL || ci->client_addr == NULL)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)outlen);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)outlen);
+}
+
 /* Splits the path on '/', dropping empty segments; -1 when too deep. */
 static int split_path(request *r, const char *path)
 {
@@ -209,6 +223,7 @@ static void run_handler(http_server *s, struct MHD_Connection *conn, const char 
     r.method = method;
     r.path = url;
     r.conn = conn;
+    client_ip_of(conn, r.client_ip, sizeof r.client_ip);
     r.app = s->opt.app;
     r.body = p->body ? p->body : "";
     r.body_len = p->len;
