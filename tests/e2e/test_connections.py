@@ -388,7 +388,7 @@ def test_a_login_flood_from_one_address_does_not_delay_another(server_factory):
             with lock:
                 counts[key] += 1
             if key == "503":
-                stop.wait(0.02)
+                stop.wait(0.05)
 
     threads = [threading.Thread(target=flood, daemon=True) for _ in range(100)]
     for t in threads:
