@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import assert_error, uniq_email
+from conftest import assert_error, report_line, run_bin, uniq_email
 
 ATTACKER = "127.0.0.2"
 
@@ -405,9 +405,28 @@ def test_a_login_flood_from_one_address_does_not_delay_another(server_factory):
         for t in threads:
             t.join(15)
     worst = statistics.median(loaded)
-    from conftest import report_line
     report_line(f"login latency: unloaded median {base * 1000:.1f} ms, during a 100-connection flood "
                 f"from another address median {worst * 1000:.1f} ms (max {max(loaded) * 1000:.1f} ms); "
                 f"flood answers {counts}")
     assert counts["401"] > 0 and counts["503"] > 0, counts
     assert worst <= 2 * base + 0.1, (unloaded, loaded)
+
+
+# --- the settings ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("maxConnectionsPerClient", 0, "must be between 1 and 1000000"),
+    ("headerTimeoutMs", 99, "must be between 100 and 3600000"),
+    ("bodyTimeoutMs", "30s", "must be an integer"),
+    ("maxBodyMemoryBytes", 1023, "must be between 1024 and 68719476736"),
+    ("slowQueuePerClient", 0, "must be between 1 and 100000"),
+    ("slowQueueMax", -1, "must be between 1 and 1000000"),
+])
+def test_bad_settings_are_refused_naming_the_key(tmp_path, key, value, message):
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"server": {key: value}}))
+    res = run_bin("serve", "--config", str(cfg), "--listen", "127.0.0.1:0",
+                  "--database", f"sqlite:{tmp_path}/t.db", timeout=20)
+    assert res.returncode == 2, res
+    assert f"server.{key}: {message}" in res.stderr, res
