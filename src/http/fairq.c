@@ -32,17 +32,22 @@ static fq_lane *find_lane(fairq *q, const char *key)
     return NULL;
 }
 
+/*
+ * A client with nothing queued gets the next turn: its lane goes to the
+ * front of the ring (as "new flows" do in fq_codel). A flooding client's lane
+ * never empties, so it never jumps ahead this way; a client with one login
+ * waits for the first hashing thread to come free, not for all of them.
+ */
 static fq_lane *new_lane(fairq *q, const char *key)
 {
     fq_lane *l = calloc(1, sizeof *l);
     if (l == NULL)
         return NULL;
     strncpy(l->key, key, sizeof l->key - 1);
-    if (q->ring_tail)
-        q->ring_tail->next = l;
-    else
-        q->ring_head = l;
-    q->ring_tail = l;
+    l->next = q->ring_head;
+    q->ring_head = l;
+    if (q->ring_tail == NULL)
+        q->ring_tail = l;
     return l;
 }
 

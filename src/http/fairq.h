@@ -2,9 +2,9 @@
  * fairq.h — a bounded queue that takes turns between clients.
  *
  * Each client (keyed by its address) has a lane of its own; fq_pop serves
- * the lanes round-robin, one item each. A client flooding the queue only
- * lengthens its own lane, so another client's item waits behind at most one
- * item of every other busy client. A lane holds at most per_lane items and
+ * the lanes round-robin, one item each, and a lane that was empty comes
+ * first. A client flooding the queue only lengthens its own lane, so another
+ * client's item waits behind at most one item of every other busy client. A lane holds at most per_lane items and
  * the whole queue at most total; fq_push refuses past either.
  * Not thread-safe: the caller holds its own lock.
  */

@@ -203,6 +203,7 @@ guard_conn *guard_open(guard *g, int fd, const struct sockaddr *sa)
     if (c->ipc->n > 2 * g->lim.per_client) {
         shutdown(fd, SHUT_RDWR); /* far over: not worth an answer */
         c->shut = true;
+        c->refused = true; /* should a request still get through: 503 */
     } else if (c->ipc->n > g->lim.per_client || g->total > g->lim.soft_total) {
         c->refused = true;
     }

@@ -397,6 +397,7 @@ static enum MHD_Result dispatch(http_server *s, struct MHD_Connection *conn, con
 /* How the request says its body is framed. */
 typedef struct framing {
     int content_length, transfer_encoding; /* how many of each header */
+    const char *length;                    /* the Content-Length value */
     const char *coding;                    /* the Transfer-Encoding value */
 } framing;
 
@@ -406,9 +407,10 @@ static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const c
     framing *f = cls;
     (void)kind;
     (void)value_size;
-    if (key_size == 14 && strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+    if (key_size == 14 && strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
         f->content_length++;
-    else if (key_size == 17 && strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->length = value;
+    } else if (key_size == 17 && strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
         f->transfer_encoding++;
         f->coding = value ? value : "";
     }
@@ -434,10 +436,11 @@ static bool is_chunked(const char *v)
  * closed: two Content-Length headers, or Content-Length with
  * Transfer-Encoding. A coding other than chunked cannot be read at all.
  */
-static enum MHD_Result check_framing(http_server *s, struct MHD_Connection *conn, bool *refused)
+static enum MHD_Result check_framing(http_server *s, struct MHD_Connection *conn, framing *fr, bool *refused)
 {
     framing f = {0};
     MHD_get_connection_values_n(conn, MHD_HEADER_KIND, count_framing, &f);
+    *fr = f;
     *refused = true;
     if (f.content_length > 1)
         return send_error(s, conn, 400, "BAD_REQUEST", "more than one Content-Length header", true);
@@ -461,11 +464,12 @@ static enum MHD_Result first_call(http_server *s, struct MHD_Connection *conn, p
     if (p->gc && p->gc->refused)
         return send_error(s, conn, 503, "SERVER_BUSY", "too many connections; try again", true);
     bool refused;
-    enum MHD_Result ok = check_framing(s, conn, &refused);
+    framing f;
+    enum MHD_Result ok = check_framing(s, conn, &f, &refused);
     if (refused)
         return ok;
-    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
+    /* libmicrohttpd has checked it is digits only (or answered 400 itself) */
+    unsigned long long declared = f.length ? strtoull(f.length, NULL, 10) : 0;
     if (declared > s->opt.max_body)
         return send_error(s, conn, 413, "PAYLOAD_TOO_LARGE", "request body exceeds the configured limit", true);
     if (declared > 0 && !reserve_body(s, p, (size_t)declared + 1))

@@ -14,7 +14,7 @@ typedef struct item {
 } item;
 
 /* A flood from one address already queued; a second address's item comes
- * out second, not after the whole flood. */
+ * out next, not after the whole flood. */
 static void test_round_robin(void)
 {
     fairq q;
@@ -25,7 +25,7 @@ static void test_round_robin(void)
         CHECK(fq_push(&q, "127.0.0.2", &a[i].node));
     }
     CHECK(fq_push(&q, "127.0.0.1", &b.node));
-    const char want[] = "abaaaa";
+    const char want[] = "baaaaa"; /* b's lane was empty: it comes first */
     for (int i = 0; i < 6; i++) {
         item *it = (item *)fq_pop(&q);
         if (!CHECK(it != NULL))
@@ -34,6 +34,25 @@ static void test_round_robin(void)
     }
     CHECK(fq_pop(&q) == NULL);
     CHECK_INT(q.total, 0);
+    fq_free(&q);
+}
+
+/* Busy lanes take turns, one item each. */
+static void test_turns_between_busy_lanes(void)
+{
+    fairq q;
+    item a[3], b[3];
+    fq_init(&q, 16, 100);
+    for (int i = 0; i < 3; i++) {
+        a[i] = (item){.who = 'a', .n = i};
+        b[i] = (item){.who = 'b', .n = i};
+        fq_push(&q, "a", &a[i].node);
+    }
+    for (int i = 0; i < 3; i++)
+        fq_push(&q, "b", &b[i].node);
+    const char want[] = "bababa";
+    for (int i = 0; i < 6; i++)
+        CHECK_INT(((item *)fq_pop(&q))->who, want[i]);
     fq_free(&q);
 }
 
@@ -87,6 +106,7 @@ static void test_lane_reused_after_empty(void)
 void suite_fairq(void)
 {
     RUN(test_round_robin);
+    RUN(test_turns_between_busy_lanes);
     RUN(test_lane_is_fifo);
     RUN(test_bounds);
     RUN(test_lane_reused_after_empty);
