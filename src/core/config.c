@@ -157,7 +157,7 @@ void cfg_defaults(config *c)
     c->server.header_timeout_ms = 10000;
     c->server.body_timeout_ms = 30000;
     c->server.max_body_memory = 67108864;
-    c->server.slow_queue_per_client = 16;
+    c->server.slow_queue_per_client = 64;
     c->server.slow_queue_max = 1024;
     c->auth.ttl = 1209600;
     c->auth.max_ttl = 31556926;
