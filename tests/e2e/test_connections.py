@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import assert_error, report_line, run_bin, uniq_email
+from conftest import assert_error, report_line, run_bin, tessera_bin, uniq_email
 
 ATTACKER = "127.0.0.2"
 
@@ -157,6 +157,32 @@ def test_connections_over_the_per_client_cap_get_503_server_busy(server_factory)
             break
         time.sleep(0.1)
     assert resp[0] == 200 and json.loads(resp[2]) == {"status": "ok"}, resp
+
+
+def test_server_near_its_connection_limit_answers_503(server_factory, tmp_path, monkeypatch):
+    # RLIMIT_NOFILE 400 (soft and hard): 400 - a reserve leaves room for 200
+    # connections; in the last 1/16 of them a request is answered 503
+    real = tessera_bin()
+    wrapper = tmp_path / "tessera-400-fds"
+    wrapper.write_text(f'#!/bin/sh\nexec prlimit --nofile=400:400 -- "{real}" "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("TESSERA_BIN", str(wrapper))
+    srv = server_factory({"server": {"threads": 2}})
+    held = []
+    try:
+        for i in range(190):  # from 127.0.0.10..16: each under the per-address cap
+            held.append(connect(srv.port, f"127.0.0.{10 + i // 30}"))
+        time.sleep(0.3)
+        s = connect(srv.port, "127.0.0.20")
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        data, closed = read_all(s, 3)
+        s.close()
+        (resp,) = parse_responses(data)
+        headers = assert_raw_error(resp, 503, "SERVER_BUSY")
+        assert headers.get("connection") == "close" and closed, headers
+    finally:
+        for s in held:
+            s.close()
 
 
 def trickle_until_closed(s, piece, every=0.2, limit=5.0):
