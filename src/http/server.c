@@ -7,7 +7,6 @@
  * into a `request`, hands it to the application's handler, and sends back the
  * `response` as JSON. Nothing else in tessera includes microhttpd.h for this.
  */
-#include <arpa/inet.h>
 #include <stdarg.h>
 #include <microhttpd.h>
 #include <netdb.h>
