@@ -48,7 +48,7 @@ def post(port, path, body):
 def run_backend(name, database, work, args):
     wd = os.path.join(work, name)
     os.makedirs(wd)
-    t = bench.Tessera(wd, {})
+    t = bench.Tessera(wd, {"server": bench.BENCH_SERVER})
     t.db_url = database
     t.proc = subprocess.Popen([bench.BIN, "serve", "--config", t.cfg, "--listen",
                                f"127.0.0.1:{(port := bench.free_port())}", "--database", database],

@@ -2,6 +2,7 @@
  * pipeline.c — every request's way through tessera: find the token, check
  * it, strip it from the query, then route.
  */
+#include <sodium.h>
 #include <string.h>
 #include <strings.h>
 
@@ -55,6 +56,75 @@ static void strip_token_params(request *r, const cfg_sources *on)
     r->nquery = kept;
 }
 
+/* ---- CSRF: cookie-authenticated writes ---------------------------------- */
+
+/* The double-submit token's shortest accepted length. */
+#define CSRF_TOKEN_MIN 16
+
+static bool method_is_safe(const char *m)
+{
+    return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 || strcmp(m, "OPTIONS") == 0;
+}
+
+/* Origin "http[s]://X" where X is the Host header: the page that sent the
+ * request was served by this very server (under that name). */
+static bool origin_is_host(const char *origin, const char *host)
+{
+    const char *rest = strncasecmp(origin, "http://", 7) == 0    ? origin + 7
+                       : strncasecmp(origin, "https://", 8) == 0 ? origin + 8
+                                                                 : NULL;
+    return rest && host && *host && strcasecmp(rest, host) == 0;
+}
+
+static bool origin_listed(const json_t *allowed, const char *origin)
+{
+    size_t i;
+    json_t *item;
+    json_array_foreach(allowed, i, item)
+        if (strcasecmp(json_string_value(item), origin) == 0)
+            return true;
+    return false;
+}
+
+/* Double submit: a page of our origin can read the csrf_token cookie and
+ * copy it into a header; a cross-site page can do neither. */
+static bool csrf_double_submit(const request *r)
+{
+    const char *header = req_header(r, "X-CSRF-Token");
+    const char *cookie = req_cookie(r, "csrf_token");
+    if (header == NULL || cookie == NULL)
+        return false;
+    size_t len = strlen(header);
+    if (len < CSRF_TOKEN_MIN || strlen(cookie) != len)
+        return false;
+    return sodium_memcmp(header, cookie, len) == 0;
+}
+
+/*
+ * A browser sends the access_token cookie with every request to this host,
+ * whichever site's page made it: a cross-site form post would act as the
+ * signed-in user. A write authenticated by the cookie must therefore show it
+ * comes from our own origin (Origin or Sec-Fetch-Site, both set by the
+ * browser and not settable by a page's script), from a configured origin,
+ * or carry the double-submit token. Reads are left alone: they change
+ * nothing, and the same-origin policy keeps their answers from other sites.
+ */
+static bool csrf_allows(const request *r)
+{
+    if (method_is_safe(r->method))
+        return true;
+    const char *origin = req_header(r, "Origin");
+    if (origin && strcmp(origin, "null") != 0) {
+        const json_t *allowed = r->app->cfg->server.allowed_origins;
+        if (origin_is_host(origin, req_header(r, "Host")) || (allowed && origin_listed(allowed, origin)))
+            return true;
+    }
+    const char *site = req_header(r, "Sec-Fetch-Site");
+    if (site && strcmp(site, "same-origin") == 0)
+        return true;
+    return csrf_double_submit(r);
+}
+
 /*
  * The token decides who calls. No token: anonymous. A token that does not
  * check out is an error, never a silent fall back to anonymous: a client
@@ -74,8 +144,14 @@ static bool authenticate(request *r, response *res)
     strip_token_params(r, on);
     const char *tok = NULL;
     size_t len = 0;
-    if (tok_extract(on, &c, &tok, &len) == TOK_SRC_NONE)
+    tok_source src = tok_extract(on, &c, &tok, &len);
+    if (src == TOK_SRC_NONE)
         return true;
+    if (src == TOK_SRC_COOKIE && !csrf_allows(r)) {
+        res_error(res, 403, "CSRF_REJECTED",
+                  "a cookie-authenticated %s must come from this site's origin or carry X-CSRF-Token", r->method);
+        return false;
+    }
     switch (sess_check(a->sessions, tok, len, &r->who)) {
     case SESS_OK:
         return true;

@@ -112,6 +112,12 @@ static int run(const config *cfg)
         .handler = api_handle,
         .is_slow = api_is_slow,
         .slow_threads = cores(),
+        .slow_queue_per_client = cfg->server.slow_queue_per_client,
+        .slow_queue_max = cfg->server.slow_queue_max,
+        .max_conn_per_client = cfg->server.max_conn_per_client,
+        .header_timeout_ms = cfg->server.header_timeout_ms,
+        .body_timeout_ms = cfg->server.body_timeout_ms,
+        .max_body_memory = cfg->server.max_body_memory,
         .app = &a,
     };
     char err[512];

@@ -38,6 +38,7 @@ typedef enum key_kind {
     K_SIZE,   /* size_t   */
     K_JSON,   /* json_t *, an object kept as written */
     K_PERM,   /* bool: "ALLOW" (true) or "DENY" (false) */
+    K_ARRAY,  /* json_t *, an array kept as written (its check looks inside) */
 } key_kind;
 
 /* Extra check of a value already of the right type; NULL when fine. */
@@ -58,12 +59,14 @@ typedef struct key_spec {
 #define INTEGER(n, k, fld, lo, hi, chk) { n, k, offsetof(config, fld), lo, hi, NULL, chk }
 #define JSON_OBJECT(n, fld)       { n, K_JSON, offsetof(config, fld), 0, 0, NULL, NULL }
 #define PERMISSION(n, fld)        { n, K_PERM, offsetof(config, fld), 0, 0, NULL, check_permission }
+#define JSON_ARRAY(n, fld, chk)   { n, K_ARRAY, offsetof(config, fld), 0, 0, NULL, chk }
 #define END                       { NULL, K_OBJECT, 0, 0, 0, NULL, NULL }
 
 static const char *check_listen(const json_t *v);
 static const char *check_nonempty(const json_t *v);
 static const char *check_acl_status(const json_t *v);
 static const char *check_permission(const json_t *v);
+static const char *check_origins(const json_t *v);
 
 static const key_spec server_keys[] = {
     STRING("listen", server.listen, check_listen),
@@ -71,6 +74,14 @@ static const key_spec server_keys[] = {
     INTEGER("maxBodyBytes", K_SIZE, server.max_body, 1, 1073741824, NULL),
     INTEGER("aclErrorStatus", K_INT, server.acl_error_status, 401, 403, check_acl_status),
     INTEGER("rowCacheSize", K_SIZE, server.row_cache, 0, 1 << 26, NULL),
+    /* HTTP defences (docs/security/http.md) */
+    INTEGER("maxConnectionsPerClient", K_INT, server.max_conn_per_client, 1, 1000000, NULL),
+    INTEGER("headerTimeoutMs", K_INT, server.header_timeout_ms, 100, 3600000, NULL),
+    INTEGER("bodyTimeoutMs", K_INT, server.body_timeout_ms, 100, 3600000, NULL),
+    INTEGER("maxBodyMemoryBytes", K_SIZE, server.max_body_memory, 1024, 68719476736LL, NULL),
+    INTEGER("slowQueuePerClient", K_INT, server.slow_queue_per_client, 1, 100000, NULL),
+    INTEGER("slowQueueMax", K_INT, server.slow_queue_max, 1, 1000000, NULL),
+    JSON_ARRAY("allowedOrigins", server.allowed_origins, check_origins),
     END,
 };
 
@@ -142,6 +153,12 @@ void cfg_defaults(config *c)
     c->server.max_body = 1048576;
     c->server.row_cache = 131072;
     c->server.acl_error_status = 401;
+    c->server.max_conn_per_client = 64;
+    c->server.header_timeout_ms = 10000;
+    c->server.body_timeout_ms = 30000;
+    c->server.max_body_memory = 67108864;
+    c->server.slow_queue_per_client = 64;
+    c->server.slow_queue_max = 1024;
     c->auth.ttl = 1209600;
     c->auth.max_ttl = 31556926;
     c->auth.allow_eternal = false;
@@ -157,9 +174,11 @@ void cfg_free(config *c)
     free(c->database);
     free(c->server.listen);
     json_decref(c->models);
+    json_decref(c->server.allowed_origins);
     c->database = NULL;
     c->server.listen = NULL;
     c->models = NULL;
+    c->server.allowed_origins = NULL;
 }
 
 void cfg_apply_env(config *c)
@@ -232,6 +251,28 @@ static const char *check_permission(const json_t *v)
                                                                : "must be \"ALLOW\" or \"DENY\"";
 }
 
+/*
+ * allowedOrigins: each item is an origin as browsers send it in Origin,
+ * "http[s]://host[:port]" with no path, so it can be compared as text.
+ */
+static const char *check_origins(const json_t *v)
+{
+    static const char msg[] = "must be an array of origins \"http://HOST[:PORT]\" or \"https://HOST[:PORT]\"";
+    size_t i;
+    json_t *item;
+    json_array_foreach(v, i, item) {
+        const char *s = json_is_string(item) ? json_string_value(item) : NULL;
+        if (s == NULL || json_string_length(item) > 255 || strlen(s) != json_string_length(item))
+            return msg;
+        const char *rest = strncmp(s, "http://", 7) == 0    ? s + 7
+                           : strncmp(s, "https://", 8) == 0 ? s + 8
+                                                            : NULL;
+        if (rest == NULL || *rest == '\0' || strpbrk(rest, "/?# \t\\@") != NULL)
+            return msg;
+    }
+    return NULL;
+}
+
 /* ---- the walk over the tables ------------------------------------------ */
 
 typedef struct walk {
@@ -259,6 +300,7 @@ static const char *type_name(key_kind kind)
     switch (kind) {
     case K_OBJECT:
     case K_JSON:   return "an object";
+    case K_ARRAY:  return "an array";
     case K_STRING:
     case K_PERM:   return "a string";
     case K_BOOL:   return "a boolean";
@@ -271,6 +313,7 @@ static bool type_ok(key_kind kind, const json_t *v)
     switch (kind) {
     case K_OBJECT:
     case K_JSON:   return json_is_object(v);
+    case K_ARRAY:  return json_is_array(v);
     case K_STRING:
     case K_PERM:   return json_is_string(v);
     case K_BOOL:   return json_is_boolean(v);
@@ -314,6 +357,7 @@ static void store_value(walk *w, const key_spec *k, const json_t *v)
         *(bool *)field(w, k) = strcmp(json_string_value(v), "ALLOW") == 0;
         break;
     case K_JSON:
+    case K_ARRAY:
         slot = (json_t **)field(w, k);
         json_decref(*slot);
         *slot = json_incref((json_t *)v);
@@ -387,6 +431,7 @@ static int apply_document(config *c, const json_t *doc, const char *source,
     next.database = c->database ? dup_or_die(c->database) : NULL;
     next.server.listen = c->server.listen ? dup_or_die(c->server.listen) : NULL;
     next.models = json_incref(c->models);
+    next.server.allowed_origins = json_incref(c->server.allowed_origins);
     if (walk_object(&w, root_keys, doc, "") != 0) {
         cfg_free(&next);
         return -1;

@@ -41,6 +41,16 @@ typedef struct cfg_server {
     size_t max_body;          /* bytes; a larger body is refused with 413 */
     int acl_error_status;     /* 401 (LoopBack's default) or 403         */
     size_t row_cache;         /* rows findById keeps printed; 0: none    */
+    /* HTTP defences (docs/security/http.md) */
+    int max_conn_per_client;  /* open connections from one address       */
+    int header_timeout_ms;    /* a whole header block must arrive within */
+    int body_timeout_ms;      /* a whole body must arrive within         */
+    size_t max_body_memory;   /* bytes of bodies held, all connections   */
+    int slow_queue_per_client;/* queued password requests per address    */
+    int slow_queue_max;       /* queued password requests, all addresses */
+    json_t *allowed_origins;  /* array of "scheme://host[:port]" (owned), or
+                                 NULL: cross-site origins trusted for
+                                 cookie-authenticated writes             */
 } cfg_server;
 
 typedef struct config {

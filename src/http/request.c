@@ -24,9 +24,31 @@ const char *req_header(const request *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
+typedef struct cookie_search {
+    const char *name;
+    size_t len;
+    const char *value;
+} cookie_search;
+
+static enum MHD_Result match_cookie(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                    const char *value, size_t value_size)
+{
+    cookie_search *c = cls;
+    (void)kind;
+    (void)value_size;
+    if (key_size != c->len || memcmp(key, c->name, key_size) != 0)
+        return MHD_YES;
+    c->value = value ? value : "";
+    return MHD_NO; /* the first one, as libmicrohttpd's own lookup */
+}
+
+/* libmicrohttpd's lookup ignores case; a cookie's name does not, so
+ * "Access_Token" is another cookie than "access_token". */
 const char *req_cookie(const request *r, const char *name)
 {
-    return MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, name);
+    cookie_search c = {name, strlen(name), NULL};
+    MHD_get_connection_values_n(r->conn, MHD_COOKIE_KIND, match_cookie, &c);
+    return c.value;
 }
 
 /* The media type of a Content-Type value, without parameters. */
@@ -62,8 +84,14 @@ static json_t *parse_form(const char *body, size_t len, response *res)
             if (*p == '+') *p = ' ';
         for (char *p = val; *p; p++)
             if (*p == '+') *p = ' ';
-        MHD_http_unescape(pair);
-        MHD_http_unescape(val);
+        /* %00 decodes to a NUL, which would silently cut the text short
+         * ("abc%00xyz" stored as "abc"): refused, never truncated. */
+        if (MHD_http_unescape(pair) != strlen(pair) || MHD_http_unescape(val) != strlen(val)) {
+            json_decref(o);
+            free(copy);
+            res_error(res, 400, "BAD_REQUEST", "a form field contains a NUL character (%%00)");
+            return NULL;
+        }
         json_t *s = json_string(val);
         json_t *k = json_string(pair); /* only to check the key's UTF-8 */
         bool ok = s != NULL && k != NULL;

@@ -68,6 +68,7 @@ typedef struct response {
     const char *www_authenticate;    /* static string or NULL               */
     const char *header_name;         /* one more header (static), or NULL   */
     char header_value[128];
+    bool close_connection;           /* send Connection: close, then close  */
 } response;
 
 /* A query argument's value, or NULL. */
@@ -76,7 +77,7 @@ const char *req_query(const request *r, const char *key);
 /* A request header's value, or NULL. */
 const char *req_header(const request *r, const char *name);
 
-/* A cookie's value, or NULL. */
+/* A cookie's value, or NULL. Names are case-sensitive (RFC 6265). */
 const char *req_cookie(const request *r, const char *name);
 
 /*

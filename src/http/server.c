@@ -7,7 +7,6 @@
  * into a `request`, hands it to the application's handler, and sends back the
  * `response` as JSON. Nothing else in tessera includes microhttpd.h for this.
  */
-#include <arpa/inet.h>
 #include <stdarg.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -16,32 +15,47 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 
 #include "core/jtext.h"
+#include "http/fairq.h"
+#include "http/guard.h"
+#include "http/ratelog.h"
 #include "http/server.h"
+
+/* File descriptors kept back from connections: the database, SQLite's
+ * journal, logs, and each worker's epoll and wake-up descriptors. */
+#define FD_RESERVE_BASE 256
+#define FD_RESERVE_PER_THREAD 4
+/* A bound on connections whatever RLIMIT_NOFILE says: each may hold
+ * libmicrohttpd's 32 KiB buffer pool. */
+#define HTTP_MAX_CONNECTIONS 65536
 
 /* What one request accumulates between the handler's calls. */
 typedef struct pending {
+    fq_node node; /* in the slow pool's queue */
     char *body;
     size_t len, cap;
+    size_t reserved; /* bytes counted in the server's body_bytes */
     bool too_large;
+    bool no_memory;  /* the bodies of all connections hold too much */
     /* a slow request, run by the slow pool while its connection sleeps */
     bool done;
+    guard_conn *gc;  /* the connection's guard record, or NULL */
     struct MHD_Connection *conn;
     const char *url, *method;
     response res;
-    struct pending *next;
 } pending;
 
-/* The threads that run slow requests, and their queue. */
+/* The threads that run slow requests, and their fair queue. */
 typedef struct slow_pool {
     pthread_t *threads;
     int n;
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    pending *head, *tail;
+    fairq q;
     bool stopping;
 } slow_pool;
 
@@ -49,8 +63,11 @@ struct http_server {
     struct MHD_Daemon *mhd;
     http_options opt;
     char address[300];
-    int in_flight; /* requests begun and not yet completed (atomic) */
+    int in_flight;     /* requests begun and not yet completed (atomic) */
+    size_t body_bytes; /* body memory held by all requests (atomic)     */
     slow_pool slow;
+    guard *guard;
+    ratelog log;
     struct MHD_Response *fixed[RES_FIXED_COUNT]; /* built once, sent to all */
 };
 
@@ -68,20 +85,6 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
     r->query[r->nquery].value = value ? value : "";
     r->nquery++;
     return MHD_YES;
-}
-
-/* The peer's address as text, for throttling and fair queues. */
-static void client_ip_of(struct MHD_Connection *conn, char *out, size_t outlen)
-{
-    out[0] = '\0';
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (ci == NULL || ci->client_addr == NULL)
-        return;
-    const struct sockaddr *sa = ci->client_addr;
-    if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)outlen);
-    else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)outlen);
 }
 
 /* Splits the path on '/', dropping empty segments; -1 when too deep. */
@@ -154,7 +157,7 @@ static void fixed_stop(http_server *s)
 static enum MHD_Result send_response(http_server *s, struct MHD_Connection *conn, response *res)
 {
     const res_fixed_answer *fixed = res_fixed_answer_of(res->fixed);
-    if (fixed && res->header_name == NULL)
+    if (fixed && res->header_name == NULL && !res->close_connection)
         return MHD_queue_response(conn, (unsigned)res->status, s->fixed[res->fixed]);
     char *text = res->text;
     size_t len = res->text_len;
@@ -176,16 +179,25 @@ static enum MHD_Result send_response(http_server *s, struct MHD_Connection *conn
     }
     if (res->header_name)
         MHD_add_response_header(r, res->header_name, res->header_value);
+    if (res->close_connection)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ok = MHD_queue_response(conn, (unsigned)res->status, r);
     MHD_destroy_response(r);
     return ok;
 }
 
+/* An error of the HTTP layer. close: the connection cannot be trusted
+ * (or the server wants it gone), so it is closed after the answer. */
 static enum MHD_Result send_error(http_server *s, struct MHD_Connection *conn, int status, const char *code,
-                                  const char *msg)
+                                  const char *msg, bool close)
 {
     response res = {0};
     res_error(&res, status, code, "%s", msg);
+    res.close_connection = close;
+    if (status == 503) {
+        res.header_name = "Retry-After";
+        snprintf(res.header_value, sizeof res.header_value, "1");
+    }
     enum MHD_Result ok = send_response(s, conn, &res);
     res_clear(&res);
     return ok;
@@ -193,16 +205,50 @@ static enum MHD_Result send_error(http_server *s, struct MHD_Connection *conn, i
 
 /* ---- the access handler ------------------------------------------------- */
 
+/* Counts n more bytes of body memory; false (and nothing counted) when
+ * that would pass maxBodyMemoryBytes. */
+static bool reserve_body(http_server *s, pending *p, size_t n)
+{
+    size_t total = __atomic_add_fetch(&s->body_bytes, n, __ATOMIC_RELAXED);
+    if (total > s->opt.max_body_memory) {
+        __atomic_sub_fetch(&s->body_bytes, n, __ATOMIC_RELAXED);
+        return false;
+    }
+    p->reserved += n;
+    return true;
+}
+
+static void release_body(http_server *s, pending *p)
+{
+    if (p->reserved)
+        __atomic_sub_fetch(&s->body_bytes, p->reserved, __ATOMIC_RELAXED);
+    p->reserved = 0;
+}
+
+/*
+ * A body of declared length was counted whole on the first call (its buffer
+ * is that size); a chunked one is counted as its buffer grows, and past the
+ * memory cap the rest is dropped and the request answered 503.
+ */
 static bool append_body(http_server *s, pending *p, const char *data, size_t size)
 {
+    if (p->no_memory)
+        return true;
     if (p->too_large || p->len + size > s->opt.max_body) {
         p->too_large = true;
         return true;
     }
     if (p->len + size + 1 > p->cap) {
-        size_t cap = p->cap ? p->cap : 1024;
+        size_t cap = p->reserved ? p->reserved : p->cap ? p->cap : 1024;
         while (cap < p->len + size + 1)
             cap *= 2;
+        if (cap > p->reserved && !reserve_body(s, p, cap - p->reserved)) {
+            p->no_memory = true;
+            free(p->body);
+            p->body = NULL;
+            p->len = p->cap = 0;
+            return true;
+        }
         char *b = realloc(p->body, cap);
         if (b == NULL)
             return false;
@@ -223,7 +269,8 @@ static void run_handler(http_server *s, struct MHD_Connection *conn, const char 
     r.method = method;
     r.path = url;
     r.conn = conn;
-    client_ip_of(conn, r.client_ip, sizeof r.client_ip);
+    if (p->gc)
+        memcpy(r.client_ip, p->gc->ip, sizeof r.client_ip);
     r.app = s->opt.app;
     r.body = p->body ? p->body : "";
     r.body_len = p->len;
@@ -254,14 +301,11 @@ static void *slow_main(void *arg)
     slow_pool *sp = &s->slow;
     pthread_mutex_lock(&sp->lock);
     for (;;) {
-        while (sp->head == NULL && !sp->stopping)
+        while (sp->q.total == 0 && !sp->stopping)
             pthread_cond_wait(&sp->wake, &sp->lock);
-        pending *p = sp->head;
+        pending *p = (pending *)fq_pop(&sp->q);
         if (p == NULL)
             break; /* stopping, and the queue is drained */
-        sp->head = p->next;
-        if (sp->head == NULL)
-            sp->tail = NULL;
         pthread_mutex_unlock(&sp->lock);
         run_handler(s, p->conn, p->url, p->method, p, &p->res);
         p->done = true;
@@ -272,17 +316,21 @@ static void *slow_main(void *arg)
     return NULL;
 }
 
-static void slow_enqueue(slow_pool *sp, pending *p)
+/*
+ * Queues p in its client's lane and suspends its connection, both under the
+ * pool's lock, so no slow thread can resume the connection before it is
+ * suspended. false: the lane or the queue is full, nothing was done.
+ */
+static bool slow_enqueue(slow_pool *sp, struct MHD_Connection *conn, pending *p)
 {
     pthread_mutex_lock(&sp->lock);
-    p->next = NULL;
-    if (sp->tail)
-        sp->tail->next = p;
-    else
-        sp->head = p;
-    sp->tail = p;
-    pthread_cond_signal(&sp->wake);
+    bool ok = fq_push(&sp->q, p->gc ? p->gc->ip : "", &p->node);
+    if (ok) {
+        MHD_suspend_connection(conn);
+        pthread_cond_signal(&sp->wake);
+    }
     pthread_mutex_unlock(&sp->lock);
+    return ok;
 }
 
 static int slow_start(http_server *s)
@@ -290,6 +338,7 @@ static int slow_start(http_server *s)
     slow_pool *sp = &s->slow;
     pthread_mutex_init(&sp->lock, NULL);
     pthread_cond_init(&sp->wake, NULL);
+    fq_init(&sp->q, s->opt.slow_queue_per_client, s->opt.slow_queue_max);
     if (s->opt.is_slow == NULL || s->opt.slow_threads < 1)
         return 0;
     sp->threads = calloc((size_t)s->opt.slow_threads, sizeof *sp->threads);
@@ -311,6 +360,7 @@ static void slow_stop(slow_pool *sp)
     for (int i = 0; i < sp->n; i++)
         pthread_join(sp->threads[i], NULL);
     free(sp->threads);
+    fq_free(&sp->q);
     pthread_mutex_destroy(&sp->lock);
     pthread_cond_destroy(&sp->wake);
 }
@@ -324,19 +374,112 @@ static enum MHD_Result dispatch(http_server *s, struct MHD_Connection *conn, con
 {
     if (p->done)
         return send_and_free(s, conn, &p->res);
+    if (p->gc)
+        guard_enter(s->guard, p->gc, GUARD_BUSY);
     if (p->too_large)
-        return send_error(s, conn, 413, "PAYLOAD_TOO_LARGE", "request body exceeds the configured limit");
+        return send_error(s, conn, 413, "PAYLOAD_TOO_LARGE", "request body exceeds the configured limit", true);
+    if (p->no_memory)
+        return send_error(s, conn, 503, "SERVER_BUSY", "the server holds too many request bodies; try again", true);
     if (s->slow.n > 0 && s->opt.is_slow(method, url)) {
         p->conn = conn;
         p->url = url;
         p->method = method;
-        MHD_suspend_connection(conn);
-        slow_enqueue(&s->slow, p);
-        return MHD_YES;
+        if (slow_enqueue(&s->slow, conn, p))
+            return MHD_YES;
+        return send_error(s, conn, 503, "SERVER_BUSY", "too many password requests are waiting; try again", false);
     }
     response res = {0};
     run_handler(s, conn, url, method, p, &res);
     return send_and_free(s, conn, &res);
+}
+
+/* How the request says its body is framed. */
+typedef struct framing {
+    int content_length, transfer_encoding; /* how many of each header */
+    const char *length;                    /* the Content-Length value */
+    const char *coding;                    /* the Transfer-Encoding value */
+} framing;
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                     const char *value, size_t value_size)
+{
+    framing *f = cls;
+    (void)kind;
+    (void)value_size;
+    if (key_size == 14 && strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        f->content_length++;
+        f->length = value;
+    } else if (key_size == 17 && strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->transfer_encoding++;
+        f->coding = value ? value : "";
+    }
+    return MHD_YES;
+}
+
+/* "chunked", with blanks around it allowed; no other coding is known. */
+static bool is_chunked(const char *v)
+{
+    while (*v == ' ' || *v == '\t')
+        v++;
+    if (strncasecmp(v, "chunked", 7) != 0)
+        return false;
+    for (v += 7; *v == ' ' || *v == '\t'; v++)
+        ;
+    return *v == '\0';
+}
+
+/*
+ * Request smuggling: when two parties in a chain read a body's length
+ * differently, what one takes for body the other runs as a request. So a
+ * request whose framing can be read two ways is refused and its connection
+ * closed: two Content-Length headers, or Content-Length with
+ * Transfer-Encoding. A coding other than chunked cannot be read at all.
+ */
+static enum MHD_Result check_framing(http_server *s, struct MHD_Connection *conn, framing *fr, bool *refused)
+{
+    framing f = {0};
+    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, count_framing, &f);
+    *fr = f;
+    *refused = true;
+    if (f.content_length > 1)
+        return send_error(s, conn, 400, "BAD_REQUEST", "more than one Content-Length header", true);
+    if (f.content_length && f.transfer_encoding)
+        return send_error(s, conn, 400, "BAD_REQUEST", "Content-Length and Transfer-Encoding together", true);
+    if (f.transfer_encoding > 1)
+        return send_error(s, conn, 400, "BAD_REQUEST", "more than one Transfer-Encoding header", true);
+    if (f.transfer_encoding && !is_chunked(f.coding))
+        return send_error(s, conn, 501, "NOT_IMPLEMENTED", "the only transfer coding understood is chunked", true);
+    *refused = false;
+    return MHD_YES;
+}
+
+/*
+ * The first call, headers in and no body read yet: whatever is refused here
+ * is answered before the body is read (libmicrohttpd then sends no
+ * "100 Continue" and closes the connection after the answer).
+ */
+static enum MHD_Result first_call(http_server *s, struct MHD_Connection *conn, pending *p)
+{
+    if (p->gc && p->gc->refused)
+        return send_error(s, conn, 503, "SERVER_BUSY", "too many connections; try again", true);
+    bool refused;
+    framing f;
+    enum MHD_Result ok = check_framing(s, conn, &f, &refused);
+    if (refused)
+        return ok;
+    /* libmicrohttpd has checked it is digits only (or answered 400 itself) */
+    unsigned long long declared = f.length ? strtoull(f.length, NULL, 10) : 0;
+    if (declared > s->opt.max_body)
+        return send_error(s, conn, 413, "PAYLOAD_TOO_LARGE", "request body exceeds the configured limit", true);
+    if (declared > 0 && !reserve_body(s, p, (size_t)declared + 1))
+        return send_error(s, conn, 503, "SERVER_BUSY", "the server holds too many request bodies; try again", true);
+    return MHD_YES;
+}
+
+static guard_conn *guard_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -352,11 +495,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         *con_cls = p;
         __atomic_add_fetch(&s->in_flight, 1, __ATOMIC_RELAXED);
-        /* A declared length over the limit is refused before reading it. */
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > s->opt.max_body)
-            p->too_large = true;
-        return MHD_YES;
+        p->gc = guard_of(conn);
+        if (p->gc)
+            guard_enter(s->guard, p->gc, GUARD_BODY);
+        return first_call(s, conn, p);
     }
     if (*upload_data_size > 0) {
         if (!append_body(s, p, upload_data, *upload_data_size))
@@ -371,11 +513,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     http_server *s = cls;
-    (void)conn;
     (void)toe;
     pending *p = *con_cls;
     if (p == NULL)
         return;
+    guard_conn *gc = guard_of(conn); /* afresh: NULL once the connection is closed */
+    if (gc)
+        guard_enter(s->guard, gc, GUARD_HEADERS); /* the next request's header deadline */
+    release_body(s, p);
     res_clear(&p->res);
     free(p->body);
     free(p);
@@ -420,9 +565,60 @@ static int resolve(const char *listen, struct sockaddr_storage *sa, socklen_t *s
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    (void)cls;
-    fputs("tessera: http: ", stderr);
-    vfprintf(stderr, fmt, ap);
+    http_server *s = cls;
+    rlog_vprintf(&s->log, fmt, ap);
+}
+
+/* Accepted and closed connections: the guard counts them per address. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    http_server *s = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *fd = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *ad = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        if (fd)
+            *socket_context = guard_open(s->guard, fd->connect_fd, ad ? ad->client_addr : NULL);
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        guard_close(s->guard, *socket_context);
+        *socket_context = NULL;
+    }
+}
+
+/*
+ * Every connection costs a descriptor, so the soft RLIMIT_NOFILE is raised
+ * to the hard one. Returns how many connections that leaves room for, after
+ * a reserve for everything else the process opens.
+ */
+static unsigned connection_limit(int threads)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 512;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t want = rl.rlim_max;
+        rl.rlim_cur = want;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    rlim_t reserve = FD_RESERVE_BASE + (rlim_t)FD_RESERVE_PER_THREAD * (rlim_t)threads;
+    rlim_t n = rl.rlim_cur > reserve * 2 ? rl.rlim_cur - reserve : rl.rlim_cur / 2;
+    if (n > HTTP_MAX_CONNECTIONS)
+        n = HTTP_MAX_CONNECTIONS;
+    return n < 16 ? 16 : (unsigned)n;
+}
+
+/* The guard's limits: past soft_total (1/16 under libmicrohttpd's hard
+ * limit) connections are answered 503 instead of dropped unanswered. */
+static guard_limits guard_limits_of(const http_options *opt, unsigned limit)
+{
+    guard_limits gl = {
+        .per_client = opt->max_conn_per_client,
+        .soft_total = limit - limit / 16,
+        .header_ms = opt->header_timeout_ms,
+        .body_ms = opt->body_timeout_ms,
+    };
+    return gl;
 }
 
 http_server *http_start(const http_options *opt, char *err, size_t errlen)
@@ -437,9 +633,16 @@ http_server *http_start(const http_options *opt, char *err, size_t errlen)
         return NULL;
     }
     s->opt = *opt;
-    if (fixed_start(s) != 0) {
+    int threads = opt->threads > 1 ? opt->threads : 1;
+    unsigned limit = connection_limit(threads);
+    guard_limits gl = guard_limits_of(opt, limit);
+    rlog_init(&s->log, "tessera: http: ");
+    s->guard = guard_new(&gl);
+    if (s->guard == NULL || fixed_start(s) != 0) {
         snprintf(err, errlen, "out of memory");
         fixed_stop(s);
+        guard_free(s->guard);
+        rlog_finish(&s->log);
         free(s);
         return NULL;
     }
@@ -448,16 +651,20 @@ http_server *http_start(const http_options *opt, char *err, size_t errlen)
     if (sa.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
-                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
                               MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                              MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(opt->threads > 1 ? opt->threads : 1),
+                              MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                              MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+                              MHD_OPTION_CONNECTION_LIMIT, limit,
                               MHD_OPTION_CONNECTION_TIMEOUT, 30U,
                               MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024U,
                               MHD_OPTION_END);
     if (s->mhd == NULL) {
         snprintf(err, errlen, "cannot listen on %s (address in use, or not allowed?)", opt->listen);
         fixed_stop(s);
+        guard_free(s->guard);
+        rlog_finish(&s->log);
         free(s);
         return NULL;
     }
@@ -466,6 +673,8 @@ http_server *http_start(const http_options *opt, char *err, size_t errlen)
         slow_stop(&s->slow);
         MHD_stop_daemon(s->mhd);
         fixed_stop(s);
+        guard_free(s->guard);
+        rlog_finish(&s->log);
         free(s);
         return NULL;
     }
@@ -494,6 +703,8 @@ void http_stop(http_server *s, int grace_ms)
     }
     slow_stop(&s->slow); /* every suspended connection is resumed by then */
     MHD_stop_daemon(s->mhd);
+    guard_free(s->guard); /* after the daemon: every connection is closed */
     fixed_stop(s);
+    rlog_finish(&s->log);
     free(s);
 }

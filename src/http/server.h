@@ -29,6 +29,18 @@ typedef struct http_options {
      */
     bool (*is_slow)(const char *method, const char *path);
     int slow_threads;
+    /* The slow pool's queue takes turns between client addresses; past
+     * either bound a slow request gets 503 SERVER_BUSY. */
+    int slow_queue_per_client;
+    int slow_queue_max;
+    /* Defences (docs/security/http.md): connections per client address
+     * (past it 503, past twice it dropped), the time a request's whole
+     * header block and whole body may take, and the body memory held by
+     * all connections together (past it 503). */
+    int max_conn_per_client;
+    int header_timeout_ms;
+    int body_timeout_ms;
+    size_t max_body_memory;
 } http_options;
 
 /* Binds and starts serving. NULL with a message in err when it cannot. */

@@ -95,6 +95,7 @@ int main(void)
     suite_tokcache();
     suite_rowcache();
     suite_response();
+    suite_fairq();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -45,5 +45,6 @@ void suite_filter(void);
 void suite_tokcache(void);
 void suite_rowcache(void);
 void suite_response(void);
+void suite_fairq(void);
 
 #endif
