@@ -152,7 +152,9 @@ static void credentials_changed(response *res)
 static bool throttle_begin(request *r, const char *account, thr_ticket *tk, response *res)
 {
     int64_t wait;
-    thr_result t = thr_begin(r->app->throttle, r->client_ip, account, tk, &wait);
+    char address[46];
+    thr_client_address(r->app->throttle, r->client_ip, req_header(r, "X-Forwarded-For"), address);
+    thr_result t = thr_begin(r->app->throttle, address, account, tk, &wait);
     if (t == THR_OK)
         return true;
     if (t == THR_UNAVAILABLE) {

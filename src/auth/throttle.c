@@ -228,6 +228,26 @@ static void maybe_purge(throttle *t, int64_t now)
 
 /* ---- the API ----------------------------------------------------------- */
 
+void thr_client_address(const throttle *t, const char *peer, const char *xff, char out[46])
+{
+    snprintf(out, 46, "%s", peer ? peer : "");
+    if (t == NULL || !t->cfg.forwarded_for || xff == NULL)
+        return;
+    const char *last = strrchr(xff, ',');
+    last = last ? last + 1 : xff;
+    while (*last == ' ' || *last == '\t')
+        last++;
+    size_t n = strcspn(last, " \t");
+    char ip[46];
+    unsigned char bin[sizeof(struct in6_addr)];
+    if (n == 0 || n >= sizeof ip)
+        return;
+    memcpy(ip, last, n);
+    ip[n] = '\0';
+    if (inet_pton(AF_INET, ip, bin) == 1 || inet_pton(AF_INET6, ip, bin) == 1)
+        memcpy(out, ip, n + 1);
+}
+
 thr_result thr_begin(throttle *t, const char *address, const char *account, thr_ticket *tk,
                      int64_t *retry_after)
 {

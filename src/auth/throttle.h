@@ -35,6 +35,13 @@ typedef struct thr_ticket {
 } thr_ticket;
 
 throttle *thr_new(const cfg_login_throttle *cfg, store_t *store);
+
+/*
+ * The address a client is counted under: the peer's, or, with
+ * trustForwardedFor, the last entry of X-Forwarded-For (xff, may be NULL)
+ * when it is an IP address: the one the proxy in front appended.
+ */
+void thr_client_address(const throttle *t, const char *peer, const char *xff, char out[46]);
 void thr_free(throttle *t);
 
 /*

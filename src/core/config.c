@@ -92,6 +92,7 @@ static const key_spec login_throttle_keys[] = {
     INTEGER("maxDelaySeconds", K_I64, auth.login_throttle.max_delay, 1, 86400, NULL),
     INTEGER("forgetAfterSeconds", K_I64, auth.login_throttle.forget_after, 1, 31536000, NULL),
     INTEGER("addressSlots", K_SIZE, auth.login_throttle.address_slots, 64, 1 << 24, NULL),
+    BOOLEAN("trustForwardedFor", auth.login_throttle.forwarded_for),
     END,
 };
 

@@ -29,6 +29,8 @@ typedef struct cfg_login_throttle {
     int64_t max_delay;        /* the wait doubles up to this, seconds     */
     int64_t forget_after;     /* seconds without a failure that clear them */
     size_t address_slots;     /* client addresses remembered in memory    */
+    bool forwarded_for;       /* the client is the last X-Forwarded-For entry
+                                 (only behind a proxy that sets it)       */
 } cfg_login_throttle;
 
 typedef struct cfg_auth {

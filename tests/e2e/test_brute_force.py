@@ -151,3 +151,27 @@ def test_account_count_shared_by_instances(server_factory):
         assert_throttled(b.login(u["email"], u["password"]), 1)
     finally:
         b.stop()
+
+
+def spray(srv, n, forwarded_for):
+    for _ in range(n):
+        r = srv.login(uniq_email("spray"), "guess", headers={"X-Forwarded-For": forwarded_for})
+        assert_error(r, 401, "LOGIN_FAILED")
+
+
+def test_forwarded_for_ignored_unless_trusted(server_factory):
+    """By default X-Forwarded-For is the client's to write: a new value per
+    request buys no fresh attempts."""
+    srv = server_factory()
+    for i in range(PER_ADDRESS):
+        spray(srv, 1, f"10.0.0.{i + 1}")
+    r = srv.login(uniq_email("spray"), "guess", headers={"X-Forwarded-For": "10.0.1.1"})
+    assert_throttled(r, 1)
+
+
+def test_trusted_forwarded_for_counts_the_client_behind_the_proxy(server_factory):
+    srv = server_factory({"auth": {"loginThrottle": {"trustForwardedFor": True}}})
+    spray(srv, PER_ADDRESS, "192.0.2.1, 10.0.0.1")
+    r = srv.login(uniq_email("spray"), "guess", headers={"X-Forwarded-For": "10.0.0.1"})
+    assert_throttled(r, 1)
+    spray(srv, 1, "10.0.0.2")  # another client behind the same proxy
