@@ -167,6 +167,8 @@ static bool throttle_begin(request *r, const char *account, thr_ticket *tk, resp
     return false;
 }
 
+/* The name failed logins are counted under: "id:N" for a known account,
+ * whichever way it was named; what was given for an unknown one. */
 static void account_name(const store_user *u, bool found, const char *email_lower, const char *username,
                          char *out, size_t cap)
 {
