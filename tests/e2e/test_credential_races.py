@@ -117,6 +117,7 @@ def test_concurrent_password_changes_one_wins(racer):
             assert_error(lost, 400, "INVALID_PASSWORD")
         assert racer.login(email, winners[0]).status_code == 200
         assert_error(racer.login(email, loser), 401, "LOGIN_FAILED")
+    print(f"{raced} of {ROUNDS} rounds raced")
     assert raced > 0, "the two changes never overlapped: the race was not exercised"
 
 
