@@ -7,8 +7,10 @@
  * delete one (the memory cache and the revocation log must hear of it), and
  * change one (a token's lifetime is fixed when issued).
  */
+#include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/access.h"
@@ -73,9 +75,14 @@ bool tokapi_create(mreq *q)
     }
     char secret[TOK_MAX_LEN + 1];
     tok_record rec;
-    store_err e = sess_issue(a->sessions, user_id, ttl, secret, &rec);
+    /* only while the caller's own token lives: one revoked meanwhile (a
+     * password change, a logout) cannot leave a fresh token behind */
+    store_grant grant = {-1, &q->r->who.token_hash};
+    store_err e = sess_issue(a->sessions, user_id, ttl, &grant, secret, &rec);
     if (e == STORE_OK)
         res_json(q->res, 200, sess_token_json(&rec, secret));
+    else if (e == STORE_STALE)
+        res_fixed(q->res, RES_INVALID_TOKEN);
     else if (e == STORE_NOT_FOUND)
         res_error(q->res, 422, "INVALID_USER_ID", "no user has id %lld", (long long)user_id);
     else
@@ -152,11 +159,43 @@ static void keep_live(json_t *row, void *ctx)
     json_decref(row);
 }
 
+/*
+ * ?limit= and ?skip= (or ?offset=), beside the filter's own: a whole number
+ * from 0 (limit: up to FILTER_MAX_LIMIT). False when answered (400).
+ */
+static bool page_param(request *r, const char *key, int64_t max, int64_t *out, response *res)
+{
+    const char *v = req_query(r, key);
+    if (v == NULL)
+        return true;
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (*v < '0' || *v > '9' || *end != '\0' || errno || n > max) {
+        res_error(res, 400, "INVALID_FILTER", "%s must be a whole number from 0 to %lld", key, (long long)max);
+        return false;
+    }
+    *out = n;
+    return true;
+}
+
+static bool page_params(request *r, filter *f, response *res)
+{
+    bool ok = page_param(r, "limit", FILTER_MAX_LIMIT, &f->limit, res) &&
+              page_param(r, "skip", INT64_MAX, &f->skip, res) &&
+              page_param(r, "offset", INT64_MAX, &f->skip, res);
+    if (!ok)
+        filter_free(f);
+    return ok;
+}
+
+/* The user's live tokens, oldest first unless the filter orders them; a
+ * page of them with limit and skip (in the filter or as parameters). */
 void tokapi_list_for_user(request *r, response *res, int64_t user_id)
 {
     mreq t = {.r = r, .res = res, .m = models_by_name(r->app->models, "AccessToken")};
     filter f;
-    if (!eng_filter(&t, &f))
+    if (!eng_filter(&t, &f) || !page_params(r, &f, res))
         return;
     if (f.norder == 0) { /* oldest first, as the list always was */
         f.order[0] = (forder){model_prop_named(t.m, "created"), false};

@@ -116,14 +116,68 @@ static account_key key_of(const request *r, int64_t id)
     return k;
 }
 
-/* Every change to an account goes through here: the cached account is
- * forgotten once the change is in the store, before it is answered. */
-static store_err update_account(request *r, const store_user *u, unsigned fields)
+/*
+ * Every change to an account goes through here: the cached account is
+ * forgotten once the change is in the store, before it is answered. A new
+ * email or password is written only if no other change of them came first
+ * (STORE_STALE), and ends every session but *keep in the same transaction
+ * (LoopBack's logoutSessionsOnSensitiveChanges); this cache hears it here,
+ * the other instances through the revocation log.
+ */
+static store_err update_account(request *r, store_user *u, unsigned fields, const tok_hash *keep)
 {
-    store_err e = store_of(r)->ops->user_update(store_of(r), u, fields);
+    store_err e = store_of(r)->ops->user_update(store_of(r), u, fields, keep);
     account_key k = key_of(r, u->id);
     rowcache_forget(r->app->rows, k.m, k.id);
+    if (e == STORE_OK && (fields & STORE_USER_CREDENTIALS) && !(fields & STORE_USER_REHASH))
+        sess_forget_user(r->app->sessions, u->id, keep);
     return e;
+}
+
+/* 409 for the loser of a race between two changes of the same credentials. */
+static void credentials_changed(response *res)
+{
+    res_error(res, 409, "CREDENTIALS_CHANGED",
+              "the email or password changed while this request was served; read the account and try again");
+}
+
+/* ---- failed logins -------------------------------------------------------- */
+
+/*
+ * Counts a password check against the client's address and the account
+ * (auth/throttle.h); false when answered: 429 with Retry-After, no password
+ * hashed. A known account is named by its id, so its email and its
+ * username share one count; an unknown one by what was given.
+ */
+static bool throttle_begin(request *r, const char *account, thr_ticket *tk, response *res)
+{
+    int64_t wait;
+    char address[46];
+    thr_client_address(r->app->throttle, r->client_ip, req_header(r, "X-Forwarded-For"), address);
+    thr_result t = thr_begin(r->app->throttle, address, account, tk, &wait);
+    if (t == THR_OK)
+        return true;
+    if (t == THR_UNAVAILABLE) {
+        api_store_failure(res, STORE_UNAVAILABLE);
+        return false;
+    }
+    res_error(res, 429, "TOO_MANY_ATTEMPTS", "too many failed attempts; retry in %lld s", (long long)wait);
+    res->header_name = "Retry-After";
+    snprintf(res->header_value, sizeof res->header_value, "%lld", (long long)wait);
+    return false;
+}
+
+/* The name failed logins are counted under: "id:N" for a known account,
+ * whichever way it was named; what was given for an unknown one. */
+static void account_name(const store_user *u, bool found, const char *email_lower, const char *username,
+                         char *out, size_t cap)
+{
+    if (found)
+        snprintf(out, cap, "id:%lld", (long long)u->id);
+    else if (email_lower && *email_lower)
+        snprintf(out, cap, "email:%s", email_lower);
+    else
+        snprintf(out, cap, "username:%s", username ? username : "");
 }
 
 /* The caller's own token survives a change the caller made to their own account. */
@@ -184,8 +238,10 @@ static bool wants_user(const request *r)
     return yes;
 }
 
-/* Finds the account named by email or username; false when there is none. */
-static bool find_login(request *r, const json_t *body, store_user *u, response *res, bool *answered)
+/* Finds the account named by email or username; false when there is none.
+ * *account gets the name its failed logins are counted under. */
+static bool find_login(request *r, const json_t *body, store_user *u, char *account, size_t cap,
+                       response *res, bool *answered)
 {
     const char *email = str_prop(body, "email");
     const char *username = str_prop(body, "username");
@@ -199,6 +255,7 @@ static bool find_login(request *r, const json_t *body, store_user *u, response *
     if (email && *email)
         user_email_lower(email, lower);
     store_err e = store_of(r)->ops->user_find(store_of(r), lower[0] ? lower : NULL, username, u);
+    account_name(u, e == STORE_OK, lower, username, account, cap);
     if (e == STORE_OK)
         return true;
     if (e != STORE_NOT_FOUND) {
@@ -210,8 +267,11 @@ static bool find_login(request *r, const json_t *body, store_user *u, response *
 
 /*
  * A wrong password and an unknown account get the same answer after the same
- * work (one argon2id verification), so a login reveals nothing about which
- * accounts exist.
+ * work (one argon2id verification), and are throttled alike, so a login
+ * reveals nothing about which accounts exist. The token is inserted only if
+ * the password checked is still the account's (its credential version), in
+ * the insert itself: a login in flight cannot outlive a password change or
+ * the account's deletion (both answer 401 LOGIN_FAILED, as a wrong password).
  */
 void api_user_login(request *r, const char *const *args, response *res)
 {
@@ -228,8 +288,10 @@ void api_user_login(request *r, const char *const *args, response *res)
     size_t pwlen = pw ? strlen(pw) : 0;
     store_user u = {0};
     bool answered;
-    bool found = find_login(r, body, &u, res, &answered);
-    if (answered)
+    char account[STORE_EMAIL_MAX + 16];
+    thr_ticket tk;
+    bool found = find_login(r, body, &u, account, sizeof account, res, &answered);
+    if (answered || !throttle_begin(r, account, &tk, res))
         goto out;
     if (!found || pw == NULL) {
         pw_burn(cost_of(r), pw ? pw : "", pwlen);
@@ -240,16 +302,22 @@ void api_user_login(request *r, const char *const *args, response *res)
         res_error(res, 401, "LOGIN_FAILED", "login failed");
         goto out;
     }
+    thr_succeeded(r->app->throttle, &tk);
     if (sess_resolve_ttl(&a->cfg->auth, json_object_get(body, "ttl"), &ttl, why, sizeof why) != 0) {
         res_error(res, 422, "INVALID_TTL", "%s", why);
         goto out;
     }
     if (pw_needs_rehash(cost_of(r), u.password) && pw_hash(cost_of(r), pw, pwlen, u.password) == 0)
-        update_account(r, &u, STORE_USER_PASSWORD);
+        update_account(r, &u, STORE_USER_PASSWORD | STORE_USER_REHASH, NULL);
 
     char secret[TOK_MAX_LEN + 1];
     tok_record rec;
-    store_err e = sess_issue(a->sessions, u.id, ttl, secret, &rec);
+    store_grant grant = {u.cred_version, NULL};
+    store_err e = sess_issue(a->sessions, u.id, ttl, &grant, secret, &rec);
+    if (e == STORE_STALE || e == STORE_NOT_FOUND) {
+        res_error(res, 401, "LOGIN_FAILED", "login failed");
+        goto out;
+    }
     if (e != STORE_OK) {
         api_store_failure(res, e);
         goto out;
@@ -335,7 +403,7 @@ static int patch_fields(request *r, const json_t *body, bool is_admin, store_use
 /*
  * A new email or password ends every other session of the account (LoopBack's
  * logoutSessionsOnSensitiveChanges): whoever held the old credentials must not
- * keep a way in.
+ * keep a way in. Two changes racing: one wins, the other gets 409.
  */
 void api_user_patch(request *r, const char *const *args, response *res)
 {
@@ -348,11 +416,11 @@ void api_user_patch(request *r, const char *const *args, response *res)
     int fields = patch_fields(r, body, access_has_role(r, "admin"), &u, res);
     if (fields < 0)
         goto out;
-    store_err e = update_account(r, &u, (unsigned)fields);
-    if (e == STORE_OK && (fields & (STORE_USER_EMAIL | STORE_USER_PASSWORD)))
-        e = sess_revoke_user(r->app->sessions, u.id, token_to_keep(r, u.id));
+    store_err e = update_account(r, &u, (unsigned)fields, token_to_keep(r, u.id));
     if (e == STORE_OK)
         res_json(res, 200, user_to_json(&u));
+    else if (e == STORE_STALE)
+        credentials_changed(res);
     else
         store_failed(e, &u, res);
 out:
@@ -362,6 +430,8 @@ out:
 
 /* ---- POST /api/users/change-password -------------------------------------- */
 
+/* The old password is checked against the version it was read at: of two
+ * changes racing with the same old password, one gets 204, the other 409. */
 void api_user_change_password(request *r, const char *const *args, response *res)
 {
     (void)args;
@@ -392,17 +462,23 @@ void api_user_change_password(request *r, const char *const *args, response *res
         store_failed(e, &u, res);
         goto out;
     }
+    char account[32];
+    thr_ticket tk;
+    account_name(&u, true, NULL, NULL, account, sizeof account);
+    if (!throttle_begin(r, account, &tk, res))
+        goto out;
     if (!pw_verify(u.password, old, strlen(old))) {
         res_error(res, 400, "INVALID_PASSWORD", "Invalid current password");
         goto out;
     }
+    thr_succeeded(r->app->throttle, &tk);
     if (!set_password(r, &u, new, res))
         goto out;
-    e = update_account(r, &u, STORE_USER_PASSWORD);
-    if (e == STORE_OK)
-        e = sess_revoke_user(r->app->sessions, u.id, &r->who.token_hash);
+    e = update_account(r, &u, STORE_USER_PASSWORD, &r->who.token_hash);
     if (e == STORE_OK)
         res_no_content(res);
+    else if (e == STORE_STALE)
+        credentials_changed(res);
     else
         store_failed(e, &u, res);
 out:

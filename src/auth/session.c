@@ -220,7 +220,40 @@ sess_result sess_check(sess *s, const char *secret, size_t len, principal *out)
 
 /* ---- issue and revoke -------------------------------------------------- */
 
-store_err sess_issue(sess *s, int64_t user_id, int64_t ttl, char *secret, tok_record *rec)
+/* The most tokens the cap revokes per issue (more go on later issues). */
+#define CAP_BATCH 64
+
+typedef struct over_cap {
+    sess *s;
+    const tok_hash *fresh; /* the token just issued: never its own victim */
+} over_cap;
+
+static void revoke_over_cap(const tok_record *t, void *ctx)
+{
+    over_cap *oc = ctx;
+    if (memcmp(t->hash.b, oc->fresh->b, TOK_HASH_LEN) != 0)
+        sess_revoke(oc->s, &t->hash);
+}
+
+/* Beyond maxTokensPerUser, the oldest of the user's live tokens go, each
+ * through sess_revoke: the cache, the store and the revocation log. */
+static void enforce_cap(sess *s, const tok_record *fresh)
+{
+    over_cap oc = {s, &fresh->hash};
+    if (s->cfg.max_tokens_per_user > 0)
+        s->store->ops->token_beyond(s->store, fresh->user_id, fresh->created_ms, s->cfg.max_tokens_per_user,
+                                    CAP_BATCH, revoke_over_cap, &oc);
+}
+
+/*
+ * The store first (where the grant is checked in the same statement as the
+ * insert), then the cache, then the store once more: a revocation that
+ * deleted the row before the cache had it would otherwise leave it cached
+ * for good. Once the row is seen after the put, any later revocation
+ * removes it from the cache too (directly, or through the log).
+ */
+store_err sess_issue(sess *s, int64_t user_id, int64_t ttl, const store_grant *grant, char *secret,
+                     tok_record *rec)
 {
     memset(rec, 0, sizeof *rec);
     tok_generate(secret, (size_t)s->cfg.token_length);
@@ -229,10 +262,18 @@ store_err sess_issue(sess *s, int64_t user_id, int64_t ttl, char *secret, tok_re
     rec->user_id = user_id;
     rec->created_ms = iso_now_ms();
     rec->ttl = ttl;
-    store_err e = s->store->ops->token_insert(s->store, rec);
-    if (e == STORE_OK)
-        tcache_put(s->cache, rec);
-    return e;
+    store_err e = s->store->ops->token_insert(s->store, rec, grant);
+    if (e != STORE_OK)
+        return e;
+    tcache_put(s->cache, rec);
+    tok_record again;
+    e = s->store->ops->token_find(s->store, &rec->hash, &again);
+    if (e != STORE_OK) {
+        tcache_remove(s->cache, &rec->hash);
+        return e == STORE_NOT_FOUND ? STORE_STALE : e;
+    }
+    enforce_cap(s, rec);
+    return STORE_OK;
 }
 
 store_err sess_revoke(sess *s, const tok_hash *h)
@@ -254,6 +295,11 @@ store_err sess_revoke_user(sess *s, int64_t user_id, const tok_hash *keep)
 {
     tcache_remove_user(s->cache, user_id, keep);
     return s->store->ops->token_delete_user(s->store, user_id, keep, NULL);
+}
+
+void sess_forget_user(sess *s, int64_t user_id, const tok_hash *keep)
+{
+    tcache_remove_user(s->cache, user_id, keep);
 }
 
 /* ---- sync with the store ----------------------------------------------- */

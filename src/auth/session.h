@@ -45,15 +45,24 @@ sess_result sess_check(sess *s, const char *secret, size_t len, principal *out);
 
 /*
  * Issues a token for user_id with ttl seconds (already resolved by
- * sess_resolve_ttl). Writes the secret (tokenLength + 1 bytes) to secret and
- * the record to *rec. Returns a store error code.
+ * sess_resolve_ttl), only while *grant holds (store_grant: the credential
+ * version a password was checked against, the token that asked; NULL: no
+ * condition). Writes the secret (tokenLength + 1 bytes) to secret and the
+ * record to *rec. Returns a store error code: STORE_NOT_FOUND when the user
+ * is gone, STORE_STALE when the grant no longer holds (also when the token
+ * was revoked before this call returned). Beyond auth.maxTokensPerUser live
+ * tokens, the user's oldest are revoked, as a logout would.
  */
-store_err sess_issue(sess *s, int64_t user_id, int64_t ttl, char *secret, tok_record *rec);
+store_err sess_issue(sess *s, int64_t user_id, int64_t ttl, const store_grant *grant, char *secret,
+                     tok_record *rec);
 
 store_err sess_revoke(sess *s, const tok_hash *h);
 store_err sess_revoke_handle(sess *s, int64_t user_id, const char *handle);
 /* All of a user's tokens, except *keep when not NULL. */
 store_err sess_revoke_user(sess *s, int64_t user_id, const tok_hash *keep);
+/* The cache's part of sess_revoke_user, for tokens the store has already
+ * deleted (store_ops.user_update on a credential change). */
+void sess_forget_user(sess *s, int64_t user_id, const tok_hash *keep);
 
 /* Writes the last use of tokens used since the previous flush to the store. */
 void sess_flush_used(sess *s);

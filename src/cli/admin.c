@@ -237,7 +237,7 @@ static int token_issue(store_t *st, const config *cfg, const token_args *ta)
     sess *s = sess_new(&cfg->auth, st);
     char secret[TOK_MAX_LEN + 1];
     tok_record rec;
-    store_err e = s ? sess_issue(s, u.id, ttl, secret, &rec) : STORE_ERROR;
+    store_err e = s ? sess_issue(s, u.id, ttl, NULL, secret, &rec) : STORE_ERROR;
     if (e == STORE_OK)
         puts(secret);
     else

@@ -40,6 +40,7 @@ static int worker_threads(const config *cfg)
 static void rc_cleanup(app *a)
 {
     sess_free(a->sessions);
+    thr_free(a->throttle);
     rowcache_free(a->rows);
     acl_free(a->acl);
     models_free(a->models);
@@ -98,9 +99,10 @@ static int run(const config *cfg)
         a.rows = rowcache_new(cfg->server.row_cache);
     a.acl = acl_new(a.models, st, cfg->acl_default_allow);
     a.sessions = sess_new(&cfg->auth, st);
+    a.throttle = thr_new(&cfg->auth.login_throttle, st);
     if (a.sessions && sess_preload(a.sessions) != STORE_OK)
         fputs("tessera: could not load the live tokens; they will be read on first use\n", stderr);
-    if (a.acl == NULL || a.sessions == NULL || sess_start_sync(a.sessions, SYNC_INTERVAL_MS) != 0) {
+    if (a.acl == NULL || a.sessions == NULL || a.throttle == NULL || sess_start_sync(a.sessions, SYNC_INTERVAL_MS) != 0) {
         fputs("tessera: cannot start the token cache\n", stderr);
         rc_cleanup(&a);
         return CLI_FAILED;

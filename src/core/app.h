@@ -6,6 +6,7 @@
 
 #include "auth/acl.h"
 #include "auth/session.h"
+#include "auth/throttle.h"
 #include "model/rowcache.h"
 #include "model/schema.h"
 #include "core/config.h"
@@ -19,6 +20,7 @@ typedef struct app {
     acl_engine *acl;
     rowcache *rows;      /* NULL when rows cannot be cached (store_ops.claim) */
     char instance[128];  /* "HOST:PORT" this process listens on */
+    throttle *throttle;  /* failed logins (NULL: none throttled) */
 } app;
 
 #endif

@@ -95,6 +95,18 @@ static const key_spec source_keys[] = {
     END,
 };
 
+/* accounts: failed-login throttling (docs/security/accounts.md) */
+static const key_spec login_throttle_keys[] = {
+    INTEGER("perAccount", K_INT, auth.login_throttle.per_account, 0, 1000000, NULL),
+    INTEGER("perAddress", K_INT, auth.login_throttle.per_address, 0, 1000000, NULL),
+    INTEGER("initialDelaySeconds", K_I64, auth.login_throttle.initial_delay, 1, 86400, NULL),
+    INTEGER("maxDelaySeconds", K_I64, auth.login_throttle.max_delay, 1, 86400, NULL),
+    INTEGER("forgetAfterSeconds", K_I64, auth.login_throttle.forget_after, 1, 31536000, NULL),
+    INTEGER("addressSlots", K_SIZE, auth.login_throttle.address_slots, 64, 1 << 24, NULL),
+    BOOLEAN("trustForwardedFor", auth.login_throttle.forwarded_for),
+    END,
+};
+
 static const key_spec auth_keys[] = {
     INTEGER("ttl", K_I64, auth.ttl, 1, INT64_MAX, NULL),
     INTEGER("maxTTL", K_I64, auth.max_ttl, 1, INT64_MAX, NULL),
@@ -102,6 +114,8 @@ static const key_spec auth_keys[] = {
     INTEGER("tokenLength", K_INT, auth.token_length, 32, 512, NULL),
     INTEGER("cacheSize", K_SIZE, auth.cache_size, 0, 1000000000, NULL),
     SECTION("sources", source_keys),
+    SECTION("loginThrottle", login_throttle_keys),
+    INTEGER("maxTokensPerUser", K_I64, auth.max_tokens_per_user, 0, 1000000, NULL),
     END,
 };
 
@@ -167,6 +181,12 @@ void cfg_defaults(config *c)
     c->auth.sources = (cfg_sources){ true, true, true, true, true, true };
     c->password.opslimit = crypto_pwhash_OPSLIMIT_INTERACTIVE;
     c->password.memlimit = crypto_pwhash_MEMLIMIT_INTERACTIVE;
+    /* accounts */
+    c->auth.login_throttle = (cfg_login_throttle){
+        .per_account = 5, .per_address = 20, .initial_delay = 1, .max_delay = 900,
+        .forget_after = 86400, .address_slots = 65536,
+    };
+    c->auth.max_tokens_per_user = 1000;
 }
 
 void cfg_free(config *c)

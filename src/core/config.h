@@ -21,6 +21,18 @@ typedef struct cfg_sources {
     bool cookie;        /* Cookie: access_token=<t>             */
 } cfg_sources;
 
+/* Failed logins: a few free, then an exponential wait (auth/throttle.c). */
+typedef struct cfg_login_throttle {
+    int per_account;          /* free failures per account; 0: no limit  */
+    int per_address;          /* free failures per client address; 0: no limit */
+    int64_t initial_delay;    /* seconds to wait after the free ones      */
+    int64_t max_delay;        /* the wait doubles up to this, seconds     */
+    int64_t forget_after;     /* seconds without a failure that clear them */
+    size_t address_slots;     /* client addresses remembered in memory    */
+    bool forwarded_for;       /* the client is the last X-Forwarded-For entry
+                                 (only behind a proxy that sets it)       */
+} cfg_login_throttle;
+
 typedef struct cfg_auth {
     int64_t ttl;              /* default token lifetime, seconds        */
     int64_t max_ttl;          /* a requested ttl above this is capped    */
@@ -28,6 +40,9 @@ typedef struct cfg_auth {
     int token_length;         /* characters of [A-Za-z0-9], >= 32       */
     size_t cache_size;        /* tokens kept in memory; 0: no bound     */
     cfg_sources sources;
+    /* accounts (docs/security/accounts.md) */
+    cfg_login_throttle login_throttle;
+    int64_t max_tokens_per_user; /* live tokens per user; 0: no cap    */
 } cfg_auth;
 
 typedef struct cfg_password {

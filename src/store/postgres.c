@@ -62,12 +62,20 @@ enum stmt_id {
     Q_EVENTS_TRIM,
     Q_PURGE_LOCK,
     Q_PURGE_UNLOCK,
+    Q_USER_VERSION,
+    Q_TOKEN_INSERT_GUARDED,
+    Q_TOKEN_BEYOND,
+    Q_FAILURES_GET,
+    Q_FAILURES_INSERT,
+    Q_FAILURES_UPDATE,
+    Q_FAILURES_CLEAR,
+    Q_FAILURES_PURGE,
     Q_PING,
     Q_COUNT
 };
 
 #define TOKEN_COLS "hash, handle, user_id, app_id, created_ms, ttl, last_used_ms, scopes"
-#define USER_COLS "id, email, username, password, email_verified, extra, created_ms"
+#define USER_COLS "id, email, username, password, email_verified, extra, created_ms, cred_version"
 
 static const char *const SQL[Q_COUNT] = {
     [Q_USER_INSERT] = "INSERT INTO users (email, username, password, email_verified, extra, created_ms)"
@@ -103,6 +111,26 @@ static const char *const SQL[Q_COUNT] = {
                       " AND seq < (SELECT max(seq) FROM token_events)",
     [Q_PURGE_LOCK] = "SELECT pg_try_advisory_lock(" LOCK_PURGE ")",
     [Q_PURGE_UNLOCK] = "SELECT pg_advisory_unlock(" LOCK_PURGE ")",
+    [Q_USER_VERSION] = "SELECT cred_version FROM users WHERE id = $1",
+    /* the row only while the user exists and the grant holds; FOR SHARE
+     * holds the user's row until commit, so a password change or a deletion
+     * in flight is waited for and then seen, and one after waits for this */
+    [Q_TOKEN_INSERT_GUARDED] = "INSERT INTO access_tokens (" TOKEN_COLS ", expires_ms)"
+                               " SELECT $1::bytea, $2::text, $3::bigint, $4::bigint, $5::bigint, $6::bigint,"
+                               " $7::bigint, $8::bigint, $9::bigint FROM users"
+                               " WHERE id = $3::bigint AND ($10::bigint IS NULL OR cred_version = $10::bigint)"
+                               " AND ($11::bytea IS NULL OR EXISTS"
+                               " (SELECT 1 FROM access_tokens p WHERE p.hash = $11::bytea))"
+                               " FOR SHARE OF users",
+    [Q_TOKEN_BEYOND] = "SELECT " TOKEN_COLS " FROM access_tokens WHERE user_id = $1 AND expires_ms > $2"
+                       " ORDER BY created_ms DESC, handle DESC LIMIT $4 OFFSET $3",
+    [Q_FAILURES_GET] = "SELECT failures, last_ms FROM login_failures WHERE key = $1",
+    [Q_FAILURES_INSERT] = "INSERT INTO login_failures (key, failures, last_ms) VALUES ($1, $2, $3)"
+                          " ON CONFLICT (key) DO NOTHING",
+    [Q_FAILURES_UPDATE] = "UPDATE login_failures SET failures = $4, last_ms = $5"
+                          " WHERE key = $1 AND failures = $2 AND last_ms = $3",
+    [Q_FAILURES_CLEAR] = "DELETE FROM login_failures WHERE key = $1",
+    [Q_FAILURES_PURGE] = "DELETE FROM login_failures WHERE last_ms < $1",
     [Q_PING] = "SELECT 1",
 };
 
@@ -159,6 +187,13 @@ static const char *const MIGRATIONS[] = {
     "  principal_type TEXT COLLATE \"C\" NOT NULL,"
     "  principal_id TEXT COLLATE \"C\" NOT NULL,"
     "  permission TEXT COLLATE \"C\" NOT NULL);",
+    /* 3: accounts — credential versions, failed logins per account */
+    "ALTER TABLE users ADD COLUMN cred_version BIGINT NOT NULL DEFAULT 0;"
+    "CREATE TABLE login_failures ("
+    "  key BYTEA PRIMARY KEY,"
+    "  failures BIGINT NOT NULL,"
+    "  last_ms BIGINT NOT NULL);"
+    "CREATE INDEX login_failures_last ON login_failures (last_ms);",
 };
 #define SCHEMA_VERSION ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -691,6 +726,7 @@ static void read_user(const PGresult *r, store_user *u)
     const char *extra = cell(r, 0, 5);
     u->extra = extra ? strdup(extra) : NULL;
     u->created_ms = cell_int(r, 0, 6);
+    u->cred_version = cell_int(r, 0, 7);
 }
 
 /* Runs a one-row user query; STORE_NOT_FOUND when there is no row. */
@@ -805,7 +841,8 @@ static store_err pg_user_find(store_t *base, const char *email, const char *user
 }
 
 /* "UPDATE users SET a = $1, b = $2 WHERE id = $3" from the field mask, with
- * its values in p; false when no field is set. */
+ * its values in p; a credential write also bumps the version and is
+ * guarded by it. False when no field is set. */
 static bool user_update_sql(const store_user *u, unsigned fields, char *sql, params *p)
 {
     static const char *const COLS[] = {"email", "username", "password", "extra", "email_verified"};
@@ -824,19 +861,49 @@ static bool user_update_sql(const store_user *u, unsigned fields, char *sql, par
     }
     if (p->n == 0)
         return false;
+    bool guarded = fields & STORE_USER_CREDENTIALS;
+    if (guarded && !(fields & STORE_USER_REHASH))
+        strcat(sql, ", cred_version = cred_version + 1");
     sprintf(sql + strlen(sql), " WHERE id = $%d", p->n + 1);
     p_int(p, u->id);
+    if (guarded) {
+        sprintf(sql + strlen(sql), " AND cred_version = $%d", p->n + 1);
+        p_int(p, u->cred_version);
+    }
     return true;
 }
 
-static store_err pg_user_update(store_t *base, const store_user *u, unsigned fields)
+/* Why a guarded write of user id touched no row: gone, or changed. */
+static store_err user_missed(conn *c, int64_t id)
+{
+    params p;
+    params_init(&p);
+    p_int(&p, id);
+    PGresult *r = NULL;
+    store_err e = exec_stmt(c, Q_USER_VERSION, &p, &r);
+    if (e == STORE_OK)
+        e = PQntuples(r) > 0 ? STORE_STALE : STORE_NOT_FOUND;
+    PQclear(r);
+    return e;
+}
+
+static store_err delete_user_tokens(conn *c, int64_t user_id, const tok_hash *keep, int64_t *deleted);
+
+/*
+ * One transaction: the unique values checked, the row written (a credential
+ * only while its version is the one the caller read), and, when a credential
+ * changed, every other token of the user deleted and the deletion logged.
+ */
+static store_err pg_user_update(store_t *base, store_user *u, unsigned fields, const tok_hash *keep)
 {
     CONN_OR_FAIL(base, c);
-    char sql[256];
+    char sql[320];
     params p;
     params_init(&p);
     if (!user_update_sql(u, fields, sql, &p))
         return STORE_OK;
+    bool credential = fields & STORE_USER_CREDENTIALS;
+    bool bump = credential && !(fields & STORE_USER_REHASH);
     store_err e = begin(c);
     if (e != STORE_OK)
         return e;
@@ -845,9 +912,14 @@ static store_err pg_user_update(store_t *base, const store_user *u, unsigned fie
     if (e == STORE_OK)
         e = user_conflict(c, exec_any(c, -1, sql, &p, &r));
     if (e == STORE_OK && strtoll(PQcmdTuples(r), NULL, 10) == 0)
-        e = STORE_NOT_FOUND;
+        e = credential ? user_missed(c, u->id) : STORE_NOT_FOUND;
     PQclear(r);
-    return finish(c, e);
+    if (e == STORE_OK && bump)
+        e = delete_user_tokens(c, u->id, keep, NULL);
+    e = finish(c, e);
+    if (e == STORE_OK && bump)
+        u->cred_version++;
+    return e;
 }
 
 /* ---- roles ------------------------------------------------------------- */
@@ -904,11 +976,14 @@ static void read_token(const PGresult *r, int row, tok_record *t)
     t->scopes = (uint64_t)cell_int(r, row, 7);
 }
 
-static store_err pg_token_insert(store_t *base, const tok_record *t)
+static store_err pg_token_insert(store_t *base, const tok_record *t, const store_grant *grant)
 {
     CONN_OR_FAIL(base, c);
     params p;
-    params_init(&p);
+    if (!params_init_n(&p, 11)) {
+        params_free(&p);
+        return STORE_ERROR;
+    }
     p_hash(&p, &t->hash);
     p_str(&p, t->handle);
     p_int(&p, t->user_id);
@@ -918,9 +993,20 @@ static store_err pg_token_insert(store_t *base, const tok_record *t)
     p_int_or_null(&p, t->last_used_ms);
     p_int(&p, (int64_t)t->scopes);
     p_int(&p, tok_expires_ms(t->created_ms, t->ttl));
-    store_err e = exec_stmt(c, Q_TOKEN_INSERT, &p, NULL);
+    if (grant) {
+        if (grant->cred_version >= 0)
+            p_int(&p, grant->cred_version);
+        else
+            p_str(&p, NULL);
+        p_hash(&p, grant->parent);
+    }
+    int64_t n = 0;
+    store_err e = run_count(c, grant ? Q_TOKEN_INSERT_GUARDED : Q_TOKEN_INSERT, &p, &n);
+    params_free(&p);
     if (e == STORE_BAD_REFERENCE)
         return STORE_NOT_FOUND;  /* the user is gone */
+    if (e == STORE_OK && grant && n == 0)
+        return user_missed(c, t->user_id);
     return e == STORE_CONFLICT ? STORE_ERROR : e;
 }
 
@@ -1028,22 +1114,26 @@ static store_err pg_token_delete_handle(store_t *base, int64_t user_id, const ch
     return finish(c, e);
 }
 
+/* Deletes a user's tokens but *keep and logs it, inside an open transaction. */
+static store_err delete_user_tokens(conn *c, int64_t user_id, const tok_hash *keep, int64_t *deleted)
+{
+    params p;
+    params_init(&p);
+    p_int(&p, user_id);
+    if (keep)
+        p_hash(&p, keep);
+    store_err e = run_count(c, keep ? Q_TOKEN_DELETE_USER_KEEP : Q_TOKEN_DELETE_USER, &p, deleted);
+    return e == STORE_OK ? log_event(c, STORE_EV_USER, keep, user_id) : e;
+}
+
 static store_err pg_token_delete_user(store_t *base, int64_t user_id, const tok_hash *keep, int64_t *deleted)
 {
     CONN_OR_FAIL(base, c);
     store_err e = begin(c);
     if (e != STORE_OK)
         return e;
-    params p;
-    params_init(&p);
-    p_int(&p, user_id);
-    if (keep)
-        p_hash(&p, keep);
     int64_t n = 0;
-    e = run_count(c, keep ? Q_TOKEN_DELETE_USER_KEEP : Q_TOKEN_DELETE_USER, &p, &n);
-    if (e == STORE_OK)
-        e = log_event(c, STORE_EV_USER, keep, user_id);
-    e = finish(c, e);
+    e = finish(c, delete_user_tokens(c, user_id, keep, &n));
     if (deleted)
         *deleted = e == STORE_OK ? n : 0;
     return e;
@@ -1082,6 +1172,90 @@ static store_err pg_token_purge_expired(store_t *base, int64_t now_ms, int64_t *
     e = run_count(c, Q_TOKEN_PURGE, &p, purged);
     exec_stmt(c, Q_PURGE_UNLOCK, NULL, NULL);
     return e;
+}
+
+static store_err pg_token_beyond(store_t *base, int64_t user_id, int64_t now_ms, int64_t keep, int max,
+                                store_token_cb cb, void *ctx)
+{
+    CONN_OR_FAIL(base, c);
+    params p;
+    params_init(&p);
+    p_int(&p, user_id);
+    p_int(&p, now_ms);
+    p_int(&p, keep);
+    p_int(&p, max);
+    PGresult *r = NULL;
+    store_err e = exec_stmt(c, Q_TOKEN_BEYOND, &p, &r);
+    tok_record t;
+    for (int i = 0; e == STORE_OK && i < PQntuples(r); i++) {
+        read_token(r, i, &t);
+        cb(&t, ctx);
+    }
+    PQclear(r);
+    return e;
+}
+
+/* ---- failed logins ----------------------------------------------------- */
+
+static void p_key(params *p, const uint8_t key[STORE_FAILURE_KEY_LEN])
+{
+    p_str(p, (const char *)key);
+    p->len[p->n - 1] = STORE_FAILURE_KEY_LEN;
+    p->fmt[p->n - 1] = 1;
+}
+
+static store_err pg_failures_get(store_t *base, const uint8_t key[STORE_FAILURE_KEY_LEN], store_failures *out)
+{
+    CONN_OR_FAIL(base, c);
+    params p;
+    params_init(&p);
+    p_key(&p, key);
+    PGresult *r = NULL;
+    *out = (store_failures){0, 0};
+    store_err e = exec_stmt(c, Q_FAILURES_GET, &p, &r);
+    if (e == STORE_OK && PQntuples(r) > 0)
+        *out = (store_failures){cell_int(r, 0, 0), cell_int(r, 0, 1)};
+    PQclear(r);
+    return e;
+}
+
+/* A row never counted ({0, 0}) is inserted, any other updated, each only
+ * when nobody came first. */
+static store_err pg_failures_cas(store_t *base, const uint8_t key[STORE_FAILURE_KEY_LEN],
+                                 const store_failures *old, const store_failures *new_)
+{
+    CONN_OR_FAIL(base, c);
+    bool absent = old->count == 0 && old->last_ms == 0;
+    params p;
+    params_init(&p);
+    p_key(&p, key);
+    if (!absent) {
+        p_int(&p, old->count);
+        p_int(&p, old->last_ms);
+    }
+    p_int(&p, new_->count);
+    p_int(&p, new_->last_ms);
+    int64_t n = 0;
+    store_err e = run_count(c, absent ? Q_FAILURES_INSERT : Q_FAILURES_UPDATE, &p, &n);
+    return e == STORE_OK && n == 0 ? STORE_STALE : e;
+}
+
+static store_err pg_failures_clear(store_t *base, const uint8_t key[STORE_FAILURE_KEY_LEN])
+{
+    CONN_OR_FAIL(base, c);
+    params p;
+    params_init(&p);
+    p_key(&p, key);
+    return exec_stmt(c, Q_FAILURES_CLEAR, &p, NULL);
+}
+
+static store_err pg_failures_purge(store_t *base, int64_t older_than_ms)
+{
+    CONN_OR_FAIL(base, c);
+    params p;
+    params_init(&p);
+    p_int(&p, older_than_ms);
+    return exec_stmt(c, Q_FAILURES_PURGE, &p, NULL);
 }
 
 /* ---- revocation log ---------------------------------------------------- */
@@ -1551,6 +1725,11 @@ static const store_ops PG_OPS = {
     .token_delete_user = pg_token_delete_user,
     .token_touch = pg_token_touch,
     .token_purge_expired = pg_token_purge_expired,
+    .token_beyond = pg_token_beyond,
+    .failures_get = pg_failures_get,
+    .failures_cas = pg_failures_cas,
+    .failures_clear = pg_failures_clear,
+    .failures_purge = pg_failures_purge,
     .events_since = pg_events_since,
     .events_trim = pg_events_trim,
     .events_wait = pg_events_wait,

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/isodate.h"
@@ -47,6 +48,14 @@ enum stmt_id {
     Q_EVENT_INSERT,
     Q_EVENTS_SINCE,
     Q_EVENTS_TRIM,
+    Q_USER_VERSION,
+    Q_TOKEN_INSERT_GUARDED,
+    Q_TOKEN_BEYOND,
+    Q_FAILURES_GET,
+    Q_FAILURES_INSERT,
+    Q_FAILURES_UPDATE,
+    Q_FAILURES_CLEAR,
+    Q_FAILURES_PURGE,
     Q_PING,
     Q_BEGIN,
     Q_COMMIT,
@@ -55,16 +64,14 @@ enum stmt_id {
 };
 
 #define TOKEN_COLS "hash, handle, user_id, app_id, created_ms, ttl, last_used_ms, scopes"
+#define USER_COLS "id, email, username, password, email_verified, extra, created_ms, cred_version"
 
 static const char *const SQL[Q_COUNT] = {
     [Q_USER_INSERT] = "INSERT INTO users (email, username, password, email_verified, extra, created_ms)"
                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    [Q_USER_GET] = "SELECT id, email, username, password, email_verified, extra, created_ms"
-                   " FROM users WHERE id = ?1",
-    [Q_USER_BY_EMAIL] = "SELECT id, email, username, password, email_verified, extra, created_ms"
-                        " FROM users WHERE email = ?1",
-    [Q_USER_BY_USERNAME] = "SELECT id, email, username, password, email_verified, extra, created_ms"
-                           " FROM users WHERE username = ?1",
+    [Q_USER_GET] = "SELECT " USER_COLS " FROM users WHERE id = ?1",
+    [Q_USER_BY_EMAIL] = "SELECT " USER_COLS " FROM users WHERE email = ?1",
+    [Q_USER_BY_USERNAME] = "SELECT " USER_COLS " FROM users WHERE username = ?1",
     [Q_USER_EMAIL_OWNER] = "SELECT id FROM users WHERE email = ?1",
     [Q_USER_USERNAME_OWNER] = "SELECT id FROM users WHERE username = ?1",
     [Q_ROLE_ENSURE] = "INSERT INTO roles (name, created_ms) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
@@ -87,6 +94,22 @@ static const char *const SQL[Q_COUNT] = {
     [Q_EVENTS_SINCE] = "SELECT seq, kind, hash, user_id FROM token_events WHERE seq > ?1 ORDER BY seq",
     [Q_EVENTS_TRIM] = "DELETE FROM token_events WHERE at_ms < ?1"
                       " AND seq < (SELECT max(seq) FROM token_events)",
+    [Q_USER_VERSION] = "SELECT cred_version FROM users WHERE id = ?1",
+    /* the row only while the user exists and the grant holds: one statement,
+     * so a password change or a deletion is either before it or after it */
+    [Q_TOKEN_INSERT_GUARDED] = "INSERT INTO access_tokens (" TOKEN_COLS ", expires_ms)"
+                               " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM users"
+                               " WHERE id = ?3 AND (?10 IS NULL OR cred_version = ?10)"
+                               " AND (?11 IS NULL OR EXISTS (SELECT 1 FROM access_tokens WHERE hash = ?11))",
+    [Q_TOKEN_BEYOND] = "SELECT " TOKEN_COLS " FROM access_tokens WHERE user_id = ?1 AND expires_ms > ?2"
+                       " ORDER BY created_ms DESC, handle DESC LIMIT ?4 OFFSET ?3",
+    [Q_FAILURES_GET] = "SELECT failures, last_ms FROM login_failures WHERE key = ?1",
+    [Q_FAILURES_INSERT] = "INSERT INTO login_failures (key, failures, last_ms) VALUES (?1, ?4, ?5)"
+                          " ON CONFLICT (key) DO NOTHING",
+    [Q_FAILURES_UPDATE] = "UPDATE login_failures SET failures = ?4, last_ms = ?5"
+                          " WHERE key = ?1 AND failures = ?2 AND last_ms = ?3",
+    [Q_FAILURES_CLEAR] = "DELETE FROM login_failures WHERE key = ?1",
+    [Q_FAILURES_PURGE] = "DELETE FROM login_failures WHERE last_ms < ?1",
     [Q_PING] = "SELECT count(*) FROM schema_version",
     [Q_BEGIN] = "BEGIN IMMEDIATE",
     [Q_COMMIT] = "COMMIT",
@@ -145,6 +168,13 @@ static const char *const MIGRATIONS[] = {
     "  principal_type TEXT NOT NULL,"
     "  principal_id TEXT NOT NULL,"
     "  permission TEXT NOT NULL);",
+    /* 3: accounts — credential versions, failed logins per account */
+    "ALTER TABLE users ADD COLUMN cred_version INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE login_failures ("
+    "  key BLOB PRIMARY KEY,"
+    "  failures INTEGER NOT NULL,"
+    "  last_ms INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX login_failures_last ON login_failures (last_ms);",
 };
 #define SCHEMA_VERSION ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -534,6 +564,7 @@ static void read_user(sqlite3_stmt *st, store_user *u)
     const unsigned char *extra = sqlite3_column_text(st, 5);
     u->extra = extra ? strdup((const char *)extra) : NULL;
     u->created_ms = sqlite3_column_int64(st, 6);
+    u->cred_version = sqlite3_column_int64(st, 7);
 }
 
 /* Runs a one-row user query; STORE_NOT_FOUND when there is no row. */
@@ -622,16 +653,17 @@ static store_err sq_user_find(store_t *base, const char *email, const char *user
     return fetch_user(c, st, out);
 }
 
-/* Builds "UPDATE users SET a = ?, b = ? WHERE id = ?" from the field mask. */
-static store_err sq_user_update(store_t *base, const store_user *u, unsigned fields)
+/* "UPDATE users SET a = ?, b = ? WHERE id = ?" from the field mask; a
+ * credential write also bumps the version and is guarded by it. False when
+ * no field is set. */
+static bool user_update_sql(unsigned fields, char sql[320])
 {
-    CONN_OR_FAIL(base, c);
     static const struct { unsigned bit; const char *col; } COLS[] = {
         {STORE_USER_EMAIL, "email"},       {STORE_USER_USERNAME, "username"},
         {STORE_USER_PASSWORD, "password"}, {STORE_USER_EXTRA, "extra"},
         {STORE_USER_VERIFIED, "email_verified"},
     };
-    char sql[256] = "UPDATE users SET ";
+    strcpy(sql, "UPDATE users SET ");
     int n = 0;
     for (size_t i = 0; i < sizeof COLS / sizeof COLS[0]; i++) {
         if (fields & COLS[i].bit) {
@@ -640,30 +672,74 @@ static store_err sq_user_update(store_t *base, const store_user *u, unsigned fie
             strcat(sql, " = ?");
         }
     }
-    if (n == 0)
-        return STORE_OK;
-    strcat(sql, " WHERE id = ?");
+    bool guarded = fields & STORE_USER_CREDENTIALS;
+    if (guarded && !(fields & STORE_USER_REHASH))
+        strcat(sql, ", cred_version = cred_version + 1");
+    strcat(sql, guarded ? " WHERE id = ? AND cred_version = ?" : " WHERE id = ?");
+    return n > 0;
+}
 
+/* Why a guarded write of user id touched no row: gone, or changed. */
+static store_err user_missed(conn *c, int64_t id)
+{
+    sqlite3_stmt *st = stmt(c, Q_USER_VERSION);
+    if (st == NULL)
+        return STORE_ERROR;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? STORE_STALE : rc == SQLITE_DONE ? STORE_NOT_FOUND : err_of(c, rc);
+}
+
+static store_err user_write(conn *c, const store_user *u, unsigned fields, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return err_of(c, SQLITE_ERROR);
+    int i = 1;
+    if (fields & STORE_USER_EMAIL)    sqlite3_bind_text(st, i++, u->email, -1, SQLITE_STATIC);
+    if (fields & STORE_USER_USERNAME) bind_text_or_null(st, i++, u->username);
+    if (fields & STORE_USER_PASSWORD) sqlite3_bind_text(st, i++, u->password, -1, SQLITE_STATIC);
+    if (fields & STORE_USER_EXTRA)    bind_text_or_null(st, i++, u->extra);
+    if (fields & STORE_USER_VERIFIED) sqlite3_bind_int(st, i++, u->email_verified);
+    sqlite3_bind_int64(st, i++, u->id);
+    if (fields & STORE_USER_CREDENTIALS)
+        sqlite3_bind_int64(st, i, u->cred_version);
+    int rc = sqlite3_step(st);
+    store_err e = rc == SQLITE_DONE ? STORE_OK : err_of(c, rc);
+    if (e == STORE_OK && sqlite3_changes(c->db) == 0)
+        e = (fields & STORE_USER_CREDENTIALS) ? user_missed(c, u->id) : STORE_NOT_FOUND;
+    sqlite3_finalize(st);
+    return e;
+}
+
+static store_err delete_user_tokens(conn *c, int64_t user_id, const tok_hash *keep, int64_t *deleted);
+
+/*
+ * One transaction: the unique values checked, the row written (a credential
+ * only while its version is the one the caller read), and, when a credential
+ * changed, every other token of the user deleted and the deletion logged.
+ */
+static store_err sq_user_update(store_t *base, store_user *u, unsigned fields, const tok_hash *keep)
+{
+    CONN_OR_FAIL(base, c);
+    char sql[320];
+    if (!user_update_sql(fields, sql))
+        return STORE_OK;
+    bool credential = fields & STORE_USER_CREDENTIALS;
+    bool bump = credential && !(fields & STORE_USER_REHASH);
     store_err e = begin(c);
     if (e != STORE_OK)
         return e;
     e = check_unique(c, u, fields);
-    sqlite3_stmt *st = NULL;
-    if (e == STORE_OK && sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
-        e = err_of(c, SQLITE_ERROR);
-    if (e == STORE_OK) {
-        int i = 1;
-        if (fields & STORE_USER_EMAIL)    sqlite3_bind_text(st, i++, u->email, -1, SQLITE_STATIC);
-        if (fields & STORE_USER_USERNAME) bind_text_or_null(st, i++, u->username);
-        if (fields & STORE_USER_PASSWORD) sqlite3_bind_text(st, i++, u->password, -1, SQLITE_STATIC);
-        if (fields & STORE_USER_EXTRA)    bind_text_or_null(st, i++, u->extra);
-        if (fields & STORE_USER_VERIFIED) sqlite3_bind_int(st, i++, u->email_verified);
-        sqlite3_bind_int64(st, i, u->id);
-        int rc = sqlite3_step(st);
-        e = rc == SQLITE_DONE ? (sqlite3_changes(c->db) ? STORE_OK : STORE_NOT_FOUND) : err_of(c, rc);
-    }
-    sqlite3_finalize(st);
-    return finish(c, e);
+    if (e == STORE_OK)
+        e = user_write(c, u, fields, sql);
+    if (e == STORE_OK && bump)
+        e = delete_user_tokens(c, u->id, keep, NULL);
+    e = finish(c, e);
+    if (e == STORE_OK && bump)
+        u->cred_version++;
+    return e;
 }
 
 /* ---- roles ------------------------------------------------------------- */
@@ -728,10 +804,10 @@ static void bind_hash(sqlite3_stmt *st, int i, const tok_hash *h)
     sqlite3_bind_blob(st, i, h->b, TOK_HASH_LEN, SQLITE_STATIC);
 }
 
-static store_err sq_token_insert(store_t *base, const tok_record *t)
+static store_err sq_token_insert(store_t *base, const tok_record *t, const store_grant *grant)
 {
     CONN_OR_FAIL(base, c);
-    sqlite3_stmt *st = stmt(c, Q_TOKEN_INSERT);
+    sqlite3_stmt *st = stmt(c, grant ? Q_TOKEN_INSERT_GUARDED : Q_TOKEN_INSERT);
     if (st == NULL)
         return STORE_ERROR;
     bind_hash(st, 1, &t->hash);
@@ -745,9 +821,15 @@ static store_err sq_token_insert(store_t *base, const tok_record *t)
         sqlite3_bind_int64(st, 7, t->last_used_ms);
     sqlite3_bind_int64(st, 8, (int64_t)t->scopes);
     sqlite3_bind_int64(st, 9, tok_expires_ms(t->created_ms, t->ttl));
+    if (grant && grant->cred_version >= 0)
+        sqlite3_bind_int64(st, 10, grant->cred_version);
+    if (grant && grant->parent)
+        bind_hash(st, 11, grant->parent);
     store_err e = run(c, st);
     if (e == STORE_ERROR && sqlite3_extended_errcode(c->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
         e = STORE_NOT_FOUND;
+    if (e == STORE_OK && grant && sqlite3_changes(c->db) == 0)
+        e = user_missed(c, t->user_id);
     return e;
 }
 
@@ -848,6 +930,21 @@ static store_err sq_token_delete_handle(store_t *base, int64_t user_id, const ch
     return finish(c, e);
 }
 
+/* Deletes a user's tokens but *keep and logs it, inside an open transaction. */
+static store_err delete_user_tokens(conn *c, int64_t user_id, const tok_hash *keep, int64_t *deleted)
+{
+    sqlite3_stmt *st = stmt(c, keep ? Q_TOKEN_DELETE_USER_KEEP : Q_TOKEN_DELETE_USER);
+    if (st == NULL)
+        return STORE_ERROR;
+    sqlite3_bind_int64(st, 1, user_id);
+    if (keep)
+        bind_hash(st, 2, keep);
+    store_err e = run(c, st);
+    if (deleted)
+        *deleted = e == STORE_OK ? sqlite3_changes(c->db) : 0;
+    return e == STORE_OK ? log_event(c, STORE_EV_USER, keep, user_id) : e;
+}
+
 static store_err sq_token_delete_user(store_t *base, int64_t user_id, const tok_hash *keep,
                                       int64_t *deleted)
 {
@@ -855,18 +952,7 @@ static store_err sq_token_delete_user(store_t *base, int64_t user_id, const tok_
     store_err e = begin(c);
     if (e != STORE_OK)
         return e;
-    sqlite3_stmt *st = stmt(c, keep ? Q_TOKEN_DELETE_USER_KEEP : Q_TOKEN_DELETE_USER);
-    if (st == NULL)
-        return finish(c, STORE_ERROR);
-    sqlite3_bind_int64(st, 1, user_id);
-    if (keep)
-        bind_hash(st, 2, keep);
-    e = run(c, st);
-    if (deleted)
-        *deleted = e == STORE_OK ? sqlite3_changes(c->db) : 0;
-    if (e == STORE_OK)
-        e = log_event(c, STORE_EV_USER, keep, user_id);
-    return finish(c, e);
+    return finish(c, delete_user_tokens(c, user_id, keep, deleted));
 }
 
 static store_err sq_token_touch(store_t *base, const tok_record *recs, size_t n)
@@ -897,6 +983,97 @@ static store_err sq_token_purge_expired(store_t *base, int64_t now_ms, int64_t *
     if (purged)
         *purged = e == STORE_OK ? sqlite3_changes(c->db) : 0;
     return e;
+}
+
+static store_err sq_token_beyond(store_t *base, int64_t user_id, int64_t now_ms, int64_t keep, int max,
+                                store_token_cb cb, void *ctx)
+{
+    CONN_OR_FAIL(base, c);
+    sqlite3_stmt *st = stmt(c, Q_TOKEN_BEYOND);
+    if (st == NULL)
+        return STORE_ERROR;
+    sqlite3_bind_int64(st, 1, user_id);
+    sqlite3_bind_int64(st, 2, now_ms);
+    sqlite3_bind_int64(st, 3, keep);
+    sqlite3_bind_int(st, 4, max);
+    /* read first, call back after: a callback may delete these very rows */
+    tok_record *found = calloc((size_t)(max > 0 ? max : 1), sizeof *found);
+    if (found == NULL)
+        return STORE_ERROR;
+    int rc = SQLITE_DONE, n = 0;
+    while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        read_token(st, &found[n++]);
+    if (n < max && rc != SQLITE_DONE) {
+        sqlite3_reset(st);
+        free(found);
+        return err_of(c, rc);
+    }
+    sqlite3_reset(st);
+    for (int i = 0; i < n; i++)
+        cb(&found[i], ctx);
+    free(found);
+    return STORE_OK;
+}
+
+/* ---- failed logins ----------------------------------------------------- */
+
+static void bind_key(sqlite3_stmt *st, const uint8_t key[STORE_FAILURE_KEY_LEN])
+{
+    sqlite3_bind_blob(st, 1, key, STORE_FAILURE_KEY_LEN, SQLITE_STATIC);
+}
+
+static store_err sq_failures_get(store_t *base, const uint8_t key[STORE_FAILURE_KEY_LEN], store_failures *out)
+{
+    CONN_OR_FAIL(base, c);
+    sqlite3_stmt *st = stmt(c, Q_FAILURES_GET);
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_key(st, key);
+    int rc = sqlite3_step(st);
+    *out = (store_failures){0, 0};
+    if (rc == SQLITE_ROW)
+        *out = (store_failures){sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1)};
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : err_of(c, rc);
+}
+
+/* A row never counted ({0, 0}) is inserted, any other updated, each only
+ * when nobody came first. */
+static store_err sq_failures_cas(store_t *base, const uint8_t key[STORE_FAILURE_KEY_LEN],
+                                 const store_failures *old, const store_failures *new_)
+{
+    CONN_OR_FAIL(base, c);
+    bool absent = old->count == 0 && old->last_ms == 0;
+    sqlite3_stmt *st = stmt(c, absent ? Q_FAILURES_INSERT : Q_FAILURES_UPDATE);
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_key(st, key);
+    sqlite3_bind_int64(st, 2, old->count);
+    sqlite3_bind_int64(st, 3, old->last_ms);
+    sqlite3_bind_int64(st, 4, new_->count);
+    sqlite3_bind_int64(st, 5, new_->last_ms);
+    store_err e = run(c, st);
+    return e == STORE_OK && sqlite3_changes(c->db) == 0 ? STORE_STALE : e;
+}
+
+static store_err sq_failures_clear(store_t *base, const uint8_t key[STORE_FAILURE_KEY_LEN])
+{
+    CONN_OR_FAIL(base, c);
+    sqlite3_stmt *st = stmt(c, Q_FAILURES_CLEAR);
+    if (st == NULL)
+        return STORE_ERROR;
+    bind_key(st, key);
+    return run(c, st);
+}
+
+static store_err sq_failures_purge(store_t *base, int64_t older_than_ms)
+{
+    CONN_OR_FAIL(base, c);
+    sqlite3_stmt *st = stmt(c, Q_FAILURES_PURGE);
+    if (st == NULL)
+        return STORE_ERROR;
+    sqlite3_bind_int64(st, 1, older_than_ms);
+    return run(c, st);
 }
 
 /* ---- revocation log ---------------------------------------------------- */
@@ -1449,6 +1626,11 @@ static const store_ops SQLITE_OPS = {
     .token_delete_user = sq_token_delete_user,
     .token_touch = sq_token_touch,
     .token_purge_expired = sq_token_purge_expired,
+    .token_beyond = sq_token_beyond,
+    .failures_get = sq_failures_get,
+    .failures_cas = sq_failures_cas,
+    .failures_clear = sq_failures_clear,
+    .failures_purge = sq_failures_purge,
     .events_since = sq_events_since,
     .events_trim = sq_events_trim,
     .model_sync = sq_model_sync,
@@ -1471,6 +1653,40 @@ static void configure_library(void)
     sqlite3_initialize();
 }
 
+/* Takes the group's and others' bits off an existing file. */
+static void owner_only(const char *file)
+{
+    struct stat st;
+    if (stat(file, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077))
+        chmod(file, st.st_mode & 0700);
+}
+
+/*
+ * The database holds emails and password hashes: only its owner may read
+ * it, whatever the umask. The file is created here with mode 0600 (or has
+ * the group's and others' bits taken off); SQLite creates its -wal, -shm
+ * and -journal files with the mode of the database file, and those already
+ * there are narrowed too.
+ */
+static void restrict_files(const char *path)
+{
+    if (strcmp(path, ":memory:") == 0 || strncmp(path, "file:", 5) == 0)
+        return;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        struct stat st;
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077))
+            fchmod(fd, st.st_mode & 0700);
+        close(fd);
+    }
+    static const char *const SUFFIXES[] = {"-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < sizeof SUFFIXES / sizeof SUFFIXES[0]; i++) {
+        char side[4096];
+        if ((size_t)snprintf(side, sizeof side, "%s%s", path, SUFFIXES[i]) < sizeof side)
+            owner_only(side);
+    }
+}
+
 store_t *store_sqlite_open(const char *path, char *err, size_t errlen)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -1489,6 +1705,7 @@ store_t *store_sqlite_open(const char *path, char *err, size_t errlen)
     s->claim_fd = -1;
     pthread_mutex_init(&s->lock, NULL);
     pthread_key_create(&s->key, NULL);
+    restrict_files(path);
     /* Open once now, so a bad path fails at start, not on the first request. */
     conn *c = conn_open(s, err, errlen);
     if (c == NULL) {

@@ -37,6 +37,7 @@ const char *store_strerror(store_err e)
     case STORE_UNAVAILABLE:    return "database unavailable";
     case STORE_CONFLICT:       return "a unique value already exists";
     case STORE_BAD_REFERENCE:  return "a referenced row does not exist";
+    case STORE_STALE:          return "the row changed since it was read";
     case STORE_ERROR:          return "database error";
     }
     return "unknown error";

@@ -29,6 +29,8 @@ typedef enum store_err {
     STORE_UNAVAILABLE,       /* the database cannot be reached right now  */
     STORE_CONFLICT,          /* a unique property of a model violated     */
     STORE_BAD_REFERENCE,     /* a foreign key names a row that is not there */
+    STORE_STALE,             /* a guarded write found the row changed since
+                                it was read (a credential version)        */
     STORE_ERROR,             /* anything else; the backend logged why     */
 } store_err;
 
@@ -46,6 +48,7 @@ typedef struct store_user {
     char *extra;       /* JSON object text of other properties, or NULL;
                           owned by the struct, freed by store_user_clear  */
     int64_t created_ms;
+    int64_t cred_version; /* bumped by every change of email or password */
 } store_user;
 
 /* Which user fields store_ops.user_update writes. */
@@ -55,7 +58,31 @@ enum {
     STORE_USER_PASSWORD = 1 << 2,
     STORE_USER_EXTRA    = 1 << 3,
     STORE_USER_VERIFIED = 1 << 4,
+    /* with STORE_USER_PASSWORD: the same password hashed again at another
+       cost; guarded by the credential version like a change, not bumping it */
+    STORE_USER_REHASH   = 1 << 5,
 };
+/* The fields that are credentials: writing them is guarded and bumps the version. */
+#define STORE_USER_CREDENTIALS (STORE_USER_EMAIL | STORE_USER_PASSWORD)
+
+/*
+ * What a new token's row depends on, checked by token_insert in the same
+ * statement that inserts it: the user's credential version when a password
+ * was checked (cred_version >= 0), the token that asked for it when one did
+ * (parent). Either is skipped when absent (-1, NULL).
+ */
+typedef struct store_grant {
+    int64_t cred_version;
+    const tok_hash *parent;
+} store_grant;
+
+/* Failed logins counted for one key (an account, hashed): how many in a row,
+ * and when the last one was counted. */
+typedef struct store_failures {
+    int64_t count;
+    int64_t last_ms;
+} store_failures;
+#define STORE_FAILURE_KEY_LEN 32
 
 /*
  * A revocation, as every instance sees it. Revocations are written to an
@@ -101,14 +128,24 @@ typedef struct store_ops {
     store_err (*user_create)(store_t *s, store_user *u);   /* sets u->id, created_ms */
     store_err (*user_get)(store_t *s, int64_t id, store_user *out);
     store_err (*user_find)(store_t *s, const char *email, const char *username, store_user *out);
-    store_err (*user_update)(store_t *s, const store_user *u, unsigned fields);
+    /*
+     * Writes the fields named. A write of a credential (STORE_USER_CREDENTIALS)
+     * happens only while the row's cred_version is still u->cred_version
+     * (else STORE_STALE), bumps it (not for STORE_USER_REHASH; u gets the new
+     * one), and in the same transaction deletes every token of the user but
+     * *keep (when not NULL), logging it as token_delete_user does.
+     */
+    store_err (*user_update)(store_t *s, store_user *u, unsigned fields, const tok_hash *keep);
     /* roles: grant creates the role on demand; list calls cb per role name */
     store_err (*role_grant)(store_t *s, int64_t user_id, const char *role);
     store_err (*user_roles)(store_t *s, int64_t user_id,
                             void (*cb)(const char *role, void *ctx), void *ctx);
 
     /* access tokens */
-    store_err (*token_insert)(store_t *s, const tok_record *t);
+    /* inserts only while the user exists and *grant holds (grant may be NULL):
+       STORE_NOT_FOUND when the user is gone, STORE_STALE when the grant no
+       longer holds */
+    store_err (*token_insert)(store_t *s, const tok_record *t, const store_grant *grant);
     store_err (*token_find)(store_t *s, const tok_hash *h, tok_record *out);
     /* every token live at now_ms, streamed (to fill the cache at start) */
     store_err (*token_scan_live)(store_t *s, int64_t now_ms, store_token_cb cb, void *ctx);
@@ -122,6 +159,19 @@ typedef struct store_ops {
     /* writes last_used_ms of n tokens, in one transaction */
     store_err (*token_touch)(store_t *s, const tok_record *recs, size_t n);
     store_err (*token_purge_expired)(store_t *s, int64_t now_ms, int64_t *purged);
+    /* the hashes of a user's live tokens beyond the newest `keep` (the oldest
+       first), at most `max` of them */
+    store_err (*token_beyond)(store_t *s, int64_t user_id, int64_t now_ms, int64_t keep, int max,
+                              store_token_cb cb, void *ctx);
+
+    /* failed logins per account (auth/throttle.c): read (a key never
+       counted reads as zero), compare-and-set (STORE_STALE when the row is
+       no longer *old), forget one, forget those older than a time */
+    store_err (*failures_get)(store_t *s, const uint8_t key[STORE_FAILURE_KEY_LEN], store_failures *out);
+    store_err (*failures_cas)(store_t *s, const uint8_t key[STORE_FAILURE_KEY_LEN],
+                              const store_failures *old, const store_failures *new_);
+    store_err (*failures_clear)(store_t *s, const uint8_t key[STORE_FAILURE_KEY_LEN]);
+    store_err (*failures_purge)(store_t *s, int64_t older_than_ms);
 
     /* revocation log */
     store_err (*events_since)(store_t *s, int64_t seq, store_event_cb cb, void *ctx,

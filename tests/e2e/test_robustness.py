@@ -3,7 +3,7 @@ never a crash, always LoopBack's error envelope."""
 
 import pytest
 
-from conftest import uniq, uniq_email
+from conftest import Server, uniq, uniq_email
 
 WEIRD = [None, 0, -1, 1.5, True, False, [], ["a"], {}, {"$ne": None}, "", " ", "\u0000", "x" * 5000]
 
@@ -18,6 +18,17 @@ def assert_4xx_envelope(r):
 
 def alive(srv):
     assert srv.get("/healthz").json() == {"status": "ok"}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The module's server, without the failed-login throttle: these tests
+    send one account many wrong passwords on purpose."""
+    srv = Server(tmp_path_factory.mktemp("srv"),
+                 {"auth": {"loginThrottle": {"perAccount": 0, "perAddress": 0}}}).start()
+    yield srv
+    srv.stop()
+    srv.drop_database()
 
 
 @pytest.mark.parametrize("field", ["email", "password", "username"])

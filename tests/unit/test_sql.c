@@ -640,9 +640,11 @@ static void check_migrated(store_t *s)
 {
     int v = 0;
     CHECK_INT(s->ops->migrate(s, &v), STORE_OK);
-    CHECK_INT(v, 2);
+    CHECK_INT(v, 3);
     CHECK_INT(s->ops->migrate(s, &v), STORE_OK); /* again: nothing to do */
     CHECK_INT(store_sqlite_exec(s, "SELECT description FROM roles"), STORE_OK);
+    CHECK_INT(store_sqlite_exec(s, "SELECT cred_version FROM users"), STORE_OK);
+    CHECK_INT(store_sqlite_exec(s, "SELECT key, failures, last_ms FROM login_failures"), STORE_OK);
     CHECK_INT(store_sqlite_exec(s, "INSERT INTO acls (model, principal_type, principal_id, permission)"
                                    " VALUES ('Widget', 'ROLE', '$everyone', 'DENY')"), STORE_OK);
     CHECK_INT(s->ops->model_sync(s, &widget), STORE_OK);
@@ -932,7 +934,7 @@ static void check_token_rows(store_t *s, int64_t uid)
     t.user_id = uid;
     t.created_ms = 1000;
     t.ttl = 3600;
-    CHECK_INT(s->ops->token_insert(s, &t), STORE_OK);
+    CHECK_INT(s->ops->token_insert(s, &t, NULL), STORE_OK);
     json_t *row = NULL;
     CHECK_INT(s->ops->rows_find(s, &token_model, NULL, one_row, &row), STORE_OK);
     char *text = json_dumps(row, JSON_COMPACT | JSON_SORT_KEYS);
