@@ -71,6 +71,8 @@ static const key_spec server_keys[] = {
     INTEGER("maxBodyBytes", K_SIZE, server.max_body, 1, 1073741824, NULL),
     INTEGER("aclErrorStatus", K_INT, server.acl_error_status, 401, 403, check_acl_status),
     INTEGER("rowCacheSize", K_SIZE, server.row_cache, 0, 1 << 26, NULL),
+    /* query limits (docs/security/queries.md) */
+    INTEGER("queryTimeoutMs", K_INT, server.query_timeout_ms, 0, 3600000, NULL),
     END,
 };
 
@@ -142,6 +144,7 @@ void cfg_defaults(config *c)
     c->server.max_body = 1048576;
     c->server.row_cache = 131072;
     c->server.acl_error_status = 401;
+    c->server.query_timeout_ms = 2000;
     c->auth.ttl = 1209600;
     c->auth.max_ttl = 31556926;
     c->auth.allow_eternal = false;

@@ -41,6 +41,7 @@ typedef struct cfg_server {
     size_t max_body;          /* bytes; a larger body is refused with 413 */
     int acl_error_status;     /* 401 (LoopBack's default) or 403         */
     size_t row_cache;         /* rows findById keeps printed; 0: none    */
+    int query_timeout_ms;     /* time budget of one model query; 0: none */
 } cfg_server;
 
 typedef struct config {

@@ -14,7 +14,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,11 +21,10 @@
 #include <strings.h>
 
 #include "core/isodate.h"
+#include "model/regex.h"
 
 #define PATH_LEN          256
 #define TEXT_ID_MAX       128
-#define REGEXP_MAX_LEN    512
-#define REGEXP_MAX_REPEAT 100000  /* product of all {n,m} bounds in a pattern */
 #define BRACKET_MAX_SEGS  32
 #define INDEX_MAX_DIGITS  5       /* filter[x][99999] at most               */
 
@@ -300,54 +298,24 @@ static json_t *text_value(pctx *c, const json_t *v)
 }
 
 /* ------------------------------------------------------------------ */
-/* regexp: "pat" or "/pat/flags" (flags: "" or "i"), POSIX extended    */
+/* regexp: "pat" or "/pat/flags", JavaScript syntax (model/regex.h)     */
 
 /*
- * The store runs the pattern with POSIX regexec on every row, so patterns
- * that can blow up are refused here: back-references (exponential) and
- * large or nested {n,m} counts (glibc expands them into automaton states).
+ * The pattern is checked for size by a scan and compiled once, to answer a
+ * bad one with 400 instead of failing the query. Filters are parsed only
+ * after the ACL allowed the call, so a refused caller costs neither.
  */
-static const char *regexp_unsafe(const char *pat)
+static int regexp_check(pctx *c, const char *pat, unsigned flags)
 {
-    double product = 1;
-    if (strlen(pat) > REGEXP_MAX_LEN)
-        return "pattern longer than 512 characters";
-    for (const char *s = pat; *s; s++) {
-        if (*s == '\\' && s[1] >= '1' && s[1] <= '9')
-            return "back-references are not supported";
-        if (*s == '\\' && s[1]) {
-            s++;
-        } else if (*s == '{') {
-            char *end;
-            long lo = strtol(s + 1, &end, 10), hi = lo;
-            if (*end == ',')
-                hi = end[1] == '}' ? lo + 1 : strtol(end + 1, NULL, 10);
-            product *= (double)(hi > 1 ? hi : 1);
-            if (product > REGEXP_MAX_REPEAT)
-                return "repetition counts too large";
-        }
-    }
-    return NULL;
-}
-
-static int regexp_check(pctx *c, const char *pat, bool icase)
-{
-    regex_t re;
-    char msg[128];
-    const char *why = regexp_unsafe(pat);
-    int rc;
-    if (why)
-        return fail(c, "%s", why);
-    rc = regcomp(&re, pat, REG_EXTENDED | REG_NOSUB | (icase ? REG_ICASE : 0));
-    if (rc != 0) {
-        regerror(rc, &re, msg, sizeof msg);
-        return fail(c, "invalid regular expression: %s", msg);
-    }
-    regfree(&re);
+    char msg[192];
+    rx *re = rx_compile(pat, flags, msg, sizeof msg);
+    if (re == NULL)
+        return fail(c, "%s", msg);
+    rx_free(re);
     return 0;
 }
 
-static json_t *regexp_value(pctx *c, const json_t *v, bool *icase)
+static json_t *regexp_value(pctx *c, const json_t *v, unsigned *flags)
 {
     const char *s, *last;
     char *pat;
@@ -356,15 +324,17 @@ static json_t *regexp_value(pctx *c, const json_t *v, bool *icase)
         return text_value(c, v);
     s = json_string_value(v);
     last = strrchr(s, '/');
+    *flags = 0;
     if (s[0] != '/' || last == s)
-        return regexp_check(c, s, false) < 0 ? NULL : json_incref((json_t *)v);
-    if (strcmp(last + 1, "") != 0 && strcmp(last + 1, "i") != 0) {
-        fail(c, "unsupported regexp flags '%s' (only i)", last + 1);
+        return regexp_check(c, s, 0) < 0 ? NULL : json_incref((json_t *)v);
+    if (rx_parse_flags(last + 1, flags) < 0) {
+        char shown[16];
+        snprintf(shown, sizeof shown, "%s", last + 1);
+        fail(c, "unsupported regexp flags '%s' (i, m, s; g is ignored)", shown);
         return NULL;
     }
-    *icase = last[1] == 'i';
     pat = strndup(s + 1, (size_t)(last - s - 1));
-    if (pat && regexp_check(c, pat, *icase) == 0)
+    if (pat && regexp_check(c, pat, *flags) == 0)
         out = json_string(pat);
     free(pat);
     return out;
@@ -391,7 +361,7 @@ static int op_named(const char *name)
     return -1;
 }
 
-static fnode *cmp_new(const model_prop *p, fop op, json_t *val, bool icase)
+static fnode *cmp_new(const model_prop *p, fop op, json_t *val, unsigned flags)
 {
     fnode *n = calloc(1, sizeof *n);
     if (!n) {
@@ -402,7 +372,7 @@ static fnode *cmp_new(const model_prop *p, fop op, json_t *val, bool icase)
     n->prop = p;
     n->op = op;
     n->value = val;
-    n->regexp_icase = icase;
+    n->regexp_flags = flags;
     return n;
 }
 
@@ -436,13 +406,13 @@ static int op_allowed(pctx *c, const model_prop *p, fop op, const json_t *v)
     return 0;
 }
 
-static json_t *operand(pctx *c, const model_prop *p, fop op, const json_t *v, bool *icase)
+static json_t *operand(pctx *c, const model_prop *p, fop op, const json_t *v, unsigned *flags)
 {
     switch (op) {
     case OP_EQ: case OP_NEQ:   return eq_value(c, p, v);
     case OP_BETWEEN:           return list_value(c, p, v, true);
     case OP_INQ: case OP_NIN:  return list_value(c, p, v, false);
-    case OP_REGEXP:            return regexp_value(c, v, icase);
+    case OP_REGEXP:            return regexp_value(c, v, flags);
     case OP_LIKE: case OP_NLIKE: case OP_ILIKE: case OP_NILIKE:
         return text_value(c, v);
     default:
@@ -456,13 +426,13 @@ static json_t *operand(pctx *c, const model_prop *p, fop op, const json_t *v, bo
 
 static int parse_cmp(pctx *c, const model_prop *p, fop op, const json_t *v, fnode **out)
 {
-    bool icase = false;
+    unsigned flags = 0;
     json_t *val;
     if (op_allowed(c, p, op, v) < 0 || count_node(c) < 0)
         return -1;
-    if (!(val = operand(c, p, op, v, &icase)))
+    if (!(val = operand(c, p, op, v, &flags)))
         return -1;
-    if (!(*out = cmp_new(p, op, val, icase)))
+    if (!(*out = cmp_new(p, op, val, flags)))
         return fail(c, "out of memory");
     return 0;
 }
@@ -963,7 +933,7 @@ fnode *filter_id_equals(const model_def *m, const char *v)
         val = *v && strlen(v) <= TEXT_ID_MAX ? json_string(v) : NULL;
     else
         val = number_id(v);
-    return val ? cmp_new(id, OP_EQ, val, false) : NULL;
+    return val ? cmp_new(id, OP_EQ, val, 0) : NULL;
 }
 
 /*

@@ -171,6 +171,8 @@ typedef struct conn {
     bool broken;             /* a call found the session lost: reset first  */
     int64_t retry_at_ms;     /* after a failed connect: not before this     */
     char constraint[64];     /* the unique constraint the last write hit    */
+    int timeout_ms;          /* statement_timeout set on this session ...   */
+    bool timeout_set;        /* ... when true (a new session has the default) */
     struct conn *next;
 } conn;
 
@@ -352,6 +354,7 @@ static bool conn_connect(conn *c)
         return false;
     c->prepared = 0;
     c->broken = false;
+    c->timeout_set = false;
     if (c->pg) {
         PQreset(c->pg);
     } else {
@@ -456,6 +459,8 @@ static store_err result_err(conn *c, const PGresult *r, const char *what)
     }
     if (strcmp(state, "23503") == 0)
         return STORE_BAD_REFERENCE;
+    if (strcmp(state, "57014") == 0) /* query_canceled: statement_timeout */
+        return STORE_TIMEOUT;
     if (strncmp(state, "40", 2) == 0 || strncmp(state, "53", 2) == 0)
         return STORE_UNAVAILABLE;
     char msg[512];
@@ -1190,11 +1195,36 @@ static store_err build_failed(const sql_query *q)
     return STORE_ERROR;
 }
 
+/*
+ * Model queries run under server.queryTimeoutMs: statement_timeout, set on
+ * the session the first time it runs one (and again after a reconnect).
+ * The other statements of the session then share it, which their index
+ * lookups never come near.
+ */
+static store_err apply_timeout(conn *c)
+{
+    int want = c->store->base.query_timeout_ms;
+    if (c->timeout_set && c->timeout_ms == want)
+        return STORE_OK;
+    /* inside a transaction a SET is undone by a rollback: SET LOCAL then,
+     * and the session's own value is set by the next query outside one */
+    bool idle = PQtransactionStatus(c->pg) == PQTRANS_IDLE;
+    char sql[64];
+    snprintf(sql, sizeof sql, "SET %sstatement_timeout = %d", idle ? "" : "LOCAL ", want > 0 ? want : 0);
+    store_err e = exec_sql(c, sql);
+    c->timeout_set = idle && e == STORE_OK;
+    c->timeout_ms = want;
+    return e;
+}
+
 /* Runs q with its values bound; *out (when not NULL) gets the result. */
 static store_err exec_query(conn *c, const sql_query *q, PGresult **out)
 {
     if (q->failed)
         return build_failed(q);
+    store_err te = apply_timeout(c);
+    if (te != STORE_OK)
+        return te;
     params p;
     size_t n = json_array_size(q->binds);
     if (!params_init_n(&p, n)) {

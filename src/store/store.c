@@ -38,6 +38,7 @@ const char *store_strerror(store_err e)
     case STORE_CONFLICT:       return "a unique value already exists";
     case STORE_BAD_REFERENCE:  return "a referenced row does not exist";
     case STORE_ERROR:          return "database error";
+    case STORE_TIMEOUT:        return "query took too long";
     }
     return "unknown error";
 }

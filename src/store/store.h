@@ -30,6 +30,8 @@ typedef enum store_err {
     STORE_CONFLICT,          /* a unique property of a model violated     */
     STORE_BAD_REFERENCE,     /* a foreign key names a row that is not there */
     STORE_ERROR,             /* anything else; the backend logged why     */
+    STORE_TIMEOUT,           /* a model query ran past its time budget, or
+                                a regexp match past its limits            */
 } store_err;
 
 typedef struct store store_t; /* opaque: a backend's own handle */
@@ -154,6 +156,9 @@ typedef struct store_ops {
 
 struct store {
     const store_ops *ops;
+    /* time budget of each model query (rows_*), ms; 0: none. Set by the
+       server from server.queryTimeoutMs before it serves. */
+    int query_timeout_ms;
 };
 
 /*

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "model/filter.h"
+#include "model/regex.h"
 #include "unit.h"
 
 
@@ -73,8 +74,9 @@ static json_t *dump_node(const fnode *n)
         return json_null();
     if (n->kind == FN_CMP) {
         out = json_pack("[ssO]", n->prop->name, op_name(n->op), n->value);
-        if (n->regexp_icase)
-            json_array_append_new(out, json_string("i"));
+        char flags[8];
+        if (n->regexp_flags)
+            json_array_append_new(out, json_string(rx_flags_text(n->regexp_flags, flags)));
         return out;
     }
     kids = json_array();
@@ -417,12 +419,18 @@ static void test_regexp(void)
     WHERE_IS("{\"where\": {\"name\": {\"regexp\": \"/abc\"}}}", "[\"name\",\"regexp\",\"/abc\"]");
     WHERE_IS("{\"where\": {\"name\": {\"regexp\": \"a{2,3}(b|c)+\"}}}",
              "[\"name\",\"regexp\",\"a{2,3}(b|c)+\"]");
-    REFUSED("{\"where\": {\"name\": {\"regexp\": \"/^a/g\"}}}",
-            "where.name.regexp: unsupported regexp flags 'g' (only i)");
-    REFUSED("{\"where\": {\"name\": {\"regexp\": \"/^a/im\"}}}",
-            "where.name.regexp: unsupported regexp flags 'im' (only i)");
-    REFUSED("{\"where\": {\"name\": {\"regexp\": \"(a)\\\\1\"}}}",
-            "where.name.regexp: back-references are not supported");
+    WHERE_IS("{\"where\": {\"name\": {\"regexp\": \"/^a/g\"}}}", "[\"name\",\"regexp\",\"^a\"]");
+    WHERE_IS("{\"where\": {\"name\": {\"regexp\": \"/^a$/gims\"}}}",
+             "[\"name\",\"regexp\",\"^a$\",\"ims\"]");
+    WHERE_IS("{\"where\": {\"name\": {\"regexp\": \"(a)\\\\1\"}}}", "[\"name\",\"regexp\",\"(a)\\\\1\"]");
+    WHERE_IS("{\"where\": {\"name\": {\"regexp\": \"\\\\u0041\\\\d+\"}}}",
+             "[\"name\",\"regexp\",\"\\\\u0041\\\\d+\"]");
+    REFUSED("{\"where\": {\"name\": {\"regexp\": \"/^a/x\"}}}",
+            "where.name.regexp: unsupported regexp flags 'x' (i, m, s; g is ignored)");
+    REFUSED("{\"where\": {\"name\": {\"regexp\": \"/^a/ii\"}}}",
+            "where.name.regexp: unsupported regexp flags 'ii' (i, m, s; g is ignored)");
+    REFUSED("{\"where\": {\"name\": {\"regexp\": \"a{1,20000}x\"}}}",
+            "where.name.regexp: repetition count above 255");
     REFUSED("{\"where\": {\"name\": {\"regexp\": \"((a{100}){100}){100}\"}}}",
             "where.name.regexp: repetition counts too large");
     REFUSED("{\"where\": {\"name\": {\"regexp\": 5}}}", "where.name.regexp: expected a string");
