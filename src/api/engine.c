@@ -369,25 +369,33 @@ void eng_keep_answer(response *res, rowcache *rc, const model_def *m, const char
     res_text(res, 200, text, len);
 }
 
-/* The cache is asked after access is granted (or while deciding $owner),
- * so refused callers cost it nothing. */
-void eng_find_by_id(mreq *q, filter *f)
+/*
+ * The cache is asked after access is granted (or while deciding $owner),
+ * so refused callers cost it nothing; the filter is read after access too.
+ * While deciding, the cache may tell the row's owner whatever the filter
+ * turns out to be; it answers the row only when the filter asks for it whole.
+ */
+void eng_find_by_id(mreq *q)
 {
-    rowcache *rc = q->rows = cache_for(q, f);
-    if (!eng_allowed(q, "findById"))
+    q->rows = q->m->kind == MODEL_DECLARED && q->id ? q->r->app->rows : NULL;
+    filter f;
+    if (!eng_allowed(q, "findById") || !eng_filter(q, &f))
         return;
-    if (q->from_cache || (q->from_cache = rowcache_get(rc, q->m, q->id, &q->cached))) {
+    rowcache *rc = cache_for(q, &f);
+    if (rc && (q->from_cache || (q->from_cache = rowcache_get(rc, q->m, q->id, &q->cached)))) {
         res_text(q->res, 200, q->cached.text, q->cached.len);
         q->cached.text = NULL;
+        filter_free(&f);
         return;
     }
     rowcache_ticket t = rowcache_ticket_for(rc, q->m, q->id); /* before the read */
     fnode *id = eng_id_where(q);
-    if (id == NULL)
-        return;
-    f->where = filter_and(f->where, id);
-    eng_find_and_answer(q, f, true);
-    eng_keep_answer(q->res, rc, q->m, q->id, t);
+    if (id != NULL) {
+        f.where = filter_and(f.where, id);
+        eng_find_and_answer(q, &f, true);
+        eng_keep_answer(q->res, rc, q->m, q->id, t);
+    }
+    filter_free(&f);
 }
 
 void eng_insert(mreq *q, const json_t *body)

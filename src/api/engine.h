@@ -84,8 +84,9 @@ bool eng_include(mreq *q, const filter *f, json_t *rows);
 /* Runs a find and answers the array (or, one = true, the first row or 404). */
 void eng_find_and_answer(mreq *q, filter *f, bool one);
 
-/* findById: checks access, then answers the row q->id names (404 if none). */
-void eng_find_by_id(mreq *q, filter *f);
+/* findById: checks access, then reads ?filter=, then answers the row q->id
+ * names (404 if none). */
+void eng_find_by_id(mreq *q);
 
 /*
  * A row answered from the store (res: 200 with a JSON object) is printed
