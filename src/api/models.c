@@ -108,6 +108,10 @@ static void update_one(mreq *q, const json_t *body, body_mode mode)
     json_t *values = eng_validate(q, body, mode);
     if (values == NULL)
         return;
+    if (!eng_owner_allowed(q, values)) {
+        json_decref(values);
+        return;
+    }
     /* a replace that leaves the owner key out keeps the owner: a client
      * that never saw the key must not hand the row to nobody */
     const model_prop *fk = q->m->owner_fk;
@@ -149,8 +153,11 @@ void api_model_upsert(request *r, const char *const *args, response *res)
     }
     json_t *id = json_object_get(body, "id");
     char idtext[64] = "";
-    if (json_is_integer(id))
-        snprintf(idtext, sizeof idtext, "%lld", (long long)json_integer_value(id));
+    long long idnum;
+    if (!eng_body_id_ok(&q, body))
+        goto out;
+    if (model_key_value(id, &idnum))
+        snprintf(idtext, sizeof idtext, "%lld", idnum);
     else if (json_is_string(id))
         snprintf(idtext, sizeof idtext, "%s", json_string_value(id));
     q.id = idtext[0] ? idtext : NULL;
@@ -187,6 +194,10 @@ void api_model_update_all(request *r, const char *const *args, response *res)
     json_t *body = eng_body(&q);
     if (body && !refuse_special_write(&q)) {
         json_t *values = eng_validate(&q, body, BODY_PATCH);
+        if (values && !eng_owner_allowed(&q, values)) {
+            json_decref(values);
+            values = NULL;
+        }
         int64_t n = 0;
         store_err e = values ? store_of(&q)->ops->rows_update(store_of(&q), q.m, where, values, &n) : STORE_OK;
         if (values && e == STORE_OK) {
@@ -259,7 +270,7 @@ static void write_instance(request *r, const char *const *args, response *res, c
     if (!eng_begin(&q, r, res, args[0], args[1]))
         return;
     json_t *body = eng_body(&q);
-    if (body && eng_allowed(&q, method) && !refuse_special_write(&q)) {
+    if (body && eng_allowed(&q, method) && !refuse_special_write(&q) && eng_body_id_ok(&q, body)) {
         json_object_del(body, "id");
         update_one(&q, body, mode);
     }

@@ -59,17 +59,35 @@ static void append_row(json_t *row, void *ctx)
     json_array_append_new(ctx, row);
 }
 
-/* Related rows whose `key` is among vals. */
+/* Related rows whose `key` is among vals[from, from + n), appended to out. */
+static store_err fetch_chunk(mreq *q, const model_def *target, const char *key, json_t *vals, size_t from,
+                             size_t n, json_t *out)
+{
+    json_t *chunk = json_array();
+    for (size_t i = from; i < from + n; i++)
+        json_array_append(chunk, json_array_get(vals, i));
+    filter f;
+    filter_init(&f);
+    f.where = where_of(target, json_pack("{s:{s:o}}", key, "inq", chunk));
+    store_err e = f.where ? store_of(q)->ops->rows_find(store_of(q), target, &f, append_row, out) : STORE_ERROR;
+    filter_free(&f);
+    return e;
+}
+
+/*
+ * Related rows whose `key` is among vals. An inq takes at most
+ * FILTER_MAX_LIST values, and a page of parents may name more (a find may
+ * return up to FILTER_MAX_LIMIT rows), so the lookup runs in chunks.
+ */
 static bool fetch_related(mreq *q, const model_def *target, const char *key, json_t *vals, json_t **out)
 {
     *out = json_array();
-    if (json_array_size(vals) == 0)
-        return true;
-    filter f;
-    filter_init(&f);
-    f.where = where_of(target, json_pack("{s:{s:O}}", key, "inq", vals));
-    store_err e = f.where ? store_of(q)->ops->rows_find(store_of(q), target, &f, append_row, *out) : STORE_ERROR;
-    filter_free(&f);
+    size_t total = json_array_size(vals);
+    store_err e = STORE_OK;
+    for (size_t from = 0; from < total && e == STORE_OK; from += FILTER_MAX_LIST) {
+        size_t n = total - from < FILTER_MAX_LIST ? total - from : FILTER_MAX_LIST;
+        e = fetch_chunk(q, target, key, vals, from, n, *out);
+    }
     if (e != STORE_OK)
         api_store_failure(q->res, e);
     return e == STORE_OK;
@@ -171,8 +189,9 @@ void api_rel_get(request *r, const char *const *args, response *res)
         mreq t = {.r = r, .res = res, .m = rel->target};
         json_t *fk = json_object_get(q.instance, rel->foreign_key);
         char id[64] = "";
-        if (json_is_number(fk))
-            snprintf(id, sizeof id, "%lld", (long long)json_number_value(fk));
+        long long key;
+        if (model_key_value(fk, &key)) /* a stored 1e300 names no row: 404 */
+            snprintf(id, sizeof id, "%lld", key);
         t.id = id;
         /* the related row is read as the target model's findById would be */
         if (eng_allowed(&t, "findById") && eng_load(&t)) {

@@ -195,6 +195,16 @@ static json_t *to_number(const json_t *v)
     return json_is_string(v) ? number_from_text(json_string_value(v)) : NULL;
 }
 
+/* Ids and foreign keys: integers only, within MODEL_KEY_MAX (model/schema.h). */
+static json_t *to_key(const json_t *v)
+{
+    json_t *n = to_number(v);
+    long long key;
+    bool ok = n && model_key_value(n, &key);
+    json_decref(n);
+    return ok ? json_integer(key) : NULL;
+}
+
 static json_t *to_boolean(const json_t *v)
 {
     if (json_is_boolean(v))
@@ -244,13 +254,18 @@ static json_t *scalar_value(pctx *c, const model_prop *p, const json_t *v)
     json_t *out = NULL;
     switch (p->type) {
     case PT_STRING:  out = json_is_string(v) ? json_incref((json_t *)v) : NULL; break;
-    case PT_NUMBER:  out = to_number(v); break;
+    case PT_NUMBER:  out = p->is_id || p->is_key ? to_key(v) : to_number(v); break;
     case PT_BOOLEAN: out = to_boolean(v); break;
     case PT_DATE:    out = to_date(v, p->ms_date); break;
     default:         break;
     }
-    if (!out)
+    if (!out && p->type == PT_NUMBER && (p->is_id || p->is_key) && (out = to_number(v)) != NULL) {
+        json_decref(out);
+        out = NULL;
+        fail(c, "expected an integer key (at most 9007199254740991 in magnitude)");
+    } else if (!out) {
         fail(c, "expected %s", type_wanted(p->type));
+    }
     return out;
 }
 
