@@ -71,11 +71,6 @@ def test_malformed_filter_on_find_by_id_from_a_refused_caller_gets_401(mserver):
     assert_error(r, 401, "AUTHORIZATION_REQUIRED")
 
 
-def test_malformed_filter_from_an_allowed_caller_gets_400(mserver, actors):
-    r = mserver.get("/api/widgets", token=actors.alice["token"], params={"filter": '{"where": {'})
-    assert_error(r, 400, "INVALID_FILTER")
-
-
 # ---- patterns ----------------------------------------------------------------
 
 def test_large_repeat_count_is_refused_at_once(mserver):
@@ -84,12 +79,6 @@ def test_large_repeat_count_is_refused_at_once(mserver):
     err = assert_error(r, 400, "INVALID_FILTER")
     assert "repetition count above 255" in err["message"]
     assert took < 2, took
-
-
-def test_invalid_pattern_is_a_400(mserver):
-    r = mserver.get("/api/things", params=fparams({"where": {"name": {"regexp": "(unclosed"}}}))
-    err = assert_error(r, 400, "INVALID_FILTER")
-    assert "invalid regular expression" in err["message"]
 
 
 def test_javascript_syntax_and_flags(mserver):
@@ -103,6 +92,7 @@ def test_javascript_syntax_and_flags(mserver):
     assert ids("/^ALPHA/gi") == [t["id"]]            # g means nothing for a match
     assert ids("^beta") == []
     assert ids("/^beta$/m") == [t["id"]]
+    assert ids("(?<=Alpha )42") == [t["id"]]         # lookbehind
 
 
 @pytest.mark.skipif(BACKEND != "sqlite", reason="PCRE2 runs in SQLite; PostgreSQL's engine is its own")
