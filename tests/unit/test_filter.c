@@ -455,6 +455,32 @@ static void test_regexp_invalid(void)
     }
 }
 
+/* PCRE2 under its limits: catastrophic backtracking is an error, not a "no". */
+static void test_regex_limits(void)
+{
+    char err[192];
+    size_t n = 100000;
+    char *text = malloc(n + 1);
+    memset(text, 'a', n);
+    text[n] = '\0';
+    rx *slow = rx_compile("(a|aa)*[xy]", 0, err, sizeof err);
+    rx *js = rx_compile("^\\u0041\\d+$", RX_ICASE, err, sizeof err);
+    unsigned flags;
+    if (CHECK(slow != NULL))
+        CHECK_INT(rx_match(slow, text, n), RX_LIMIT);
+    if (CHECK(js != NULL)) {
+        CHECK_INT(rx_match(js, "a42", 3), RX_YES);
+        CHECK_INT(rx_match(js, "b42", 3), RX_NO);
+    }
+    CHECK(rx_compile("a{1,20000}x", 0, err, sizeof err) == NULL);
+    CHECK_INT(rx_parse_flags("gims", &flags), 0);
+    CHECK_INT((long long)flags, RX_ICASE | RX_MULTILINE | RX_DOTALL);
+    CHECK_INT(rx_parse_flags("ii", &flags), -1);
+    rx_free(slow);
+    rx_free(js);
+    free(text);
+}
+
 static void test_regexp_too_long(void)
 {
     char text[1024], pat[600];
@@ -1007,6 +1033,7 @@ void suite_filter(void)
     RUN(test_regexp);
     RUN(test_regexp_invalid);
     RUN(test_regexp_too_long);
+    RUN(test_regex_limits);
     RUN(test_and_or);
     RUN(test_depth_limit);
     RUN(test_node_limit);
