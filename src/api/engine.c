@@ -532,13 +532,14 @@ static void check_words(const model_def *m, const json_t *out, res_validation *v
     }
 }
 
-/* A body's id (ignored on create, the row to write on upsert) may be left
- * out or null; else, for a number id, it must be a key (1.5, 1e300 are not). */
+/* A body's id (ignored on create, the row to write on upsert) given as a
+ * JSON number must be a key: 1.5 or 1e300 names no row and is no id. (Text
+ * is read as a path id is: "5" names row 5, "abc" none.) */
 static bool body_id_bad(const mreq *q, const json_t *body)
 {
     const json_t *id = json_object_get(body, "id");
     long long key;
-    return q->m->id && !q->m->id->id_is_text && id && !json_is_null(id) && !model_key_value(id, &key);
+    return q->m->id && !q->m->id->id_is_text && json_is_number(id) && !model_key_value(id, &key);
 }
 
 static const char BAD_ID[] = "must be an integer of at most 9007199254740991 in magnitude";

@@ -935,7 +935,7 @@ static json_t *number_id(const char *v)
         return NULL;
     errno = 0;
     x = strtoll(v, NULL, 10);
-    return errno ? NULL : json_integer(x);
+    return errno || x > MODEL_KEY_MAX ? NULL : json_integer(x);
 }
 
 fnode *filter_id_equals(const model_def *m, const char *v)

@@ -461,6 +461,8 @@ static store_err result_err(conn *c, const PGresult *r, const char *what)
         return STORE_BAD_REFERENCE;
     if (strcmp(state, "57014") == 0) /* query_canceled: statement_timeout */
         return STORE_TIMEOUT;
+    if (strcmp(state, "2201B") == 0) /* a regexp PCRE2 reads and PostgreSQL does not */
+        return STORE_BAD_PATTERN;
     if (strncmp(state, "40", 2) == 0 || strncmp(state, "53", 2) == 0)
         return STORE_UNAVAILABLE;
     char msg[512];

@@ -32,6 +32,7 @@ typedef enum store_err {
     STORE_ERROR,             /* anything else; the backend logged why     */
     STORE_TIMEOUT,           /* a model query ran past its time budget, or
                                 a regexp match past its limits            */
+    STORE_BAD_PATTERN,       /* the database refused a filter's regexp    */
 } store_err;
 
 typedef struct store store_t; /* opaque: a backend's own handle */

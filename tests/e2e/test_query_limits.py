@@ -106,6 +106,13 @@ def test_catastrophic_backtracking_is_cut_short(mserver):
     assert took < 2, took
 
 
+@pytest.mark.pg_only
+def test_pattern_postgresql_cannot_read_is_a_400(mserver):
+    """a\\z (the end of the value) is PCRE2's, not PostgreSQL's: a 400, not a 500."""
+    r = mserver.get("/api/things", params=fparams({"where": {"name": {"regexp": "a\\z"}}}))
+    assert_error(r, 400, "INVALID_FILTER")
+
+
 # ---- the time budget ---------------------------------------------------------
 
 @pytest.fixture(scope="module")
