@@ -342,6 +342,20 @@ static PGconn *connect_db(const char *conninfo, char *err, size_t errlen)
     return NULL;
 }
 
+/* A session that ran model queries gets their time budget back as soon as
+ * it is connected again, so that a read exec_any retries on it is bounded
+ * too. Sessions that never ran one (the sync thread's) stay unbounded. */
+static void restore_timeout(conn *c)
+{
+    char sql[64];
+    if (c->timeout_ms <= 0)
+        return;
+    snprintf(sql, sizeof sql, "SET statement_timeout = %d", c->timeout_ms);
+    PGresult *r = PQexec(c->pg, sql);
+    c->timeout_set = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+}
+
 /*
  * (Re)connects c. A failure holds further attempts off for a moment, so
  * that while the server is down a burst of requests answers 503 at once
@@ -365,6 +379,7 @@ static bool conn_connect(conn *c)
     }
     if (c->pg && PQstatus(c->pg) == CONNECTION_OK) {
         c->retry_at_ms = 0;
+        restore_timeout(c);
         return true;
     }
     c->broken = true;
