@@ -10,7 +10,7 @@
 #   make bench    the benchmark against nginx (not a test: asserts nothing)
 
 CC       ?= cc
-PKGS     := libmicrohttpd jansson sqlite3 libsodium libpq
+PKGS     := libmicrohttpd jansson sqlite3 libsodium libpq libpcre2-8
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter

@@ -13,6 +13,7 @@ set -euo pipefail
 PACKAGES=(
   gcc make pkg-config
   libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev libpq-dev
+  libpcre2-dev
   python3 python3-pytest python3-requests
   curl
   postgresql postgresql-client

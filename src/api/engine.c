@@ -369,25 +369,75 @@ void eng_keep_answer(response *res, rowcache *rc, const model_def *m, const char
     res_text(res, 200, text, len);
 }
 
-/* The cache is asked after access is granted (or while deciding $owner),
- * so refused callers cost it nothing. */
-void eng_find_by_id(mreq *q, filter *f)
+/*
+ * The cache is asked after access is granted (or while deciding $owner),
+ * so refused callers cost it nothing; the filter is read after access too.
+ * While deciding, the cache may tell the row's owner whatever the filter
+ * turns out to be; it answers the row only when the filter asks for it whole.
+ */
+void eng_find_by_id(mreq *q)
 {
-    rowcache *rc = q->rows = cache_for(q, f);
-    if (!eng_allowed(q, "findById"))
+    q->rows = q->m->kind == MODEL_DECLARED && q->id ? q->r->app->rows : NULL;
+    filter f;
+    if (!eng_allowed(q, "findById") || !eng_filter(q, &f))
         return;
-    if (q->from_cache || (q->from_cache = rowcache_get(rc, q->m, q->id, &q->cached))) {
+    rowcache *rc = cache_for(q, &f);
+    if (rc && (q->from_cache || (q->from_cache = rowcache_get(rc, q->m, q->id, &q->cached)))) {
         res_text(q->res, 200, q->cached.text, q->cached.len);
         q->cached.text = NULL;
+        filter_free(&f);
         return;
     }
     rowcache_ticket t = rowcache_ticket_for(rc, q->m, q->id); /* before the read */
     fnode *id = eng_id_where(q);
-    if (id == NULL)
-        return;
-    f->where = filter_and(f->where, id);
-    eng_find_and_answer(q, f, true);
-    eng_keep_answer(q->res, rc, q->m, q->id, t);
+    if (id != NULL) {
+        f.where = filter_and(f.where, id);
+        eng_find_and_answer(q, &f, true);
+        eng_keep_answer(q->res, rc, q->m, q->id, t);
+    }
+    filter_free(&f);
+}
+
+/*
+ * Who a row belongs to is the caller's to say only for himself: a body
+ * whose owner key names another user (other than `keep`, the row's owner
+ * now, when there is one) is refused unless the caller is an admin, so no
+ * one can plant rows in another user's owner-only space. A null owner key
+ * names no one.
+ */
+static bool owner_allowed(mreq *q, const json_t *values, const json_t *keep)
+{
+    const model_prop *fk = q->m->owner_fk;
+    const json_t *v = fk ? json_object_get(values, fk->name) : NULL;
+    long long who, now;
+    if (v == NULL || json_is_null(v))
+        return true;
+    if (model_key_value(v, &who) && ((q->r->who.user_id != 0 && who == q->r->who.user_id) ||
+                                     (model_key_value(keep, &now) && who == now)))
+        return true;
+    if (access_has_role(q->r, "admin"))
+        return true;
+    res_error(q->res, 403, "OWNER_MISMATCH", "%s may name only the caller as owner (%s); only an admin may name another user",
+              q->m->name, fk->name);
+    return false;
+}
+
+bool eng_owner_allowed(mreq *q, const json_t *values)
+{
+    const model_prop *fk = q->m->owner_fk;
+    const json_t *v = fk ? json_object_get(values, fk->name) : NULL;
+    if (v == NULL || json_is_null(v) || q->id == NULL)
+        return owner_allowed(q, values, NULL);
+    /* a change by id may keep the row's present owner */
+    if (!q->instance_loaded) {
+        response scratch = {0};
+        response *real = q->res;
+        q->res = &scratch; /* a missing row: the update answers its 404 */
+        eng_load(q);
+        q->res = real;
+        json_decref(scratch.body);
+    }
+    return owner_allowed(q, values, q->instance ? json_object_get(q->instance, fk->name) : NULL);
 }
 
 void eng_insert(mreq *q, const json_t *body)
@@ -395,6 +445,10 @@ void eng_insert(mreq *q, const json_t *body)
     json_t *values = eng_validate(q, body, BODY_CREATE);
     if (values == NULL)
         return;
+    if (!owner_allowed(q, values, NULL)) {
+        json_decref(values);
+        return;
+    }
     eng_default_owner(q, values);
     json_t *row = NULL;
     store_err e = store_of(q)->ops->rows_insert(store_of(q), q->m, values, &row);
@@ -478,6 +532,29 @@ static void check_words(const model_def *m, const json_t *out, res_validation *v
     }
 }
 
+/* A body's id (ignored on create, the row to write on upsert) given as a
+ * JSON number must be a key: 1.5 or 1e300 names no row and is no id. (Text
+ * is read as a path id is: "5" names row 5, "abc" none.) */
+static bool body_id_bad(const mreq *q, const json_t *body)
+{
+    const json_t *id = json_object_get(body, "id");
+    long long key;
+    return q->m->id && !q->m->id->id_is_text && json_is_number(id) && !model_key_value(id, &key);
+}
+
+static const char BAD_ID[] = "must be an integer of at most 9007199254740991 in magnitude";
+
+bool eng_body_id_ok(mreq *q, const json_t *body)
+{
+    if (!body_id_bad(q, body))
+        return true;
+    res_validation val;
+    res_validation_init(&val);
+    res_validation_add(&val, "id", "type", BAD_ID, NULL);
+    res_validation_finish(&val, q->m->name, q->res);
+    return false;
+}
+
 json_t *eng_validate(mreq *q, const json_t *body, body_mode mode)
 {
     const model_def *m = q->m;
@@ -501,6 +578,8 @@ json_t *eng_validate(mreq *q, const json_t *body, body_mode mode)
         check_prop(p, v, mode, out, &val);
     }
     check_words(m, out, &val);
+    if (body_id_bad(q, body))
+        res_validation_add(&val, "id", "type", BAD_ID, NULL);
     if (res_validation_failed(&val)) {
         res_validation_finish(&val, m->name, q->res);
         json_decref(out);

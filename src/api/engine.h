@@ -72,8 +72,18 @@ typedef enum { BODY_CREATE, BODY_REPLACE, BODY_PATCH } body_mode;
  */
 json_t *eng_validate(mreq *q, const json_t *body, body_mode mode);
 
+/*
+ * For a change of the row q->id names (or of rows by where, q->id NULL):
+ * false, with 403 OWNER_MISMATCH, when a non-admin's values give it an owner
+ * other than the caller or (by id) the row's present owner.
+ */
+bool eng_owner_allowed(mreq *q, const json_t *values);
+
 /* Sets the owner key of a new row to the caller when the body leaves it out. */
 void eng_default_owner(mreq *q, json_t *values);
+
+/* The body's "id", when given, is a key; else false with the 422 set. */
+bool eng_body_id_ok(mreq *q, const json_t *body);
 
 /* Reads the body as a JSON object; NULL when answered (400/415). */
 json_t *eng_body(mreq *q);
@@ -84,8 +94,9 @@ bool eng_include(mreq *q, const filter *f, json_t *rows);
 /* Runs a find and answers the array (or, one = true, the first row or 404). */
 void eng_find_and_answer(mreq *q, filter *f, bool one);
 
-/* findById: checks access, then answers the row q->id names (404 if none). */
-void eng_find_by_id(mreq *q, filter *f);
+/* findById: checks access, then reads ?filter=, then answers the row q->id
+ * names (404 if none). */
+void eng_find_by_id(mreq *q);
 
 /*
  * A row answered from the store (res: 200 with a JSON object) is printed

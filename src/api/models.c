@@ -45,43 +45,41 @@ static void answer_row(mreq *q, int status)
 
 /* ---- collection ---------------------------------------------------------- */
 
-void api_model_find(request *r, const char *const *args, response *res)
+/* Filters and wheres are read only once the ACL allowed the call, on every
+ * route: a refused caller gets its 401/403 and costs no parsing. */
+
+static void find_rows(request *r, const char *const *args, response *res, const char *method, bool one)
 {
     mreq q;
     filter f;
-    if (eng_begin(&q, r, res, args[0], NULL) && eng_filter(&q, &f)) {
-        if (eng_allowed(&q, "find"))
-            eng_find_and_answer(&q, &f, false);
+    if (eng_begin(&q, r, res, args[0], NULL) && eng_allowed(&q, method) && eng_filter(&q, &f)) {
+        eng_find_and_answer(&q, &f, one);
         filter_free(&f);
     }
     eng_end(&q);
 }
 
+void api_model_find(request *r, const char *const *args, response *res)
+{
+    find_rows(r, args, res, "find", false);
+}
+
 void api_model_find_one(request *r, const char *const *args, response *res)
 {
-    mreq q;
-    filter f;
-    if (eng_begin(&q, r, res, args[0], NULL) && eng_filter(&q, &f)) {
-        if (eng_allowed(&q, "findOne"))
-            eng_find_and_answer(&q, &f, true);
-        filter_free(&f);
-    }
-    eng_end(&q);
+    find_rows(r, args, res, "findOne", true);
 }
 
 void api_model_count(request *r, const char *const *args, response *res)
 {
     mreq q;
     fnode *where;
-    if (eng_begin(&q, r, res, args[0], NULL) && eng_where(&q, &where)) {
+    if (eng_begin(&q, r, res, args[0], NULL) && eng_allowed(&q, "count") && eng_where(&q, &where)) {
         int64_t n = 0;
-        if (eng_allowed(&q, "count")) {
-            store_err e = store_of(&q)->ops->rows_count(store_of(&q), q.m, where, &n);
-            if (e == STORE_OK)
-                res_json(res, 200, json_pack("{s:I}", "count", (json_int_t)n));
-            else
-                eng_store_failed(&q, e, NULL);
-        }
+        store_err e = store_of(&q)->ops->rows_count(store_of(&q), q.m, where, &n);
+        if (e == STORE_OK)
+            res_json(res, 200, json_pack("{s:I}", "count", (json_int_t)n));
+        else
+            eng_store_failed(&q, e, NULL);
         fnode_free(where);
     }
     eng_end(&q);
@@ -110,6 +108,10 @@ static void update_one(mreq *q, const json_t *body, body_mode mode)
     json_t *values = eng_validate(q, body, mode);
     if (values == NULL)
         return;
+    if (!eng_owner_allowed(q, values)) {
+        json_decref(values);
+        return;
+    }
     /* a replace that leaves the owner key out keeps the owner: a client
      * that never saw the key must not hand the row to nobody */
     const model_prop *fk = q->m->owner_fk;
@@ -151,8 +153,11 @@ void api_model_upsert(request *r, const char *const *args, response *res)
     }
     json_t *id = json_object_get(body, "id");
     char idtext[64] = "";
-    if (json_is_integer(id))
-        snprintf(idtext, sizeof idtext, "%lld", (long long)json_integer_value(id));
+    long long idnum;
+    if (!eng_body_id_ok(&q, body))
+        goto out;
+    if (model_key_value(id, &idnum))
+        snprintf(idtext, sizeof idtext, "%lld", idnum);
     else if (json_is_string(id))
         snprintf(idtext, sizeof idtext, "%s", json_string_value(id));
     q.id = idtext[0] ? idtext : NULL;
@@ -184,11 +189,15 @@ void api_model_update_all(request *r, const char *const *args, response *res)
 {
     mreq q;
     fnode *where = NULL;
-    if (!eng_begin(&q, r, res, args[0], NULL) || !eng_where(&q, &where))
+    if (!eng_begin(&q, r, res, args[0], NULL) || !eng_allowed(&q, "updateAll") || !eng_where(&q, &where))
         goto out;
     json_t *body = eng_body(&q);
-    if (body && eng_allowed(&q, "updateAll") && !refuse_special_write(&q)) {
+    if (body && !refuse_special_write(&q)) {
         json_t *values = eng_validate(&q, body, BODY_PATCH);
+        if (values && !eng_owner_allowed(&q, values)) {
+            json_decref(values);
+            values = NULL;
+        }
         int64_t n = 0;
         store_err e = values ? store_of(&q)->ops->rows_update(store_of(&q), q.m, where, values, &n) : STORE_OK;
         if (values && e == STORE_OK) {
@@ -210,14 +219,8 @@ out:
 void api_model_find_by_id(request *r, const char *const *args, response *res)
 {
     mreq q;
-    filter f;
-    if (!eng_begin(&q, r, res, args[0], args[1]))
-        goto out;
-    if (!eng_filter(&q, &f))
-        goto out;
-    eng_find_by_id(&q, &f);
-    filter_free(&f);
-out:
+    if (eng_begin(&q, r, res, args[0], args[1]))
+        eng_find_by_id(&q);
     eng_end(&q);
 }
 
@@ -267,7 +270,7 @@ static void write_instance(request *r, const char *const *args, response *res, c
     if (!eng_begin(&q, r, res, args[0], args[1]))
         return;
     json_t *body = eng_body(&q);
-    if (body && eng_allowed(&q, method) && !refuse_special_write(&q)) {
+    if (body && eng_allowed(&q, method) && !refuse_special_write(&q) && eng_body_id_ok(&q, body)) {
         json_object_del(body, "id");
         update_one(&q, body, mode);
     }

@@ -187,6 +187,10 @@ void api_store_failure(response *res, int store_error)
 {
     if (store_error == STORE_UNAVAILABLE)
         res_error(res, 503, "DATABASE_UNAVAILABLE", "the database is not reachable; try again");
+    else if (store_error == STORE_TIMEOUT)
+        res_error(res, 503, "QUERY_TIMEOUT", "the query took too long; narrow it down");
+    else if (store_error == STORE_BAD_PATTERN)
+        res_error(res, 400, "INVALID_FILTER", "this database cannot run the regular expression");
     else
         res_error(res, 500, "INTERNAL_ERROR", "%s", store_strerror((store_err)store_error));
 }

@@ -8,6 +8,7 @@
  * direct query could not.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
@@ -29,28 +30,64 @@ static fnode *where_of(const model_def *m, json_t *json)
 
 /* ---- include ------------------------------------------------------------ */
 
-static bool same_key(const json_t *a, const json_t *b)
+/*
+ * Rows are matched to related rows by sorting both sides' keys, not by
+ * comparing every pair: a page of 10 000 rows against as many related ones
+ * would otherwise cost 10^8 comparisons, outside any query's time budget.
+ */
+typedef struct keyed {
+    const json_t *key;   /* a number or a string                    */
+    json_t *row;
+    size_t at;           /* position in the input: equal keys keep their order */
+} keyed;
+
+/* Numbers before strings; numbers by value, strings by bytes. */
+static int key_cmp(const json_t *a, const json_t *b)
 {
-    if (json_is_number(a) && json_is_number(b))
-        return json_number_value(a) == json_number_value(b);
-    return json_is_string(a) && json_is_string(b) && strcmp(json_string_value(a), json_string_value(b)) == 0;
+    if (json_is_number(a) != json_is_number(b))
+        return json_is_number(a) ? -1 : 1;
+    if (json_is_number(a)) {
+        double x = json_number_value(a), y = json_number_value(b);
+        return (x > y) - (x < y);
+    }
+    return strcmp(json_string_value(a), json_string_value(b));
 }
 
-/* The distinct values of key across rows, as a JSON array. */
-static json_t *values_of(json_t *rows, const char *key)
+static int keyed_cmp(const void *pa, const void *pb)
 {
-    json_t *out = json_array();
-    size_t i, j;
-    json_t *row, *seen;
+    const keyed *a = pa, *b = pb;
+    int c = key_cmp(a->key, b->key);
+    return c ? c : (a->at > b->at) - (a->at < b->at);
+}
+
+/* The rows whose `key` is a number or a string, sorted by it; *n gets how many. */
+static keyed *sorted_by(json_t *rows, const char *key, size_t *n)
+{
+    keyed *k = malloc((json_array_size(rows) + 1) * sizeof *k);
+    size_t i;
+    json_t *row;
+    *n = 0;
+    if (k == NULL)
+        return NULL;
     json_array_foreach(rows, i, row) {
         json_t *v = json_object_get(row, key);
-        if (v == NULL || json_is_null(v))
-            continue;
-        bool dup = false;
-        json_array_foreach(out, j, seen) dup = dup || same_key(seen, v);
-        if (!dup)
-            json_array_append(out, v);
+        if (json_is_number(v) || json_is_string(v))
+            k[(*n)++] = (keyed){v, row, i};
     }
+    qsort(k, *n, sizeof *k, keyed_cmp);
+    return k;
+}
+
+/* The distinct values of key across rows, as a JSON array (NULL: no memory). */
+static json_t *values_of(json_t *rows, const char *key)
+{
+    size_t n;
+    keyed *k = sorted_by(rows, key, &n);
+    json_t *out = k ? json_array() : NULL;
+    for (size_t i = 0; out && i < n; i++)
+        if (i == 0 || key_cmp(k[i - 1].key, k[i].key) != 0)
+            json_array_append(out, (json_t *)k[i].key);
+    free(k);
     return out;
 }
 
@@ -59,45 +96,82 @@ static void append_row(json_t *row, void *ctx)
     json_array_append_new(ctx, row);
 }
 
-/* Related rows whose `key` is among vals. */
+/* Related rows whose `key` is among vals[from, from + n), appended to out. */
+static store_err fetch_chunk(mreq *q, const model_def *target, const char *key, json_t *vals, size_t from,
+                             size_t n, json_t *out)
+{
+    json_t *chunk = json_array();
+    for (size_t i = from; i < from + n; i++)
+        json_array_append(chunk, json_array_get(vals, i));
+    filter f;
+    filter_init(&f);
+    f.where = where_of(target, json_pack("{s:{s:o}}", key, "inq", chunk));
+    store_err e = f.where ? store_of(q)->ops->rows_find(store_of(q), target, &f, append_row, out) : STORE_ERROR;
+    filter_free(&f);
+    return e;
+}
+
+/*
+ * Related rows whose `key` is among vals. An inq takes at most
+ * FILTER_MAX_LIST values, and a page of parents may name more (a find may
+ * return up to FILTER_MAX_LIMIT rows), so the lookup runs in chunks.
+ */
 static bool fetch_related(mreq *q, const model_def *target, const char *key, json_t *vals, json_t **out)
 {
     *out = json_array();
-    if (json_array_size(vals) == 0)
-        return true;
-    filter f;
-    filter_init(&f);
-    f.where = where_of(target, json_pack("{s:{s:O}}", key, "inq", vals));
-    store_err e = f.where ? store_of(q)->ops->rows_find(store_of(q), target, &f, append_row, *out) : STORE_ERROR;
-    filter_free(&f);
+    size_t total = json_array_size(vals);
+    store_err e = STORE_OK;
+    for (size_t from = 0; from < total && e == STORE_OK; from += FILTER_MAX_LIST) {
+        size_t n = total - from < FILTER_MAX_LIST ? total - from : FILTER_MAX_LIST;
+        e = fetch_chunk(q, target, key, vals, from, n, *out);
+    }
     if (e != STORE_OK)
         api_store_failure(q->res, e);
     return e == STORE_OK;
 }
 
-/* Puts into each row, under the relation's name, what matches it. */
-static void attach(json_t *rows, const model_rel *rel, json_t *related)
+/* The first of k[0..n) whose key is not below key. */
+static size_t lower_bound(const keyed *k, size_t n, const json_t *key)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (key_cmp(k[mid].key, key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Puts into each row, under the relation's name, what matches it (related
+ * rows in the order the store gave them). False when out of memory. */
+static bool attach(json_t *rows, const model_rel *rel, json_t *related)
 {
     bool belongs = rel->type == REL_BELONGS_TO;
     const char *mine = belongs ? rel->foreign_key : "id";
     const char *theirs = belongs ? rel->target->id->name : rel->foreign_key;
-    size_t i, j;
-    json_t *row, *other;
+    size_t n, i;
+    keyed *k = sorted_by(related, theirs, &n);
+    json_t *row;
+    if (k == NULL)
+        return false;
     json_array_foreach(rows, i, row) {
         json_t *key = json_object_get(row, mine);
         json_t *found = belongs ? json_null() : json_array();
-        json_array_foreach(related, j, other) {
-            if (!key || !same_key(key, json_object_get(other, theirs)))
-                continue;
+        bool keyed_row = json_is_number(key) || json_is_string(key);
+        for (size_t j = keyed_row ? lower_bound(k, n, key) : n; j < n && key_cmp(k[j].key, key) == 0; j++) {
             if (belongs) {
                 json_decref(found);
-                found = json_incref(other);
+                found = json_incref(k[j].row);
                 break;
             }
-            json_array_append(found, other);
+            json_array_append(found, k[j].row);
         }
         json_object_set_new(row, rel->name, found);
     }
+    free(k);
+    return true;
 }
 
 bool eng_include(mreq *q, const filter *f, json_t *rows)
@@ -112,10 +186,12 @@ bool eng_include(mreq *q, const filter *f, json_t *rows)
         bool belongs = rel->type == REL_BELONGS_TO;
         json_t *vals = values_of(rows, belongs ? rel->foreign_key : "id");
         json_t *related = NULL;
-        bool ok = fetch_related(q, rel->target, belongs ? rel->target->id->name : rel->foreign_key, vals,
-                                &related);
-        if (ok)
-            attach(rows, rel, related);
+        bool ok = vals && fetch_related(q, rel->target, belongs ? rel->target->id->name : rel->foreign_key,
+                                        vals, &related);
+        if (ok && !(ok = attach(rows, rel, related)))
+            api_store_failure(q->res, STORE_ERROR);
+        else if (!vals)
+            api_store_failure(q->res, STORE_ERROR);
         json_decref(vals);
         json_decref(related);
         if (!ok)
@@ -171,8 +247,9 @@ void api_rel_get(request *r, const char *const *args, response *res)
         mreq t = {.r = r, .res = res, .m = rel->target};
         json_t *fk = json_object_get(q.instance, rel->foreign_key);
         char id[64] = "";
-        if (json_is_number(fk))
-            snprintf(id, sizeof id, "%lld", (long long)json_number_value(fk));
+        long long key;
+        if (model_key_value(fk, &key)) /* a stored 1e300 names no row: 404 */
+            snprintf(id, sizeof id, "%lld", key);
         t.id = id;
         /* the related row is read as the target model's findById would be */
         if (eng_allowed(&t, "findById") && eng_load(&t)) {

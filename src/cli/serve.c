@@ -95,6 +95,7 @@ static int run(const config *cfg)
         st->ops->close(st);
         return CLI_USAGE;
     }
+    st->query_timeout_ms = cfg->server.query_timeout_ms; /* after model_sync's DDL */
     if (sole)
         a.rows = rowcache_new(cfg->server.row_cache);
     a.acl = acl_new(a.models, st, cfg->acl_default_allow);

@@ -82,6 +82,8 @@ static const key_spec server_keys[] = {
     INTEGER("slowQueuePerClient", K_INT, server.slow_queue_per_client, 1, 100000, NULL),
     INTEGER("slowQueueMax", K_INT, server.slow_queue_max, 1, 1000000, NULL),
     JSON_ARRAY("allowedOrigins", server.allowed_origins, check_origins),
+    /* query limits (docs/security/queries.md) */
+    INTEGER("queryTimeoutMs", K_INT, server.query_timeout_ms, 0, 3600000, NULL),
     END,
 };
 
@@ -173,6 +175,7 @@ void cfg_defaults(config *c)
     c->server.max_body_memory = 67108864;
     c->server.slow_queue_per_client = 64;
     c->server.slow_queue_max = 1024;
+    c->server.query_timeout_ms = 2000;
     c->auth.ttl = 1209600;
     c->auth.max_ttl = 31556926;
     c->auth.allow_eternal = false;

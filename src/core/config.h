@@ -66,6 +66,7 @@ typedef struct cfg_server {
     json_t *allowed_origins;  /* array of "scheme://host[:port]" (owned), or
                                  NULL: cross-site origins trusted for
                                  cookie-authenticated writes             */
+    int query_timeout_ms;     /* time budget of one model query; 0: none */
 } cfg_server;
 
 typedef struct config {

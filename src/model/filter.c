@@ -14,7 +14,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,11 +21,10 @@
 #include <strings.h>
 
 #include "core/isodate.h"
+#include "model/regex.h"
 
 #define PATH_LEN          256
 #define TEXT_ID_MAX       128
-#define REGEXP_MAX_LEN    512
-#define REGEXP_MAX_REPEAT 100000  /* product of all {n,m} bounds in a pattern */
 #define BRACKET_MAX_SEGS  32
 #define INDEX_MAX_DIGITS  5       /* filter[x][99999] at most               */
 
@@ -197,6 +195,16 @@ static json_t *to_number(const json_t *v)
     return json_is_string(v) ? number_from_text(json_string_value(v)) : NULL;
 }
 
+/* Ids and foreign keys: integers only, within MODEL_KEY_MAX (model/schema.h). */
+static json_t *to_key(const json_t *v)
+{
+    json_t *n = to_number(v);
+    long long key;
+    bool ok = n && model_key_value(n, &key);
+    json_decref(n);
+    return ok ? json_integer(key) : NULL;
+}
+
 static json_t *to_boolean(const json_t *v)
 {
     if (json_is_boolean(v))
@@ -246,13 +254,18 @@ static json_t *scalar_value(pctx *c, const model_prop *p, const json_t *v)
     json_t *out = NULL;
     switch (p->type) {
     case PT_STRING:  out = json_is_string(v) ? json_incref((json_t *)v) : NULL; break;
-    case PT_NUMBER:  out = to_number(v); break;
+    case PT_NUMBER:  out = p->is_id || p->is_key ? to_key(v) : to_number(v); break;
     case PT_BOOLEAN: out = to_boolean(v); break;
     case PT_DATE:    out = to_date(v, p->ms_date); break;
     default:         break;
     }
-    if (!out)
+    if (!out && p->type == PT_NUMBER && (p->is_id || p->is_key) && (out = to_number(v)) != NULL) {
+        json_decref(out);
+        out = NULL;
+        fail(c, "expected an integer key (at most 9007199254740991 in magnitude)");
+    } else if (!out) {
         fail(c, "expected %s", type_wanted(p->type));
+    }
     return out;
 }
 
@@ -300,54 +313,24 @@ static json_t *text_value(pctx *c, const json_t *v)
 }
 
 /* ------------------------------------------------------------------ */
-/* regexp: "pat" or "/pat/flags" (flags: "" or "i"), POSIX extended    */
+/* regexp: "pat" or "/pat/flags", JavaScript syntax (model/regex.h)     */
 
 /*
- * The store runs the pattern with POSIX regexec on every row, so patterns
- * that can blow up are refused here: back-references (exponential) and
- * large or nested {n,m} counts (glibc expands them into automaton states).
+ * The pattern is checked for size by a scan and compiled once, to answer a
+ * bad one with 400 instead of failing the query. Filters are parsed only
+ * after the ACL allowed the call, so a refused caller costs neither.
  */
-static const char *regexp_unsafe(const char *pat)
+static int regexp_check(pctx *c, const char *pat, unsigned flags)
 {
-    double product = 1;
-    if (strlen(pat) > REGEXP_MAX_LEN)
-        return "pattern longer than 512 characters";
-    for (const char *s = pat; *s; s++) {
-        if (*s == '\\' && s[1] >= '1' && s[1] <= '9')
-            return "back-references are not supported";
-        if (*s == '\\' && s[1]) {
-            s++;
-        } else if (*s == '{') {
-            char *end;
-            long lo = strtol(s + 1, &end, 10), hi = lo;
-            if (*end == ',')
-                hi = end[1] == '}' ? lo + 1 : strtol(end + 1, NULL, 10);
-            product *= (double)(hi > 1 ? hi : 1);
-            if (product > REGEXP_MAX_REPEAT)
-                return "repetition counts too large";
-        }
-    }
-    return NULL;
-}
-
-static int regexp_check(pctx *c, const char *pat, bool icase)
-{
-    regex_t re;
-    char msg[128];
-    const char *why = regexp_unsafe(pat);
-    int rc;
-    if (why)
-        return fail(c, "%s", why);
-    rc = regcomp(&re, pat, REG_EXTENDED | REG_NOSUB | (icase ? REG_ICASE : 0));
-    if (rc != 0) {
-        regerror(rc, &re, msg, sizeof msg);
-        return fail(c, "invalid regular expression: %s", msg);
-    }
-    regfree(&re);
+    char msg[192];
+    rx *re = rx_compile(pat, flags, msg, sizeof msg);
+    if (re == NULL)
+        return fail(c, "%s", msg);
+    rx_free(re);
     return 0;
 }
 
-static json_t *regexp_value(pctx *c, const json_t *v, bool *icase)
+static json_t *regexp_value(pctx *c, const json_t *v, unsigned *flags)
 {
     const char *s, *last;
     char *pat;
@@ -356,15 +339,17 @@ static json_t *regexp_value(pctx *c, const json_t *v, bool *icase)
         return text_value(c, v);
     s = json_string_value(v);
     last = strrchr(s, '/');
+    *flags = 0;
     if (s[0] != '/' || last == s)
-        return regexp_check(c, s, false) < 0 ? NULL : json_incref((json_t *)v);
-    if (strcmp(last + 1, "") != 0 && strcmp(last + 1, "i") != 0) {
-        fail(c, "unsupported regexp flags '%s' (only i)", last + 1);
+        return regexp_check(c, s, 0) < 0 ? NULL : json_incref((json_t *)v);
+    if (rx_parse_flags(last + 1, flags) < 0) {
+        char shown[16];
+        snprintf(shown, sizeof shown, "%s", last + 1);
+        fail(c, "unsupported regexp flags '%s' (i, m, s; g is ignored)", shown);
         return NULL;
     }
-    *icase = last[1] == 'i';
     pat = strndup(s + 1, (size_t)(last - s - 1));
-    if (pat && regexp_check(c, pat, *icase) == 0)
+    if (pat && regexp_check(c, pat, *flags) == 0)
         out = json_string(pat);
     free(pat);
     return out;
@@ -391,7 +376,7 @@ static int op_named(const char *name)
     return -1;
 }
 
-static fnode *cmp_new(const model_prop *p, fop op, json_t *val, bool icase)
+static fnode *cmp_new(const model_prop *p, fop op, json_t *val, unsigned flags)
 {
     fnode *n = calloc(1, sizeof *n);
     if (!n) {
@@ -402,7 +387,7 @@ static fnode *cmp_new(const model_prop *p, fop op, json_t *val, bool icase)
     n->prop = p;
     n->op = op;
     n->value = val;
-    n->regexp_icase = icase;
+    n->regexp_flags = flags;
     return n;
 }
 
@@ -436,13 +421,13 @@ static int op_allowed(pctx *c, const model_prop *p, fop op, const json_t *v)
     return 0;
 }
 
-static json_t *operand(pctx *c, const model_prop *p, fop op, const json_t *v, bool *icase)
+static json_t *operand(pctx *c, const model_prop *p, fop op, const json_t *v, unsigned *flags)
 {
     switch (op) {
     case OP_EQ: case OP_NEQ:   return eq_value(c, p, v);
     case OP_BETWEEN:           return list_value(c, p, v, true);
     case OP_INQ: case OP_NIN:  return list_value(c, p, v, false);
-    case OP_REGEXP:            return regexp_value(c, v, icase);
+    case OP_REGEXP:            return regexp_value(c, v, flags);
     case OP_LIKE: case OP_NLIKE: case OP_ILIKE: case OP_NILIKE:
         return text_value(c, v);
     default:
@@ -456,13 +441,13 @@ static json_t *operand(pctx *c, const model_prop *p, fop op, const json_t *v, bo
 
 static int parse_cmp(pctx *c, const model_prop *p, fop op, const json_t *v, fnode **out)
 {
-    bool icase = false;
+    unsigned flags = 0;
     json_t *val;
     if (op_allowed(c, p, op, v) < 0 || count_node(c) < 0)
         return -1;
-    if (!(val = operand(c, p, op, v, &icase)))
+    if (!(val = operand(c, p, op, v, &flags)))
         return -1;
-    if (!(*out = cmp_new(p, op, val, icase)))
+    if (!(*out = cmp_new(p, op, val, flags)))
         return fail(c, "out of memory");
     return 0;
 }
@@ -950,7 +935,7 @@ static json_t *number_id(const char *v)
         return NULL;
     errno = 0;
     x = strtoll(v, NULL, 10);
-    return errno ? NULL : json_integer(x);
+    return errno || x > MODEL_KEY_MAX ? NULL : json_integer(x);
 }
 
 fnode *filter_id_equals(const model_def *m, const char *v)
@@ -963,7 +948,7 @@ fnode *filter_id_equals(const model_def *m, const char *v)
         val = *v && strlen(v) <= TEXT_ID_MAX ? json_string(v) : NULL;
     else
         val = number_id(v);
-    return val ? cmp_new(id, OP_EQ, val, false) : NULL;
+    return val ? cmp_new(id, OP_EQ, val, 0) : NULL;
 }
 
 /*

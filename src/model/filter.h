@@ -43,7 +43,8 @@ typedef struct fnode {
                                 property's type (between: [lo,hi]; inq/nin: an
                                 array; eq/neq may be null → IS [NOT] NULL;
                                 regexp: the pattern string)                     */
-    bool regexp_icase;       /* regexp given as "/pat/i"                        */
+    unsigned regexp_flags;   /* regexp given as "/pat/flags": RX_* of
+                                model/regex.h (i, m, s)                         */
 } fnode;
 
 typedef struct forder {

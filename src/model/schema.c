@@ -308,17 +308,41 @@ static json_t *coerce_date(const model_prop *p, const json_t *v, char *err, size
     return util_need(json_string(iso));
 }
 
+bool model_key_value(const json_t *v, long long *out)
+{
+    if (json_is_integer(v)) {
+        json_int_t x = json_integer_value(v);
+        if (x < -MODEL_KEY_MAX || x > MODEL_KEY_MAX)
+            return false;
+        *out = (long long)x;
+        return true;
+    }
+    if (!json_is_real(v))
+        return false;
+    double d = json_real_value(v);
+    if (!(fabs(d) <= (double)MODEL_KEY_MAX) || d != floor(d)) /* NaN fails too */
+        return false;
+    *out = (long long)d;
+    return true;
+}
+
 static json_t *coerce_number(const model_prop *p, const json_t *v, char *err, size_t errlen)
 {
+    long long key;
     if (!json_is_number(v) || !isfinite(json_number_value(v))) {
         set_err(err, errlen, "must be a number");
         return NULL;
     }
-    if (p->is_id && !json_is_integer(v)) { /* generated ids are integers */
-        set_err(err, errlen, "must be an integer");
+    if (!p->is_id && !p->is_key)
+        return json_incref((json_t *)v);
+    /* generated ids, and keys naming them, are integers */
+    if (!model_key_value(v, &key)) {
+        double d = json_number_value(v);
+        set_err(err, errlen, d == floor(d) ? "must be an integer of at most 9007199254740991 in magnitude"
+                                           : "must be an integer");
         return NULL;
     }
-    return json_incref((json_t *)v);
+    return json_integer(key);
 }
 
 /* Whether v has the JSON type of p (date and number are checked elsewhere). */
@@ -749,6 +773,14 @@ static int check_fk(const loader *ld, const model_def *holder, const char *fk,
     return 0;
 }
 
+/* The registry owns every definition it resolves, the targets' included. */
+static void mark_key(const model_def *holder, const char *name)
+{
+    for (size_t i = 0; i < holder->nprops; i++)
+        if (strcmp(holder->props[i].name, name) == 0)
+            holder->props[i].is_key = true;
+}
+
 /*
  * Points the relation at its target and checks its foreign key. The first
  * belongsTo User relation of a model names its owner ($owner).
@@ -765,10 +797,12 @@ static int resolve_rel(const loader *ld, model_def *m, model_rel *rel)
         return fail(ld, sub, "unknown model '%s'", rel->model);
     rel->target = t;
     join(sub, path, ".foreignKey", NULL);
-    if (rel->type == REL_HAS_MANY)
-        return check_fk(ld, t, rel->foreign_key, sub);
-    if (check_fk(ld, m, rel->foreign_key, sub) != 0)
+    const model_def *holder = rel->type == REL_HAS_MANY ? t : m;
+    if (check_fk(ld, holder, rel->foreign_key, sub) != 0)
         return -1;
+    mark_key(holder, rel->foreign_key);
+    if (rel->type == REL_HAS_MANY)
+        return 0;
     if (t->id->id_is_text) {
         join(sub, path, ".model", NULL);
         return fail(ld, sub, "%s has a text id; a belongsTo needs a number id", t->name);

@@ -17,6 +17,10 @@ typedef enum prop_type {
     PT_STRING, PT_NUMBER, PT_BOOLEAN, PT_DATE, PT_OBJECT, PT_ARRAY, PT_ANY,
 } prop_type;
 
+/* Ids and foreign keys are integers a double holds exactly (JavaScript's
+ * Number.MAX_SAFE_INTEGER): what every store column and JSON reader keeps. */
+#define MODEL_KEY_MAX 9007199254740991LL
+
 typedef struct model_prop {
     char *name;         /* as in JSON                                       */
     char *column;       /* SQL column (a safe identifier, never user text)  */
@@ -29,6 +33,8 @@ typedef struct model_prop {
     bool readonly;      /* not writable through the API (id, created ...)   */
     bool ms_date;       /* PT_DATE stored as integer ms, shown as ISO 8601  */
     bool id_is_text;    /* the id is text (AccessToken's handle)            */
+    bool is_key;        /* a relation's foreign key: like a number id, only
+                           integers of at most MODEL_KEY_MAX in magnitude    */
     json_t *def;        /* default value, or NULL                           */
 } model_prop;
 
@@ -98,6 +104,13 @@ const model_def *models_by_name(const model_registry *r, const char *name);
 const model_def *models_by_plural(const model_registry *r, const char *plural);
 
 const model_prop *model_prop_named(const model_def *m, const char *name);
+
+/*
+ * An id or foreign key value as an integer: a JSON integer, or a real with
+ * no fraction, of magnitude at most MODEL_KEY_MAX. False for anything else
+ * (1.5, 1e300, 2^63, strings), so no caller ever casts such a double.
+ */
+bool model_key_value(const json_t *v, long long *out);
 const model_rel *model_rel_named(const model_def *m, const char *name);
 
 /* "READ" <-> ACC_READ and friends; -1 when unknown. */

@@ -206,6 +206,8 @@ typedef struct conn {
     bool broken;             /* a call found the session lost: reset first  */
     int64_t retry_at_ms;     /* after a failed connect: not before this     */
     char constraint[64];     /* the unique constraint the last write hit    */
+    int timeout_ms;          /* statement_timeout set on this session ...   */
+    bool timeout_set;        /* ... when true (a new session has the default) */
     struct conn *next;
 } conn;
 
@@ -375,6 +377,20 @@ static PGconn *connect_db(const char *conninfo, char *err, size_t errlen)
     return NULL;
 }
 
+/* A session that ran model queries gets their time budget back as soon as
+ * it is connected again, so that a read exec_any retries on it is bounded
+ * too. Sessions that never ran one (the sync thread's) stay unbounded. */
+static void restore_timeout(conn *c)
+{
+    char sql[64];
+    if (c->timeout_ms <= 0)
+        return;
+    snprintf(sql, sizeof sql, "SET statement_timeout = %d", c->timeout_ms);
+    PGresult *r = PQexec(c->pg, sql);
+    c->timeout_set = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+}
+
 /*
  * (Re)connects c. A failure holds further attempts off for a moment, so
  * that while the server is down a burst of requests answers 503 at once
@@ -387,6 +403,7 @@ static bool conn_connect(conn *c)
         return false;
     c->prepared = 0;
     c->broken = false;
+    c->timeout_set = false;
     if (c->pg) {
         PQreset(c->pg);
     } else {
@@ -397,6 +414,7 @@ static bool conn_connect(conn *c)
     }
     if (c->pg && PQstatus(c->pg) == CONNECTION_OK) {
         c->retry_at_ms = 0;
+        restore_timeout(c);
         return true;
     }
     c->broken = true;
@@ -491,6 +509,10 @@ static store_err result_err(conn *c, const PGresult *r, const char *what)
     }
     if (strcmp(state, "23503") == 0)
         return STORE_BAD_REFERENCE;
+    if (strcmp(state, "57014") == 0) /* query_canceled: statement_timeout */
+        return STORE_TIMEOUT;
+    if (strcmp(state, "2201B") == 0) /* a regexp PCRE2 reads and PostgreSQL does not */
+        return STORE_BAD_PATTERN;
     if (strncmp(state, "40", 2) == 0 || strncmp(state, "53", 2) == 0)
         return STORE_UNAVAILABLE;
     char msg[512];
@@ -1364,11 +1386,36 @@ static store_err build_failed(const sql_query *q)
     return STORE_ERROR;
 }
 
+/*
+ * Model queries run under server.queryTimeoutMs: statement_timeout, set on
+ * the session the first time it runs one (and again after a reconnect).
+ * The other statements of the session then share it, which their index
+ * lookups never come near.
+ */
+static store_err apply_timeout(conn *c)
+{
+    int want = c->store->base.query_timeout_ms;
+    if (c->timeout_set && c->timeout_ms == want)
+        return STORE_OK;
+    /* inside a transaction a SET is undone by a rollback: SET LOCAL then,
+     * and the session's own value is set by the next query outside one */
+    bool idle = PQtransactionStatus(c->pg) == PQTRANS_IDLE;
+    char sql[64];
+    snprintf(sql, sizeof sql, "SET %sstatement_timeout = %d", idle ? "" : "LOCAL ", want > 0 ? want : 0);
+    store_err e = exec_sql(c, sql);
+    c->timeout_set = idle && e == STORE_OK;
+    c->timeout_ms = want;
+    return e;
+}
+
 /* Runs q with its values bound; *out (when not NULL) gets the result. */
 static store_err exec_query(conn *c, const sql_query *q, PGresult **out)
 {
     if (q->failed)
         return build_failed(q);
+    store_err te = apply_timeout(c);
+    if (te != STORE_OK)
+        return te;
     params p;
     size_t n = json_array_size(q->binds);
     if (!params_init_n(&p, n)) {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/isodate.h"
+#include "model/regex.h"
 #include "store/sql.h"
 
 /* ---- the text buffer ------------------------------------------------- */
@@ -278,17 +279,21 @@ static void put_like(sql_query *q, const fnode *n)
     put(q, icase ? ")" : "");
 }
 
-/* PostgreSQL reads a pattern as its own "advanced" syntax unless it starts
- * with "(?e)": POSIX extended, what SQLite's regexp() (regcomp) reads. */
-static json_t *pg_pattern(json_t *pat)
+/*
+ * PostgreSQL reads a pattern in its "advanced" syntax (ARE), which shares
+ * with JavaScript's what clients use most (\d \w \s, lazy quantifiers,
+ * lookahead, back-references). The m flag becomes ARE's embedded option
+ * (?w) (^ and $ at line breaks); . always matches a line break there.
+ */
+static json_t *pg_pattern(json_t *pat, unsigned flags)
 {
-    if (!json_is_string(pat))
+    if (!json_is_string(pat) || !(flags & RX_MULTILINE))
         return pat;
     size_t n = json_string_length(pat);
     char *s = malloc(n + 5);
     json_t *out = NULL;
     if (s) {
-        memcpy(s, "(?e)", 4);
+        memcpy(s, "(?w)", 4);
         memcpy(s + 4, json_string_value(pat), n + 1);
         out = json_stringn(s, n + 4);
     }
@@ -297,17 +302,19 @@ static json_t *pg_pattern(json_t *pat)
     return out;
 }
 
-/* SQLite's "X REGEXP Y" calls regexp(Y, X); the icase form calls the
- * three-argument regexp(pattern, text, flags) directly, flags bound. */
+/* SQLite's "X REGEXP Y" calls regexp(Y, X) (model/regex.c, PCRE2); with
+ * flags, the three-argument regexp(pattern, text, flags) is called directly,
+ * flags bound. */
 static void put_regexp(sql_query *q, const fnode *n)
 {
     json_t *pat = pattern_value(q->dialect, n->prop, n->value);
+    char flags[8];
     if (q->dialect == SQL_POSTGRES) {
-        pat = pg_pattern(pat);
+        pat = pg_pattern(pat, n->regexp_flags);
         put_col(q, n->prop);
-        put(q, n->regexp_icase ? " ~* " : " ~ ");
+        put(q, n->regexp_flags & RX_ICASE ? " ~* " : " ~ ");
         put_bind(q, pat);
-    } else if (!n->regexp_icase) {
+    } else if (n->regexp_flags == 0) {
         put_col(q, n->prop);
         put(q, " REGEXP ");
         put_bind(q, pat);
@@ -317,7 +324,7 @@ static void put_regexp(sql_query *q, const fnode *n)
         put(q, ", ");
         put_col(q, n->prop);
         put(q, ", ");
-        put_bind(q, json_string("i"));
+        put_bind(q, json_string(rx_flags_text(n->regexp_flags, flags)));
         put(q, ")");
     }
 }

@@ -20,9 +20,9 @@
  * everything; a null in the list matches NULL), like/nlike (case-sensitive
  * SQL patterns; PostgreSQL: ESCAPE '' as SQLite has no escape character),
  * ilike/nilike (SQLite: lower(col) LIKE lower(?); PostgreSQL: ILIKE), regexp
- * (SQLite: col REGEXP ?, or regexp(?, col, 'i') with the flags bound when
- * icase; PostgreSQL: ~ and ~* with the pattern prefixed "(?e)", POSIX
- * extended syntax as regcomp reads it). PostgreSQL ORDER BY says NULLS
+ * (SQLite: col REGEXP ?, or regexp(?, col, flags) with the flags bound
+ * when there are any; PCRE2, JavaScript syntax; PostgreSQL: ~ and ~*, its
+ * advanced syntax, "(?w)" put before the pattern for the m flag). PostgreSQL ORDER BY says NULLS
  * FIRST/LAST to sort NULL as SQLite does, and its TEXT columns are COLLATE
  * "C" (byte order and ASCII-only case folding, as SQLite's).
  */

@@ -11,16 +11,17 @@
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
-#include <regex.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/isodate.h"
+#include "model/regex.h"
 #include "store/backends.h"
 #include "store/sql.h"
 #include "store/store.h"
@@ -192,6 +193,7 @@ typedef struct conn {
     sqlite3_stmt *stmt[Q_COUNT];
     dyn_stmt dyn[DYN_MAX];
     unsigned dyn_next;       /* round-robin victim when the cache is full */
+    int64_t deadline_ns;     /* the running model query stops here; 0: none */
     struct conn *next;
 } conn;
 
@@ -235,57 +237,68 @@ static int conn_exec(conn *c, const char *sql, char *err, size_t errlen)
 
 /* A compiled pattern, cached on the statement while its pattern is constant. */
 typedef struct re_cached {
-    regex_t re;
-    int cflags;
+    rx *re;
+    unsigned flags;
 } re_cached;
 
 static void re_free(void *p)
 {
-    regfree(&((re_cached *)p)->re);
+    rx_free(((re_cached *)p)->re);
     free(p);
 }
 
-static re_cached *re_compile(sqlite3_context *ctx, const char *pattern, int cflags)
+static re_cached *re_compile(sqlite3_context *ctx, const char *pattern, unsigned flags)
 {
     re_cached *r = malloc(sizeof *r);
+    char msg[192];
     if (r == NULL) {
         sqlite3_result_error_nomem(ctx);
         return NULL;
     }
-    int rc = regcomp(&r->re, pattern, cflags);
-    if (rc != 0) {
-        char msg[160], why[128];
-        regerror(rc, &r->re, why, sizeof why);
-        snprintf(msg, sizeof msg, "invalid regular expression: %s", why);
+    if ((r->re = rx_compile(pattern, flags, msg, sizeof msg)) == NULL) {
         sqlite3_result_error(ctx, msg, -1);
         free(r);
         return NULL;
     }
-    r->cflags = cflags;
+    r->flags = flags;
     return r;
 }
 
 /*
- * regexp(pattern, text[, flags]): POSIX extended syntax; flags "i" ignores
- * case. "X REGEXP Y" calls regexp(Y, X). The compiled pattern is kept as
- * auxiliary data of argument 0, so a bound pattern compiles once per run of
- * the statement, not once per row. NULL text or pattern: NULL (no match).
+ * regexp(pattern, text[, flags]): PCRE2, JavaScript syntax (model/regex.h);
+ * flags as in "/pat/flags". "X REGEXP Y" calls regexp(Y, X). The compiled
+ * pattern is kept as auxiliary data of argument 0, so a bound pattern
+ * compiles once per run of the statement, not once per row. NULL text or
+ * pattern: NULL (no match). A match past PCRE2's limits fails the statement
+ * with SQLITE_INTERRUPT, as the time budget does: never a quiet "no".
  */
 static void sql_regexp(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     const char *pattern = (const char *)sqlite3_value_text(argv[0]);
     const char *text = (const char *)sqlite3_value_text(argv[1]);
-    const char *flags = argc > 2 ? (const char *)sqlite3_value_text(argv[2]) : NULL;
+    const char *ftext = argc > 2 ? (const char *)sqlite3_value_text(argv[2]) : NULL;
+    unsigned flags = 0;
     if (pattern == NULL || text == NULL) {
         sqlite3_result_null(ctx);
         return;
     }
-    int cflags = REG_EXTENDED | REG_NOSUB | (flags && strchr(flags, 'i') ? REG_ICASE : 0);
-    re_cached *r = sqlite3_get_auxdata(ctx, 0);
-    bool fresh = r == NULL || r->cflags != cflags;
-    if (fresh && (r = re_compile(ctx, pattern, cflags)) == NULL)
+    if (ftext && rx_parse_flags(ftext, &flags) < 0) {
+        sqlite3_result_error(ctx, "regexp: unknown flags", -1);
         return;
-    sqlite3_result_int(ctx, regexec(&r->re, text, 0, NULL, 0) == 0);
+    }
+    re_cached *r = sqlite3_get_auxdata(ctx, 0);
+    bool fresh = r == NULL || r->flags != flags;
+    if (fresh && (r = re_compile(ctx, pattern, flags)) == NULL)
+        return;
+    rx_result m = rx_match(r->re, text, (size_t)sqlite3_value_bytes(argv[1]));
+    if (m == RX_LIMIT) {
+        sqlite3_result_error(ctx, "regexp: match limit reached", -1);
+        sqlite3_result_error_code(ctx, SQLITE_INTERRUPT);
+    } else if (m == RX_FAILED) {
+        sqlite3_result_error(ctx, "regexp: match failed", -1);
+    } else {
+        sqlite3_result_int(ctx, m == RX_YES);
+    }
     if (fresh) /* may free r at once: nothing uses it after this */
         sqlite3_set_auxdata(ctx, 0, r, re_free);
 }
@@ -298,6 +311,38 @@ static int register_regexp(conn *c, char *err, size_t errlen)
         return 0;
     snprintf(err, errlen, "regexp: %s", sqlite3_errmsg(c->db));
     return -1;
+}
+
+/* ---- the time budget of model queries ---------------------------------- */
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Called by SQLite every PROGRESS_STEPS virtual-machine steps: non-zero
+ * interrupts the statement (SQLITE_INTERRUPT) once its deadline passed. */
+static int past_deadline(void *arg)
+{
+    conn *c = arg;
+    return c->deadline_ns != 0 && now_ns() > c->deadline_ns;
+}
+
+#define PROGRESS_STEPS 1000
+
+/* Starts the budget of one model query (server.queryTimeoutMs); budget_end
+ * ends it, so the token and user statements that follow run unbounded. */
+static void budget_start(conn *c, const store_t *base)
+{
+    c->deadline_ns = base->query_timeout_ms > 0 ? now_ns() + (int64_t)base->query_timeout_ms * 1000000 : 0;
+}
+
+static store_err budget_end(conn *c, store_err e)
+{
+    c->deadline_ns = 0;
+    return e;
 }
 
 static conn *conn_open(sqlite_store *s, char *err, size_t errlen)
@@ -326,6 +371,7 @@ static conn *conn_open(sqlite_store *s, char *err, size_t errlen)
         conn_close(c);
         return NULL;
     }
+    sqlite3_progress_handler(c->db, PROGRESS_STEPS, past_deadline, c);
     return c;
 }
 
@@ -378,6 +424,8 @@ static store_err err_of(conn *c, int rc)
     case SQLITE_FULL:
     case SQLITE_READONLY:
         return STORE_UNAVAILABLE;
+    case SQLITE_INTERRUPT:
+        return STORE_TIMEOUT;
     default:
         fprintf(stderr, "tessera: sqlite: %s\n", sqlite3_errmsg(c->db));
         return STORE_ERROR;
@@ -1347,9 +1395,10 @@ static store_err sq_rows_find(store_t *base, const model_def *m, const filter *f
     CONN_OR_FAIL(base, c);
     sql_query q;
     sql_query_init(&q, SQL_SQLITE);
+    budget_start(c, base);
     store_err e = sql_build_select(&q, m, f) == 0 ? query_rows(c, &q, cb, ctx) : build_failed(&q);
     sql_query_free(&q);
-    return e;
+    return budget_end(c, e);
 }
 
 static store_err sq_rows_count(store_t *base, const model_def *m, const fnode *where, int64_t *count)
@@ -1357,6 +1406,7 @@ static store_err sq_rows_count(store_t *base, const model_def *m, const fnode *w
     CONN_OR_FAIL(base, c);
     sql_query q;
     sql_query_init(&q, SQL_SQLITE);
+    budget_start(c, base);
     store_err e = sql_build_count(&q, m, where) == 0 ? STORE_OK : build_failed(&q);
     sqlite3_stmt *st = e == STORE_OK ? prepare_query(c, &q) : NULL;
     if (st) {
@@ -1368,7 +1418,7 @@ static store_err sq_rows_count(store_t *base, const model_def *m, const fnode *w
     }
     dyn_release(c, st);
     sql_query_free(&q);
-    return e;
+    return budget_end(c, e);
 }
 
 static void take_row(json_t *row, void *ctx)
@@ -1443,9 +1493,10 @@ static store_err sq_rows_update(store_t *base, const model_def *m, const fnode *
     CONN_OR_FAIL(base, c);
     sql_query q;
     sql_query_init(&q, SQL_SQLITE);
+    budget_start(c, base);
     store_err e = sql_build_update(&q, m, where, patch) == 0 ? run_query(c, &q, count) : build_failed(&q);
     sql_query_free(&q);
-    return e;
+    return budget_end(c, e);
 }
 
 /*
@@ -1468,6 +1519,7 @@ static store_err sq_rows_delete(store_t *base, const model_def *m, const fnode *
     CONN_OR_FAIL(base, c);
     bool own = sqlite3_get_autocommit(c->db);
     store_err e = own ? begin(c) : STORE_OK;
+    budget_start(c, base);
     if (e == STORE_OK)
         e = log_row_revocations(c, m, where);
     sql_query q;
@@ -1475,6 +1527,7 @@ static store_err sq_rows_delete(store_t *base, const model_def *m, const fnode *
     if (e == STORE_OK)
         e = sql_build_delete(&q, m, where) == 0 ? run_query(c, &q, count) : build_failed(&q);
     sql_query_free(&q);
+    e = budget_end(c, e);
     return own ? finish(c, e) : e;
 }
 

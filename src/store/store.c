@@ -39,6 +39,8 @@ const char *store_strerror(store_err e)
     case STORE_BAD_REFERENCE:  return "a referenced row does not exist";
     case STORE_STALE:          return "the row changed since it was read";
     case STORE_ERROR:          return "database error";
+    case STORE_TIMEOUT:        return "query took too long";
+    case STORE_BAD_PATTERN:    return "regular expression refused by the database";
     }
     return "unknown error";
 }

@@ -32,6 +32,9 @@ typedef enum store_err {
     STORE_STALE,             /* a guarded write found the row changed since
                                 it was read (a credential version)        */
     STORE_ERROR,             /* anything else; the backend logged why     */
+    STORE_TIMEOUT,           /* a model query ran past its time budget, or
+                                a regexp match past its limits            */
+    STORE_BAD_PATTERN,       /* the database refused a filter's regexp    */
 } store_err;
 
 typedef struct store store_t; /* opaque: a backend's own handle */
@@ -204,6 +207,9 @@ typedef struct store_ops {
 
 struct store {
     const store_ops *ops;
+    /* time budget of each model query (rows_*), ms; 0: none. Set by the
+       server from server.queryTimeoutMs before it serves. */
+    int query_timeout_ms;
 };
 
 /*

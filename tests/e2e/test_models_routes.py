@@ -558,9 +558,12 @@ def test_relation_create_fills_the_owner_key(mserver, actors):
     board = mk(mserver, a["token"], "/api/boards", {"name": "b"})
     pin = ok(mserver.post(f"/api/boards/{board['id']}/pins", token=b["token"], json={"text": "hi"}))
     assert pin["boardId"] == board["id"] and pin["ownerId"] == b["id"], pin
-    given = ok(mserver.post(f"/api/boards/{board['id']}/pins", token=b["token"],
-                            json={"text": "yours", "ownerId": a["id"]}))
-    assert given["ownerId"] == a["id"], given  # an explicit owner key is kept
+    mine = ok(mserver.post(f"/api/boards/{board['id']}/pins", token=b["token"],
+                           json={"text": "mine", "ownerId": b["id"]}))
+    assert mine["ownerId"] == b["id"], mine  # naming oneself is fine
+    # naming another user is not (tests/e2e/test_owner_keys.py has the rest)
+    assert_error(mserver.post(f"/api/boards/{board['id']}/pins", token=b["token"],
+                              json={"text": "yours", "ownerId": a["id"]}), 403, "OWNER_MISMATCH")
 
 
 def test_replace_without_the_owner_key_keeps_the_owner(mserver, actors):

@@ -179,6 +179,23 @@ static void test_integer_ranges(void)
     ACCEPTS("{\"password\": {\"opslimit\": 1, \"memlimit\": 8192}}");
 }
 
+/* server.queryTimeoutMs: the time budget of one model query. */
+static void test_query_timeout(void)
+{
+    config c;
+    char err[512];
+    cfg_defaults(&c);
+    CHECK_INT(c.server.query_timeout_ms, 2000);
+    cfg_free(&c);
+    CHECK_INT(load(&c, "{\"server\": {\"queryTimeoutMs\": 0}}", err, sizeof err), 0);
+    CHECK_INT(c.server.query_timeout_ms, 0);
+    cfg_free(&c);
+    REJECTS("{\"server\": {\"queryTimeoutMs\": -1}}", "server.queryTimeoutMs: must be between 0 and 3600000");
+    REJECTS("{\"server\": {\"queryTimeoutMs\": 3600001}}",
+            "server.queryTimeoutMs: must be between 0 and 3600000");
+    ACCEPTS("{\"server\": {\"queryTimeoutMs\": 3600000}}");
+}
+
 static void test_listen_and_database(void)
 {
     static const char *good[] = { "127.0.0.1:3000", "localhost:1", "[::1]:65535",
@@ -369,4 +386,5 @@ void suite_config(void)
     RUN(test_load_file);
     RUN(test_env_overlay);
     RUN(test_set_string_and_free);
+    RUN(test_query_timeout);
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "model/filter.h"
+#include "model/regex.h"
 #include "unit.h"
 
 
@@ -73,8 +74,9 @@ static json_t *dump_node(const fnode *n)
         return json_null();
     if (n->kind == FN_CMP) {
         out = json_pack("[ssO]", n->prop->name, op_name(n->op), n->value);
-        if (n->regexp_icase)
-            json_array_append_new(out, json_string("i"));
+        char flags[8];
+        if (n->regexp_flags)
+            json_array_append_new(out, json_string(rx_flags_text(n->regexp_flags, flags)));
         return out;
     }
     kids = json_array();
@@ -417,12 +419,18 @@ static void test_regexp(void)
     WHERE_IS("{\"where\": {\"name\": {\"regexp\": \"/abc\"}}}", "[\"name\",\"regexp\",\"/abc\"]");
     WHERE_IS("{\"where\": {\"name\": {\"regexp\": \"a{2,3}(b|c)+\"}}}",
              "[\"name\",\"regexp\",\"a{2,3}(b|c)+\"]");
-    REFUSED("{\"where\": {\"name\": {\"regexp\": \"/^a/g\"}}}",
-            "where.name.regexp: unsupported regexp flags 'g' (only i)");
-    REFUSED("{\"where\": {\"name\": {\"regexp\": \"/^a/im\"}}}",
-            "where.name.regexp: unsupported regexp flags 'im' (only i)");
-    REFUSED("{\"where\": {\"name\": {\"regexp\": \"(a)\\\\1\"}}}",
-            "where.name.regexp: back-references are not supported");
+    WHERE_IS("{\"where\": {\"name\": {\"regexp\": \"/^a/g\"}}}", "[\"name\",\"regexp\",\"^a\"]");
+    WHERE_IS("{\"where\": {\"name\": {\"regexp\": \"/^a$/gims\"}}}",
+             "[\"name\",\"regexp\",\"^a$\",\"ims\"]");
+    WHERE_IS("{\"where\": {\"name\": {\"regexp\": \"(a)\\\\1\"}}}", "[\"name\",\"regexp\",\"(a)\\\\1\"]");
+    WHERE_IS("{\"where\": {\"name\": {\"regexp\": \"\\\\u0041\\\\d+\"}}}",
+             "[\"name\",\"regexp\",\"\\\\u0041\\\\d+\"]");
+    REFUSED("{\"where\": {\"name\": {\"regexp\": \"/^a/x\"}}}",
+            "where.name.regexp: unsupported regexp flags 'x' (i, m, s; g is ignored)");
+    REFUSED("{\"where\": {\"name\": {\"regexp\": \"/^a/ii\"}}}",
+            "where.name.regexp: unsupported regexp flags 'ii' (i, m, s; g is ignored)");
+    REFUSED("{\"where\": {\"name\": {\"regexp\": \"a{1,20000}x\"}}}",
+            "where.name.regexp: repetition count above 255");
     REFUSED("{\"where\": {\"name\": {\"regexp\": \"((a{100}){100}){100}\"}}}",
             "where.name.regexp: repetition counts too large");
     REFUSED("{\"where\": {\"name\": {\"regexp\": 5}}}", "where.name.regexp: expected a string");
@@ -445,6 +453,32 @@ static void test_regexp_invalid(void)
             fprintf(stderr, "    %s -> %s\n", bad[i], err);
         json_decref(j);
     }
+}
+
+/* PCRE2 under its limits: catastrophic backtracking is an error, not a "no". */
+static void test_regex_limits(void)
+{
+    char err[192];
+    size_t n = 100000;
+    char *text = malloc(n + 1);
+    memset(text, 'a', n);
+    text[n] = '\0';
+    rx *slow = rx_compile("(a|aa)*[xy]", 0, err, sizeof err);
+    rx *js = rx_compile("^\\u0041\\d+$", RX_ICASE, err, sizeof err);
+    unsigned flags;
+    if (CHECK(slow != NULL))
+        CHECK_INT(rx_match(slow, text, n), RX_LIMIT);
+    if (CHECK(js != NULL)) {
+        CHECK_INT(rx_match(js, "a42", 3), RX_YES);
+        CHECK_INT(rx_match(js, "b42", 3), RX_NO);
+    }
+    CHECK(rx_compile("a{1,20000}x", 0, err, sizeof err) == NULL);
+    CHECK_INT(rx_parse_flags("gims", &flags), 0);
+    CHECK_INT((long long)flags, RX_ICASE | RX_MULTILINE | RX_DOTALL);
+    CHECK_INT(rx_parse_flags("ii", &flags), -1);
+    rx_free(slow);
+    rx_free(js);
+    free(text);
 }
 
 static void test_regexp_too_long(void)
@@ -999,6 +1033,7 @@ void suite_filter(void)
     RUN(test_regexp);
     RUN(test_regexp_invalid);
     RUN(test_regexp_too_long);
+    RUN(test_regex_limits);
     RUN(test_and_or);
     RUN(test_depth_limit);
     RUN(test_node_limit);
