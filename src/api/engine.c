@@ -169,7 +169,7 @@ bool eng_load(mreq *q)
     if (f.where == NULL)
         return false;
     f.limit = 1;
-    store_err e = store_of(q)->ops->rows_find(store_of(q), q->m, &f, keep_first, &q->instance);
+    store_err e = store_rows_find(store_of(q), q->m, &f, keep_first, &q->instance);
     filter_free(&f);
     if (e != STORE_OK) {
         api_store_failure(q->res, e);
@@ -315,7 +315,7 @@ void eng_find_and_answer(mreq *q, filter *f, bool one)
     if (one)
         f->limit = 1;
     json_t *rows = json_array();
-    store_err e = store_of(q)->ops->rows_find(store_of(q), q->m, f, append_row, rows);
+    store_err e = store_rows_find(store_of(q), q->m, f, append_row, rows);
     if (e != STORE_OK) {
         json_decref(rows);
         eng_store_failed(q, e, NULL);
@@ -451,7 +451,7 @@ void eng_insert(mreq *q, const json_t *body)
     }
     eng_default_owner(q, values);
     json_t *row = NULL;
-    store_err e = store_of(q)->ops->rows_insert(store_of(q), q->m, values, &row);
+    store_err e = store_rows_insert(store_of(q), q->m, values, &row);
     if (e == STORE_OK) {
         eng_after_write(q, WROTE_NEW_ROW);
         res_json(q->res, 200, row);

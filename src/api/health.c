@@ -14,7 +14,7 @@ void api_health(request *r, const char *const *args, response *res)
     res->header_name = "X-Tessera-Instance";
     snprintf(res->header_value, sizeof res->header_value, "%s", r->app->instance);
     store_t *st = r->app->store;
-    if (st->ops->ping(st) == STORE_OK)
+    if (store_ping(st) == STORE_OK)
         res_json(res, 200, json_pack("{s:s}", "status", "ok"));
     else
         res_json(res, 503, json_pack("{s:s}", "status", "unavailable"));

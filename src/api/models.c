@@ -75,7 +75,7 @@ void api_model_count(request *r, const char *const *args, response *res)
     fnode *where;
     if (eng_begin(&q, r, res, args[0], NULL) && eng_allowed(&q, "count") && eng_where(&q, &where)) {
         int64_t n = 0;
-        store_err e = store_of(&q)->ops->rows_count(store_of(&q), q.m, where, &n);
+        store_err e = store_rows_count(store_of(&q), q.m, where, &n);
         if (e == STORE_OK)
             res_json(res, 200, json_pack("{s:I}", "count", (json_int_t)n));
         else
@@ -119,7 +119,7 @@ static void update_one(mreq *q, const json_t *body, body_mode mode)
         json_object_del(values, fk->name);
     fnode *where = eng_id_where(q);
     int64_t n = 0;
-    store_err e = where ? store_of(q)->ops->rows_update(store_of(q), q->m, where, values, &n) : STORE_NOT_FOUND;
+    store_err e = where ? store_rows_update(store_of(q), q->m, where, values, &n) : STORE_NOT_FOUND;
     fnode_free(where);
     if (e == STORE_OK && n == 0)
         e = STORE_NOT_FOUND;
@@ -199,7 +199,7 @@ void api_model_update_all(request *r, const char *const *args, response *res)
             values = NULL;
         }
         int64_t n = 0;
-        store_err e = values ? store_of(&q)->ops->rows_update(store_of(&q), q.m, where, values, &n) : STORE_OK;
+        store_err e = values ? store_rows_update(store_of(&q), q.m, where, values, &n) : STORE_OK;
         if (values && e == STORE_OK) {
             eng_after_write(&q, WROTE_ROWS);
             res_json(res, 200, json_pack("{s:I}", "count", (json_int_t)n));
@@ -230,7 +230,7 @@ static bool instance_exists(mreq *q, bool *exists)
         return false;
     fnode *where = filter_id_equals(q->m, q->id);
     int64_t n = 0;
-    store_err e = where ? store_of(q)->ops->rows_count(store_of(q), q->m, where, &n) : STORE_OK;
+    store_err e = where ? store_rows_count(store_of(q), q->m, where, &n) : STORE_OK;
     fnode_free(where);
     if (e != STORE_OK) {
         eng_store_failed(q, e, NULL);
@@ -302,7 +302,7 @@ void api_model_delete(request *r, const char *const *args, response *res)
     } else {
         if (q.m->kind == MODEL_USER && q.r->who.user_id != 0)
             sess_revoke_user(r->app->sessions, strtoll(q.id, NULL, 10), NULL);
-        store_err e = store_of(&q)->ops->rows_delete(store_of(&q), q.m, where, &n);
+        store_err e = store_rows_delete(store_of(&q), q.m, where, &n);
         if (e == STORE_OK) {
             eng_after_write(&q, WROTE_THIS_ROW);
             res_json(res, 200, json_pack("{s:I}", "count", (json_int_t)n));

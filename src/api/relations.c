@@ -106,7 +106,7 @@ static store_err fetch_chunk(mreq *q, const model_def *target, const char *key, 
     filter f;
     filter_init(&f);
     f.where = where_of(target, json_pack("{s:{s:o}}", key, "inq", chunk));
-    store_err e = f.where ? store_of(q)->ops->rows_find(store_of(q), target, &f, append_row, out) : STORE_ERROR;
+    store_err e = f.where ? store_rows_find(store_of(q), target, &f, append_row, out) : STORE_ERROR;
     filter_free(&f);
     return e;
 }
@@ -281,7 +281,7 @@ void api_rel_count(request *r, const char *const *args, response *res)
         if (eng_where(&t, &where)) {
             where = filter_and(where, children_of(&q, rel));
             int64_t n = 0;
-            store_err e = store_of(&q)->ops->rows_count(store_of(&q), rel->target, where, &n);
+            store_err e = store_rows_count(store_of(&q), rel->target, where, &n);
             if (e == STORE_OK)
                 res_json(res, 200, json_pack("{s:I}", "count", (json_int_t)n));
             else
@@ -315,7 +315,7 @@ void api_rel_delete(request *r, const char *const *args, response *res)
     if (rel && writable_target(&q, rel)) {
         fnode *where = children_of(&q, rel);
         int64_t n = 0;
-        store_err e = store_of(&q)->ops->rows_delete(store_of(&q), rel->target, where, &n);
+        store_err e = store_rows_delete(store_of(&q), rel->target, where, &n);
         mreq t = {.r = r, .res = res, .m = rel->target};
         if (e == STORE_OK) {
             eng_after_write(&t, WROTE_ROWS);

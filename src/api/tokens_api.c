@@ -29,7 +29,7 @@ bool tokapi_resolve_id(mreq *q)
     tok_hash_of(q->id, len, &h);
     tok_record rec;
     store_t *st = q->r->app->store;
-    if (st->ops->token_find(st, &h, &rec) == STORE_OK) {
+    if (store_token_find(st, &h, &rec) == STORE_OK) {
         snprintf(q->idbuf, sizeof q->idbuf, "%s", rec.handle);
         q->id = q->idbuf;
     }
@@ -110,7 +110,7 @@ bool tokapi_delete(mreq *q, const fnode *where)
     filter_init(&f);
     f.where = (fnode *)where;
     doomed d = {json_array()};
-    store_err e = a->store->ops->rows_find(a->store, q->m, &f, collect, &d);
+    store_err e = store_rows_find(a->store, q->m, &f, collect, &d);
     f.where = NULL;
     filter_free(&f);
     int64_t n = 0;
@@ -210,7 +210,7 @@ void tokapi_list_for_user(request *r, response *res, int64_t user_id)
     sess_settle(r->app->sessions);
     json_t *rows = json_array();
     store_t *st = r->app->store;
-    store_err e = st->ops->rows_find(st, t.m, &f, keep_live, rows);
+    store_err e = store_rows_find(st, t.m, &f, keep_live, rows);
     filter_free(&f);
     if (e == STORE_OK) {
         res_json(res, 200, rows);

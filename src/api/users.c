@@ -83,7 +83,7 @@ static json_t *read_body(request *r, response *res, const char *pw_key)
 /* Loads the user an account route names, once the ACL engine allows method. */
 static bool fetch_account(request *r, const char *segment, int64_t id, store_user *u, response *res)
 {
-    store_err e = store_of(r)->ops->user_get(store_of(r), id, u);
+    store_err e = store_user_get(store_of(r), id, u);
     if (e == STORE_OK)
         return true;
     if (e == STORE_NOT_FOUND)
@@ -126,7 +126,7 @@ static account_key key_of(const request *r, int64_t id)
  */
 static store_err update_account(request *r, store_user *u, unsigned fields, const tok_hash *keep)
 {
-    store_err e = store_of(r)->ops->user_update(store_of(r), u, fields, keep);
+    store_err e = store_user_update(store_of(r), u, fields, keep);
     account_key k = key_of(r, u->id);
     rowcache_forget(r->app->rows, k.m, k.id);
     if (e == STORE_OK && (fields & STORE_USER_CREDENTIALS) && !(fields & STORE_USER_REHASH))
@@ -209,7 +209,7 @@ void api_user_create(request *r, const char *const *args, response *res)
     store_user u = {0};
     user_apply(body, &u);
     if (set_password(r, &u, str_prop(body, "password"), res)) {
-        store_err e = store_of(r)->ops->user_create(store_of(r), &u);
+        store_err e = store_user_create(store_of(r), &u);
         if (e == STORE_OK)
             res_json(res, 200, user_to_json(&u));
         else
@@ -254,7 +254,7 @@ static bool find_login(request *r, const json_t *body, store_user *u, char *acco
     char lower[STORE_EMAIL_MAX + 1] = "";
     if (email && *email)
         user_email_lower(email, lower);
-    store_err e = store_of(r)->ops->user_find(store_of(r), lower[0] ? lower : NULL, username, u);
+    store_err e = store_user_find(store_of(r), lower[0] ? lower : NULL, username, u);
     account_name(u, e == STORE_OK, lower, username, account, cap);
     if (e == STORE_OK)
         return true;
@@ -457,7 +457,7 @@ void api_user_change_password(request *r, const char *const *args, response *res
         res_validation_finish(&v, "User", res);
         goto out;
     }
-    store_err e = store_of(r)->ops->user_get(store_of(r), r->who.user_id, &u);
+    store_err e = store_user_get(store_of(r), r->who.user_id, &u);
     if (e != STORE_OK) {
         store_failed(e, &u, res);
         goto out;
@@ -521,7 +521,7 @@ static store_err revoke_named(request *r, int64_t user_id, const char *name)
     tok_record rec;
     store_t *st = store_of(r);
     tok_hash_of(name, len, &h);
-    store_err e = st->ops->token_find(st, &h, &rec);
+    store_err e = store_token_find(st, &h, &rec);
     if (e == STORE_OK && rec.user_id != user_id)
         e = STORE_NOT_FOUND;
     return e == STORE_OK ? sess_revoke(r->app->sessions, &h) : e;

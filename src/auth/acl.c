@@ -552,7 +552,7 @@ static store_err query_rules(store_t *st, const model_def *aclm, const char *mod
     f.where = p != NULL ? &either : NULL; /* none: every row, sorted out later */
     store_err e = STORE_ERROR;
     if (v_model && v_any)
-        e = st->ops->rows_find(st, aclm, &f, on_rule_row, lc);
+        e = store_rows_find(st, aclm, &f, on_rule_row, lc);
     json_decref(v_model);
     json_decref(v_any);
     return e;
@@ -663,7 +663,7 @@ static roleset *roles_load(acl_engine *a, int64_t user_id)
     roleset *rs = roleset_new();
     if (rs == NULL || a->store == NULL)
         return rs;
-    if (a->store->ops->user_roles(a->store, user_id, on_role, rs) != STORE_OK || rs->oom) {
+    if (store_user_roles(a->store, user_id, on_role, rs) != STORE_OK || rs->oom) {
         roleset_unref(rs);
         return NULL;
     }

@@ -70,7 +70,7 @@ sess *sess_new(const cfg_auth *cfg, store_t *store)
     /* Events written before this process started concern tokens it has never
      * cached: start reading after them (the log keeps only minutes of them). */
     int64_t last = 0;
-    if (store->ops->events_since(store, 0, NULL, NULL, &last) == STORE_OK)
+    if (store_events_since(store, 0, NULL, NULL, &last) == STORE_OK)
         s->event_seq = last;
     return s;
 }
@@ -97,7 +97,7 @@ static void preload_one(const tok_record *t, void *ctx)
 
 store_err sess_preload(sess *s)
 {
-    return s->store->ops->token_scan_live(s->store, iso_now_ms(), preload_one, s);
+    return store_token_scan_live(s->store, iso_now_ms(), preload_one, s);
 }
 
 /* ---- check ------------------------------------------------------------- */
@@ -151,7 +151,7 @@ static void remember_rejected(sess *s, const tok_hash *h)
 static sess_result fill_from_store(sess *s, const tok_hash *h, int64_t now, tok_record *t)
 {
     int64_t seq = __atomic_load_n(&s->event_seq, __ATOMIC_ACQUIRE);
-    store_err e = s->store->ops->token_find(s->store, h, t);
+    store_err e = store_token_find(s->store, h, t);
     if (e == STORE_NOT_FOUND)
         return SESS_INVALID;
     if (e != STORE_OK)
@@ -160,7 +160,7 @@ static sess_result fill_from_store(sess *s, const tok_hash *h, int64_t now, tok_
     tcache_get(s->cache, h, now, t);  /* ... then this one, to be flushed later */
     if (__atomic_load_n(&s->event_seq, __ATOMIC_ACQUIRE) != seq) {
         tok_record again;
-        if (s->store->ops->token_find(s->store, h, &again) == STORE_NOT_FOUND) {
+        if (store_token_find(s->store, h, &again) == STORE_NOT_FOUND) {
             tcache_remove(s->cache, h);
             return SESS_INVALID;
         }
@@ -176,7 +176,7 @@ static sess_result fill_from_store(sess *s, const tok_hash *h, int64_t now, tok_
 static sess_result recheck(sess *s, const tok_hash *h, tok_record *t)
 {
     tok_record fresh;
-    store_err e = s->store->ops->token_find(s->store, h, &fresh);
+    store_err e = store_token_find(s->store, h, &fresh);
     if (e == STORE_NOT_FOUND) {
         tcache_remove(s->cache, h);
         return SESS_INVALID;
@@ -241,7 +241,7 @@ static void enforce_cap(sess *s, const tok_record *fresh)
 {
     over_cap oc = {s, &fresh->hash};
     if (s->cfg.max_tokens_per_user > 0)
-        s->store->ops->token_beyond(s->store, fresh->user_id, fresh->created_ms, s->cfg.max_tokens_per_user,
+        store_token_beyond(s->store, fresh->user_id, fresh->created_ms, s->cfg.max_tokens_per_user,
                                     CAP_BATCH, revoke_over_cap, &oc);
 }
 
@@ -262,12 +262,12 @@ store_err sess_issue(sess *s, int64_t user_id, int64_t ttl, const store_grant *g
     rec->user_id = user_id;
     rec->created_ms = iso_now_ms();
     rec->ttl = ttl;
-    store_err e = s->store->ops->token_insert(s->store, rec, grant);
+    store_err e = store_token_insert(s->store, rec, grant);
     if (e != STORE_OK)
         return e;
     tcache_put(s->cache, rec);
     tok_record again;
-    e = s->store->ops->token_find(s->store, &rec->hash, &again);
+    e = store_token_find(s->store, &rec->hash, &again);
     if (e != STORE_OK) {
         tcache_remove(s->cache, &rec->hash);
         return e == STORE_NOT_FOUND ? STORE_STALE : e;
@@ -279,13 +279,13 @@ store_err sess_issue(sess *s, int64_t user_id, int64_t ttl, const store_grant *g
 store_err sess_revoke(sess *s, const tok_hash *h)
 {
     tcache_remove(s->cache, h);
-    return s->store->ops->token_delete(s->store, h);
+    return store_token_delete(s->store, h);
 }
 
 store_err sess_revoke_handle(sess *s, int64_t user_id, const char *handle)
 {
     tok_hash h;
-    store_err e = s->store->ops->token_delete_handle(s->store, user_id, handle, &h);
+    store_err e = store_token_delete_handle(s->store, user_id, handle, &h);
     if (e == STORE_OK)
         tcache_remove(s->cache, &h);
     return e;
@@ -294,7 +294,7 @@ store_err sess_revoke_handle(sess *s, int64_t user_id, const char *handle)
 store_err sess_revoke_user(sess *s, int64_t user_id, const tok_hash *keep)
 {
     tcache_remove_user(s->cache, user_id, keep);
-    return s->store->ops->token_delete_user(s->store, user_id, keep, NULL);
+    return store_token_delete_user(s->store, user_id, keep, NULL);
 }
 
 void sess_forget_user(sess *s, int64_t user_id, const tok_hash *keep)
@@ -317,7 +317,7 @@ bool sess_sync_once(sess *s)
 {
     pthread_mutex_lock(&s->sync_lock);
     int64_t last = s->event_seq;
-    bool ok = s->store->ops->events_since(s->store, s->event_seq, apply_event, s, &last) == STORE_OK;
+    bool ok = store_events_since(s->store, s->event_seq, apply_event, s, &last) == STORE_OK;
     if (ok)
         __atomic_store_n(&s->event_seq, last, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&s->sync_lock);
@@ -350,7 +350,7 @@ void sess_flush_used(sess *s)
     used_batch b = {0};
     tcache_drain_used(s->cache, collect_used, &b);
     if (b.n)
-        s->store->ops->token_touch(s->store, b.v, b.n);
+        store_token_touch(s->store, b.v, b.n);
     free(b.v);
 }
 
@@ -359,15 +359,15 @@ void sess_settle(sess *s)
     int64_t now = iso_now_ms();
     sess_flush_used(s);
     tcache_evict_expired(s->cache, now);
-    s->store->ops->token_purge_expired(s->store, now, NULL);
+    store_token_purge_expired(s->store, now, NULL);
 }
 
 static void purge(sess *s)
 {
     int64_t now = iso_now_ms();
     tcache_evict_expired(s->cache, now);
-    s->store->ops->token_purge_expired(s->store, now, NULL);
-    s->store->ops->events_trim(s->store, now - EVENT_KEEP_MS);
+    store_token_purge_expired(s->store, now, NULL);
+    store_events_trim(s->store, now - EVENT_KEEP_MS);
 }
 
 /* Sleeps up to ms, waking early when asked to stop. False when stopping. */
@@ -407,11 +407,10 @@ static bool still_running(sess *s)
  */
 static bool wait_for_events(sess *s, bool *listening)
 {
-    store_err (*wait)(store_t *, int) = s->store->ops->events_wait;
     *listening = true;
-    if (wait == NULL)
+    if (!store_can_wait(s->store))
         return nap(s, s->interval_ms);
-    if (wait(s->store, s->interval_ms) == STORE_UNAVAILABLE) {
+    if (store_events_wait(s->store, s->interval_ms) == STORE_UNAVAILABLE) {
         *listening = false;
         __atomic_store_n(&s->deaf, true, __ATOMIC_RELEASE);
         if (!nap(s, s->interval_ms))

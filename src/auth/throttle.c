@@ -201,11 +201,11 @@ static thr_result account_begin(throttle *t, const uint8_t *key, int64_t now, in
 {
     for (int i = 0; i < CAS_TRIES; i++) {
         store_failures f, after;
-        if (t->store->ops->failures_get(t->store, key, &f) != STORE_OK)
+        if (store_failures_get(t->store, key, &f) != STORE_OK)
             return THR_UNAVAILABLE;
         if (!judge(&t->cfg, t->cfg.per_account, &f, now, &after, wait))
             return THR_BLOCKED;
-        store_err e = t->store->ops->failures_cas(t->store, key, &f, &after);
+        store_err e = store_failures_cas(t->store, key, &f, &after);
         if (e == STORE_OK)
             return THR_OK;
         if (e != STORE_STALE)
@@ -223,7 +223,7 @@ static void maybe_purge(throttle *t, int64_t now)
         !__atomic_compare_exchange_n(&t->last_purge_ms, &last, now, false, __ATOMIC_RELAXED,
                                      __ATOMIC_RELAXED))
         return;
-    t->store->ops->failures_purge(t->store, now - t->cfg.forget_after * 1000);
+    store_failures_purge(t->store, now - t->cfg.forget_after * 1000);
 }
 
 /* ---- the API ----------------------------------------------------------- */
@@ -282,7 +282,7 @@ void thr_succeeded(throttle *t, const thr_ticket *tk)
     if (t == NULL)
         return;
     if (tk->account_counted)
-        t->store->ops->failures_clear(t->store, tk->account);
+        store_failures_clear(t->store, tk->account);
     if (tk->address_counted)
         address_take_back(t, tk->address);
 }

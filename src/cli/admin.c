@@ -44,7 +44,7 @@ static store_t *open_for(const cli_common *o, config *cfg, int *rc)
 
 static void close_all(store_t *st, config *cfg)
 {
-    st->ops->close(st);
+    store_close(st);
     cfg_free(cfg);
 }
 
@@ -69,7 +69,7 @@ int cli_migrate(int argc, char **argv)
     if (st == NULL)
         return rc;
     int version = 0;
-    st->ops->migrate(st, &version);
+    store_migrate(st, &version);
     printf("database %s: schema at version %d\n", cfg.database, version);
     close_all(st, &cfg);
     return CLI_OK;
@@ -140,10 +140,10 @@ static int user_add(const cli_common *o, const user_args *ua)
         goto out;
     store_user u = {0};
     user_apply(body, &u);
-    store_err e = pw_hash(&cfg.password, pw, strlen(pw), u.password) == 0 ? st->ops->user_create(st, &u)
+    store_err e = pw_hash(&cfg.password, pw, strlen(pw), u.password) == 0 ? store_user_create(st, &u)
                                                                         : STORE_ERROR;
     for (int i = 0; e == STORE_OK && i < ua->nroles; i++)
-        e = st->ops->role_grant(st, u.id, ua->roles[i]);
+        e = store_role_grant(st, u.id, ua->roles[i]);
     if (e == STORE_OK) {
         json_t *out = user_to_json(&u);
         json_t *roles = json_array();
@@ -214,7 +214,7 @@ static int find_user(store_t *st, const char *email, store_user *u)
 {
     char lower[STORE_EMAIL_MAX + 1];
     user_email_lower(email, lower);
-    store_err e = st->ops->user_find(st, lower, NULL, u);
+    store_err e = store_user_find(st, lower, NULL, u);
     if (e != STORE_OK)
         fprintf(stderr, "tessera token: %s: %s\n", email, e == STORE_NOT_FOUND ? "no such user" : store_strerror(e));
     return e == STORE_OK ? 0 : -1;
@@ -253,7 +253,7 @@ static int token_revoke(store_t *st, const token_args *ta)
     if (ta->token) {
         tok_hash h;
         tok_hash_of(ta->token, strlen(ta->token), &h);
-        store_err e = tok_well_formed(ta->token, strlen(ta->token)) ? st->ops->token_delete(st, &h)
+        store_err e = tok_well_formed(ta->token, strlen(ta->token)) ? store_token_delete(st, &h)
                                                                      : STORE_NOT_FOUND;
         if (e != STORE_OK) {
             fprintf(stderr, "tessera token revoke: %s\n", e == STORE_NOT_FOUND ? "no such token" : store_strerror(e));
@@ -266,7 +266,7 @@ static int token_revoke(store_t *st, const token_args *ta)
     if (find_user(st, ta->email, &u) != 0)
         return CLI_FAILED;
     int64_t n = 0;
-    store_err e = st->ops->token_delete_user(st, u.id, NULL, &n);
+    store_err e = store_token_delete_user(st, u.id, NULL, &n);
     if (e == STORE_OK)
         printf("revoked %lld token%s\n", (long long)n, n == 1 ? "" : "s");
     else

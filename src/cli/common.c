@@ -35,9 +35,9 @@ store_t *cli_open_store(const config *cfg)
         fprintf(stderr, "tessera: database %s: %s\n", cfg->database, err);
         return NULL;
     }
-    if (st->ops->migrate(st, NULL) != STORE_OK) {
+    if (store_migrate(st, NULL) != STORE_OK) {
         fprintf(stderr, "tessera: database %s: cannot bring the schema up to date\n", cfg->database);
-        st->ops->close(st);
+        store_close(st);
         return NULL;
     }
     return st;

@@ -44,7 +44,7 @@ static void rc_cleanup(app *a)
     rowcache_free(a->rows);
     acl_free(a->acl);
     models_free(a->models);
-    a->store->ops->close(a->store);
+    store_close(a->store);
 }
 
 /* The models (built-in and declared) and the tables the declared ones need. */
@@ -58,7 +58,7 @@ static model_registry *load_models(const config *cfg, store_t *st)
     }
     for (size_t i = 0; i < models_count(reg); i++) {
         const model_def *m = models_at(reg, i);
-        if (m->kind == MODEL_DECLARED && st->ops->model_sync(st, m) != STORE_OK) {
+        if (m->kind == MODEL_DECLARED && store_model_sync(st, m) != STORE_OK) {
             fprintf(stderr, "tessera: database: cannot create the table of model %s\n", m->name);
             models_free(reg);
             return NULL;
@@ -82,17 +82,17 @@ static int run(const config *cfg)
         return CLI_FAILED;
     app a = {.cfg = cfg, .store = st};
     bool sole = false;
-    store_err claimed = st->ops->claim(st, &sole);
+    store_err claimed = store_claim(st, &sole);
     if (claimed != STORE_OK) {
         if (claimed == STORE_CONFLICT)
             fprintf(stderr, "tessera: another tessera server is already serving %s "
                             "(one server per SQLite file; use PostgreSQL for several)\n", cfg->database);
-        st->ops->close(st);
+        store_close(st);
         return CLI_FAILED;
     }
     a.models = load_models(cfg, st);
     if (a.models == NULL) {
-        st->ops->close(st);
+        store_close(st);
         return CLI_USAGE;
     }
     st->query_timeout_ms = cfg->server.query_timeout_ms; /* after model_sync's DDL */

@@ -219,6 +219,178 @@ struct store {
  */
 store_t *store_open(const char *url, char *err, size_t errlen);
 
+
+/*
+ * The one way callers reach a backend: store_X(st, ...) calls st's X. A
+ * single seam (as SQLite's os.c wraps its VFS methods) where logging or
+ * fault injection can be added without touching every caller.
+ */
+static inline void store_close(store_t *s)
+{
+    s->ops->close(s);
+}
+
+static inline store_err store_migrate(store_t *s, int *version)
+{
+    return s->ops->migrate(s, version);
+}
+
+static inline store_err store_ping(store_t *s)
+{
+    return s->ops->ping(s);
+}
+
+static inline store_err store_claim(store_t *s, bool *sole)
+{
+    return s->ops->claim(s, sole);
+}
+
+static inline store_err store_user_create(store_t *s, store_user *u)
+{
+    return s->ops->user_create(s, u);
+}
+
+static inline store_err store_user_get(store_t *s, int64_t id, store_user *out)
+{
+    return s->ops->user_get(s, id, out);
+}
+
+static inline store_err store_user_find(store_t *s, const char *email, const char *username, store_user *out)
+{
+    return s->ops->user_find(s, email, username, out);
+}
+
+static inline store_err store_user_update(store_t *s, store_user *u, unsigned fields, const tok_hash *keep)
+{
+    return s->ops->user_update(s, u, fields, keep);
+}
+
+static inline store_err store_role_grant(store_t *s, int64_t user_id, const char *role)
+{
+    return s->ops->role_grant(s, user_id, role);
+}
+
+static inline store_err store_user_roles(store_t *s, int64_t user_id, void (*cb)(const char *role, void *ctx), void *ctx)
+{
+    return s->ops->user_roles(s, user_id, cb, ctx);
+}
+
+static inline store_err store_token_insert(store_t *s, const tok_record *t, const store_grant *grant)
+{
+    return s->ops->token_insert(s, t, grant);
+}
+
+static inline store_err store_token_find(store_t *s, const tok_hash *h, tok_record *out)
+{
+    return s->ops->token_find(s, h, out);
+}
+
+static inline store_err store_token_scan_live(store_t *s, int64_t now_ms, store_token_cb cb, void *ctx)
+{
+    return s->ops->token_scan_live(s, now_ms, cb, ctx);
+}
+
+static inline store_err store_token_delete(store_t *s, const tok_hash *h)
+{
+    return s->ops->token_delete(s, h);
+}
+
+static inline store_err store_token_delete_handle(store_t *s, int64_t user_id, const char *handle, tok_hash *deleted)
+{
+    return s->ops->token_delete_handle(s, user_id, handle, deleted);
+}
+
+static inline store_err store_token_delete_user(store_t *s, int64_t user_id, const tok_hash *keep, int64_t *deleted)
+{
+    return s->ops->token_delete_user(s, user_id, keep, deleted);
+}
+
+static inline store_err store_token_touch(store_t *s, const tok_record *recs, size_t n)
+{
+    return s->ops->token_touch(s, recs, n);
+}
+
+static inline store_err store_token_purge_expired(store_t *s, int64_t now_ms, int64_t *purged)
+{
+    return s->ops->token_purge_expired(s, now_ms, purged);
+}
+
+static inline store_err store_token_beyond(store_t *s, int64_t user_id, int64_t now_ms, int64_t keep, int max, store_token_cb cb, void *ctx)
+{
+    return s->ops->token_beyond(s, user_id, now_ms, keep, max, cb, ctx);
+}
+
+static inline store_err store_failures_get(store_t *s, const uint8_t key[STORE_FAILURE_KEY_LEN], store_failures *out)
+{
+    return s->ops->failures_get(s, key, out);
+}
+
+static inline store_err store_failures_cas(store_t *s, const uint8_t key[STORE_FAILURE_KEY_LEN], const store_failures *old, const store_failures *new_)
+{
+    return s->ops->failures_cas(s, key, old, new_);
+}
+
+static inline store_err store_failures_clear(store_t *s, const uint8_t key[STORE_FAILURE_KEY_LEN])
+{
+    return s->ops->failures_clear(s, key);
+}
+
+static inline store_err store_failures_purge(store_t *s, int64_t older_than_ms)
+{
+    return s->ops->failures_purge(s, older_than_ms);
+}
+
+static inline store_err store_events_since(store_t *s, int64_t seq, store_event_cb cb, void *ctx, int64_t *last_seq)
+{
+    return s->ops->events_since(s, seq, cb, ctx, last_seq);
+}
+
+static inline store_err store_events_trim(store_t *s, int64_t older_than_ms)
+{
+    return s->ops->events_trim(s, older_than_ms);
+}
+
+/* Whether the backend can push news of revocations (events_wait). */
+static inline bool store_can_wait(const store_t *s)
+{
+    return s->ops->events_wait != NULL;
+}
+
+static inline store_err store_events_wait(store_t *s, int timeout_ms)
+{
+    return s->ops->events_wait(s, timeout_ms);
+}
+
+static inline store_err store_model_sync(store_t *s, const model_def *m)
+{
+    return s->ops->model_sync(s, m);
+}
+
+static inline store_err store_rows_find(store_t *s, const model_def *m, const filter *f, store_row_cb cb, void *ctx)
+{
+    return s->ops->rows_find(s, m, f, cb, ctx);
+}
+
+static inline store_err store_rows_count(store_t *s, const model_def *m, const fnode *where, int64_t *count)
+{
+    return s->ops->rows_count(s, m, where, count);
+}
+
+static inline store_err store_rows_insert(store_t *s, const model_def *m, const json_t *obj, json_t **row)
+{
+    return s->ops->rows_insert(s, m, obj, row);
+}
+
+static inline store_err store_rows_update(store_t *s, const model_def *m, const fnode *where, const json_t *patch, int64_t *count)
+{
+    return s->ops->rows_update(s, m, where, patch, count);
+}
+
+static inline store_err store_rows_delete(store_t *s, const model_def *m, const fnode *where, int64_t *count)
+{
+    return s->ops->rows_delete(s, m, where, count);
+}
+
 const char *store_strerror(store_err e);
 
 void store_user_clear(store_user *u);

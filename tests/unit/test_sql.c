@@ -584,7 +584,7 @@ static void collect(json_t *row, void *ctx)
 static char *find_text(store_t *s, filter *f, const char *only)
 {
     rows r = {json_array()};
-    store_err e = s->ops->rows_find(s, &widget, f, collect, &r);
+    store_err e = store_rows_find(s, &widget, f, collect, &r);
     json_t *out = r.list;
     if (e != STORE_OK) {
         json_decref(out);
@@ -623,7 +623,7 @@ static bool names_where(store_t *s, fnode *where, const char *want, const char *
 static int64_t count_where(store_t *s, fnode *where)
 {
     int64_t n = -1;
-    if (s->ops->rows_count(s, &widget, where, &n) != STORE_OK)
+    if (store_rows_count(s, &widget, where, &n) != STORE_OK)
         n = -2;
     tree_free(where);
     return n;
@@ -632,7 +632,7 @@ static int64_t count_where(store_t *s, fnode *where)
 static store_err insert_json(store_t *s, const model_def *m, const char *text, json_t **row)
 {
     json_t *o = json_loads(text, 0, NULL);
-    store_err e = s->ops->rows_insert(s, m, o, row);
+    store_err e = store_rows_insert(s, m, o, row);
     json_decref(o);
     return e;
 }
@@ -649,16 +649,16 @@ static const char *const SEED[] = {
 static void check_migrated(store_t *s)
 {
     int v = 0;
-    CHECK_INT(s->ops->migrate(s, &v), STORE_OK);
+    CHECK_INT(store_migrate(s, &v), STORE_OK);
     CHECK_INT(v, 3);
-    CHECK_INT(s->ops->migrate(s, &v), STORE_OK); /* again: nothing to do */
+    CHECK_INT(store_migrate(s, &v), STORE_OK); /* again: nothing to do */
     CHECK_INT(store_sqlite_exec(s, "SELECT description FROM roles"), STORE_OK);
     CHECK_INT(store_sqlite_exec(s, "SELECT cred_version FROM users"), STORE_OK);
     CHECK_INT(store_sqlite_exec(s, "SELECT key, failures, last_ms FROM login_failures"), STORE_OK);
     CHECK_INT(store_sqlite_exec(s, "INSERT INTO acls (model, principal_type, principal_id, permission)"
                                    " VALUES ('Widget', 'ROLE', '$everyone', 'DENY')"), STORE_OK);
-    CHECK_INT(s->ops->model_sync(s, &widget), STORE_OK);
-    CHECK_INT(s->ops->model_sync(s, &widget), STORE_OK);
+    CHECK_INT(store_model_sync(s, &widget), STORE_OK);
+    CHECK_INT(store_model_sync(s, &widget), STORE_OK);
 }
 
 /* The row as returned: visible properties, types restored, no hidden ones. */
@@ -741,7 +741,7 @@ static void check_update_delete(store_t *s)
     json_t *patch = json_pack("{s:f, s:n, s:b}", "price", 11.25, "sku", "active", 1);
     fnode *w = cmp("ownerId", OP_EQ, "1");
     int64_t n = -1;
-    CHECK_INT(s->ops->rows_update(s, &widget, w, patch, &n), STORE_OK);
+    CHECK_INT(store_rows_update(s, &widget, w, patch, &n), STORE_OK);
     CHECK_INT(n, 2);
     tree_free(w);
     json_decref(patch);
@@ -750,12 +750,12 @@ static void check_update_delete(store_t *s)
 
     patch = json_pack("{s:s}", "sku", "B1");
     w = cmp("name", OP_EQ, "\"delta\"");
-    CHECK_INT(s->ops->rows_update(s, &widget, w, patch, &n), STORE_CONFLICT);
+    CHECK_INT(store_rows_update(s, &widget, w, patch, &n), STORE_CONFLICT);
     tree_free(w);
     json_decref(patch);
 
     w = cmp("price", OP_LT, "20");
-    CHECK_INT(s->ops->rows_delete(s, &widget, w, &n), STORE_OK);
+    CHECK_INT(store_rows_delete(s, &widget, w, &n), STORE_OK);
     CHECK_INT(n, 2);
     tree_free(w);
     CHECK_INT(count_where(s, NULL), 2);
@@ -781,7 +781,7 @@ static void nested_count(json_t *row, void *ctx)
     store_t *s = ctx;
     rows r = {json_array()};
     filter f = all_rows();
-    s->ops->rows_find(s, &widget, &f, collect, &r);
+    store_rows_find(s, &widget, &f, collect, &r);
     json_object_set_new(row, "n", json_integer((json_int_t)json_array_size(r.list)));
     json_decref(r.list);
     json_decref(row);
@@ -790,7 +790,7 @@ static void nested_count(json_t *row, void *ctx)
 static void check_reentrant(store_t *s)
 {
     filter f = all_rows();
-    CHECK_INT(s->ops->rows_find(s, &widget, &f, nested_count, s), STORE_OK);
+    CHECK_INT(store_rows_find(s, &widget, &f, nested_count, s), STORE_OK);
 }
 
 /* model_sync adds a new property's column and index to an existing table. */
@@ -803,7 +803,7 @@ static void check_sync_adds(store_t *s)
     w2.props = props;
     w2.nprops = W_N + 1;
     w2.id = &props[W_ID];
-    CHECK_INT(s->ops->model_sync(s, &w2), STORE_OK);
+    CHECK_INT(store_model_sync(s, &w2), STORE_OK);
     json_t *row = NULL;
     CHECK_INT(insert_json(s, &w2, "{\"name\":\"c\",\"colour\":\"teal\"}", &row), STORE_OK);
     CHECK_STR(json_string_value(json_object_get(row, "colour")), "teal");
@@ -824,7 +824,7 @@ static void test_store_widgets(void)
     check_update_delete(s);
     check_injection(s);
     check_sync_adds(s);
-    s->ops->close(s);
+    store_close(s);
     remove_temp();
 }
 
@@ -908,11 +908,11 @@ static void check_user_rows(store_t *s, int64_t *uid)
     snprintf(u.email, sizeof u.email, "a@example.com");
     snprintf(u.password, sizeof u.password, "$argon2id$x");
     u.extra = strdup("{\"nick\":\"al\",\"email\":\"shadow\",\"password\":\"leak\"}");
-    CHECK_INT(s->ops->user_create(s, &u), STORE_OK);
+    CHECK_INT(store_user_create(s, &u), STORE_OK);
     *uid = u.id;
     store_user_clear(&u);
     json_t *row = NULL;
-    CHECK_INT(s->ops->rows_find(s, &user_model, NULL, one_row, &row), STORE_OK);
+    CHECK_INT(store_rows_find(s, &user_model, NULL, one_row, &row), STORE_OK);
     char *text = json_dumps(row, JSON_COMPACT | JSON_SORT_KEYS);
     CHECK_STR(text, "{\"email\":\"a@example.com\",\"emailVerified\":false,\"id\":1,\"nick\":\"al\"}");
     free(text);
@@ -920,10 +920,10 @@ static void check_user_rows(store_t *s, int64_t *uid)
 
     json_t *patch = json_pack("{s:s, s:n, s:b}", "city", "Oslo", "nick", "emailVerified", 1);
     int64_t n = 0;
-    CHECK_INT(s->ops->rows_update(s, &user_model, NULL, patch, &n), STORE_OK);
+    CHECK_INT(store_rows_update(s, &user_model, NULL, patch, &n), STORE_OK);
     json_decref(patch);
     row = NULL;
-    s->ops->rows_find(s, &user_model, NULL, one_row, &row);
+    store_rows_find(s, &user_model, NULL, one_row, &row);
     text = json_dumps(row, JSON_COMPACT | JSON_SORT_KEYS);
     CHECK_STR(text, "{\"city\":\"Oslo\",\"email\":\"a@example.com\",\"emailVerified\":true,\"id\":1}");
     free(text);
@@ -944,9 +944,9 @@ static void check_token_rows(store_t *s, int64_t uid)
     t.user_id = uid;
     t.created_ms = 1000;
     t.ttl = 3600;
-    CHECK_INT(s->ops->token_insert(s, &t, NULL), STORE_OK);
+    CHECK_INT(store_token_insert(s, &t, NULL), STORE_OK);
     json_t *row = NULL;
-    CHECK_INT(s->ops->rows_find(s, &token_model, NULL, one_row, &row), STORE_OK);
+    CHECK_INT(store_rows_find(s, &token_model, NULL, one_row, &row), STORE_OK);
     char *text = json_dumps(row, JSON_COMPACT | JSON_SORT_KEYS);
     CHECK_STR(text, "{\"created\":\"1970-01-01T00:00:01.000Z\",\"id\":\"h1\",\"userId\":1}");
     free(text);
@@ -954,18 +954,18 @@ static void check_token_rows(store_t *s, int64_t uid)
 
     int64_t last = 0, n = 0;
     int events = 0;
-    s->ops->events_since(s, 0, NULL, NULL, &last);
+    store_events_since(s, 0, NULL, NULL, &last);
     fnode *w = calloc(1, sizeof *w);
     *w = (fnode){.kind = FN_CMP, .prop = &token_props[0], .op = OP_EQ, .value = json_string("h1")};
-    CHECK_INT(s->ops->rows_delete(s, &token_model, w, &n), STORE_OK);
+    CHECK_INT(store_rows_delete(s, &token_model, w, &n), STORE_OK);
     CHECK_INT(n, 1);
     tree_free(w);
     w = calloc(1, sizeof *w);
     *w = (fnode){.kind = FN_CMP, .prop = &user_props[0], .op = OP_EQ, .value = json_integer(uid)};
-    CHECK_INT(s->ops->rows_delete(s, &user_model, w, &n), STORE_OK);
+    CHECK_INT(store_rows_delete(s, &user_model, w, &n), STORE_OK);
     CHECK_INT(n, 1);
     tree_free(w);
-    s->ops->events_since(s, last, count_events, &events, &last);
+    store_events_since(s, last, count_events, &events, &last);
     CHECK_INT(events, 2);
 }
 
@@ -976,13 +976,13 @@ static void test_store_builtins(void)
         return;
     int v;
     int64_t uid = 0;
-    CHECK_INT(s->ops->migrate(s, &v), STORE_OK);
-    CHECK_INT(s->ops->model_sync(s, &role_model), STORE_OK); /* built-in: nothing to do */
+    CHECK_INT(store_migrate(s, &v), STORE_OK);
+    CHECK_INT(store_model_sync(s, &role_model), STORE_OK); /* built-in: nothing to do */
     check_role_rows(s);
     check_mapping_rows(s);
     check_user_rows(s, &uid);
     check_token_rows(s, uid);
-    s->ops->close(s);
+    store_close(s);
     remove_temp();
 }
 
@@ -1029,7 +1029,7 @@ static bool load_widgets(store_t *s, int n)
         snprintf(name, sizeof name, "w%06d", i);
         json_object_set_new(o, "name", json_string(name));
         json_object_set_new(o, "price", json_integer(i % 10007));
-        e = s->ops->rows_insert(s, &widget, o, NULL);
+        e = store_rows_insert(s, &widget, o, NULL);
     }
     json_decref(o);
     return store_sqlite_exec(s, e == STORE_OK ? "COMMIT" : "ROLLBACK") == STORE_OK && e == STORE_OK;
@@ -1041,8 +1041,8 @@ static void test_100k_uses_index(void)
     if (!CHECK(s != NULL))
         return;
     int v;
-    CHECK_INT(s->ops->migrate(s, &v), STORE_OK);
-    CHECK_INT(s->ops->model_sync(s, &widget), STORE_OK);
+    CHECK_INT(store_migrate(s, &v), STORE_OK);
+    CHECK_INT(store_model_sync(s, &widget), STORE_OK);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     CHECK(load_widgets(s, 100000));
@@ -1071,7 +1071,7 @@ static void test_100k_uses_index(void)
     CHECK_STR(got, "[\"w010006\",\"w020013\",\"w030020\"]");
     free(got);
     tree_free(f.where);
-    s->ops->close(s);
+    store_close(s);
     remove_temp();
 }
 
