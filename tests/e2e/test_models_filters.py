@@ -123,6 +123,22 @@ def test_where_json_and_bracket(mserver, data, where, expected):
         assert ok(mserver.get("/api/things/count?" + qs(bracket(where, "where")))) == {"count": len(expected)}
 
 
+def test_dates_with_offsets_are_converted_to_utc(mserver, data):
+    """docs/models.md and docs/filters.md: a date with an offset is the same
+    instant in UTC, stored and compared as such."""
+    made = ok(mserver.post("/api/things", json={"name": "tz-probe", "made": "2024-08-01T10:00:00+02:00",
+                                                "code": "TZ1"}))
+    try:
+        assert made["made"] == "2024-08-01T08:00:00.000Z", made
+        for value in ("2024-08-01T08:00:00Z", "2024-08-01T03:00:00-05:00", "2024-08-01T10:00:00.000+02:00"):
+            assert names(find(mserver, {"where": {"made": value}})) == ["tz-probe"], value
+        assert names(find(mserver, {"where": {"made": {"gt": "2024-08-01T09:59:59+02:00"}}})) == ["tz-probe"]
+        assert names(find(mserver, {"where": {"made": {"gt": "2024-08-01T10:00:00+02:00"}}})) == []
+    finally:
+        r = mserver.delete(f"/api/things/{made['id']}")
+        assert r.status_code == 200, r.text
+
+
 def test_where_null(mserver, data):
     assert names(find(mserver, {"where": {"price": None}})) == ["fig"]
     assert names(find(mserver, {"where": {"price": {"neq": None}}, "order": "id ASC"})) == but("fig")

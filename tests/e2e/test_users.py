@@ -253,6 +253,27 @@ def test_roles_in_patch_body_do_not_grant_admin(server):
     assert_error(r, 401, "AUTHORIZATION_REQUIRED")
 
 
+def test_patch_email_verified_ignored_for_non_admin(server):
+    """docs/api.md: only an admin can set emailVerified; from anyone else the
+    field is silently ignored (200, the rest of the patch applied)."""
+    u = server.new_user_token()
+    name = uniq("nv")
+    r = server.patch("/api/users/me", token=u["token"], json={"emailVerified": True, "username": name})
+    assert r.status_code == 200, r.text
+    assert r.json()["emailVerified"] is False
+    assert r.json()["username"] == name
+    r = server.me(u["token"])
+    assert r.json()["emailVerified"] is False
+
+
+def test_admin_sets_email_verified(server, admin):
+    u = server.new_user_token()
+    r = server.patch(f"/api/users/{u['id']}", token=admin["token"], json={"emailVerified": True})
+    assert r.status_code == 200, r.text
+    assert r.json()["emailVerified"] is True
+    assert server.me(u["token"]).json()["emailVerified"] is True
+
+
 def test_patch_cannot_change_id(server):
     u = server.new_user_token()
     other = server.new_user()
