@@ -343,12 +343,10 @@ def test_large_filter_within_limits(mserver, data):
 
 
 def test_huge_filter_refused_cleanly(mserver, data):
-    import requests
-    try:
-        r = mserver.get("/api/things", params=fparams({"where": {"name": {"like": "x" * 300_000}}}))
-        assert r.status_code in (400, 413, 414, 431), r.status_code
-    except requests.ConnectionError:
-        pass  # the server may close the connection on an oversized request line
+    """docs/api.md: a request line over the HTTP library's 32 KiB is 414."""
+    r = mserver.get("/api/things", params=fparams({"where": {"name": {"like": "x" * 300_000}}}))
+    assert r.status_code == 414, r.status_code
+    assert "Request too big" in r.text
     assert names(snapshot(mserver)) == ALL  # and the server is fine
 
 
@@ -420,7 +418,6 @@ INJ_EMPTY = [
     ("value-inq", {"where": {"name": {"inq": ["a') OR 1=1 --", "b"]}}}),
     ("value-nin-all", {"where": {"and": [{"name": {"nin": ["') OR 1=1 --"]}}, {"name": "nobody"}]}}),
     ("value-date", {"where": {"code": "A1' OR code != '"}}),
-    ("value-nul", {"where": {"name": "apple\u0000' OR 1=1"}}),
     ("value-union", {"where": {"name": "x' UNION SELECT email,password FROM users --"}}),
     ("value-between", {"where": {"code": {"between": ["Z' OR '1'='1", "Z"]}}}),
 ]
@@ -444,11 +441,16 @@ def test_injection_rejected(mserver, data, flt):
 def test_injection_in_values_is_data(mserver, data, flt):
     before = snapshot(mserver)
     r = mserver.get("/api/things", params=fparams(flt))
-    if r.status_code == 400:  # e.g. a NUL byte refused
-        assert_error(r, 400, r.json()["error"]["code"])
-    else:
-        assert ok(r) == []
-        assert ok(mserver.get("/api/things/count", params=fparams(flt["where"], "where"))) == {"count": 0}
+    assert ok(r) == []
+    assert ok(mserver.get("/api/things/count", params=fparams(flt["where"], "where"))) == {"count": 0}
+    assert snapshot(mserver) == before
+
+
+def test_nul_in_a_filter_value_is_refused(mserver, data):
+    """docs/filters.md: the filter is JSON, and \\u0000 is malformed JSON there too."""
+    before = snapshot(mserver)
+    r = mserver.get("/api/things", params=fparams({"where": {"name": "apple\u0000' OR 1=1"}}))
+    assert_bad_filter(r)
     assert snapshot(mserver) == before
 
 
@@ -456,10 +458,7 @@ def test_injection_regexp(mserver, data):
     before = snapshot(mserver)
     for pat in ("') OR 1=1 --", "x' OR '1'='1", ".*'); DROP TABLE m_thing; --"):
         r = mserver.get("/api/things", params=fparams({"where": {"name": {"regexp": pat}}}))
-        if r.status_code == 400:
-            assert_bad_filter(r)
-        else:
-            assert ok(r) == []
+        assert ok(r) == []  # a valid pattern that matches no name
     assert snapshot(mserver) == before
 
 
@@ -489,13 +488,9 @@ def test_injection_through_id_path(mserver, data, seg):
     before = snapshot(mserver)
     from urllib.parse import quote
     p = "/api/things/" + quote(seg, safe="")
-    assert mserver.get(p).status_code == 404
-    r = mserver.delete(p)
-    assert r.status_code in (404, 200), r.text
-    if r.status_code == 200:
-        assert r.json() == {"count": 0}
-    r = mserver.patch(p, json={"status": "pwned"})
-    assert r.status_code == 404, r.text
+    # docs/models.md: not a canonical number, so no row: 404 on every route
+    for r in (mserver.get(p), mserver.delete(p), mserver.patch(p, json={"status": "pwned"})):
+        assert_error(r, 404, "MODEL_NOT_FOUND", message=f'Unknown "Thing" id "{seg}".')
     assert snapshot(mserver) == before
 
 

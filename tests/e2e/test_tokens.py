@@ -247,6 +247,17 @@ def test_secret_is_case_sensitive(server):
     assert server.me(tok).status_code == 200
 
 
+def test_secret_changed_anywhere_is_unknown(server):
+    """The whole secret counts: one character changed, at the start, middle
+    or end, makes an unknown token."""
+    u = server.new_user_token()
+    tok = u["token"]
+    for i in (0, len(tok) // 2, len(tok) - 1):
+        other = "A" if tok[i] != "A" else "B"
+        assert_error(server.me(tok[:i] + other + tok[i + 1:]), 401, "INVALID_TOKEN")
+    assert server.me(tok).status_code == 200
+
+
 def test_count_is_live_tokens_only(server_factory):
     """docs/api.md: like the list, the count leaves out expired tokens, even
     before the background purge has removed them."""

@@ -122,6 +122,13 @@ def one(tree, m, pg, verbose):
         ok, out = build(tree)
         if not ok:
             return "error", "does not compile:\n" + out[-2000:], 0.0
+        if m.get("unit"):
+            rc, out, took = run(["make", "-j2", "--no-print-directory", "build/unit-tests"], tree)
+            if rc != 0:
+                return "error", "unit tests do not compile:\n" + out[-2000:], took
+            rc, out, took = run([str(tree / "build" / "unit-tests")], tree, timeout=TEST_TIMEOUT)
+            if rc != 0:
+                return "killed", "unit tests: " + (out.strip().splitlines() or [""])[-1], took
         rc, out, took = run(pytest_cmd(m), tree, env=test_env(tree, m, pg), timeout=TEST_TIMEOUT)
         if verbose:
             print(out)
@@ -177,7 +184,7 @@ def main():
             for i, m in enumerate(muts, 1):
                 verdict, why, took = one(tree, m, pg, args.verbose)
                 results.append((m, verdict, why, took))
-                print(f"[{i}/{len(muts)}] {verdict:<8} {m['id']:<28} {took:6.1f}s  {m['why']}", flush=True)
+                print(f"[{i}/{len(muts)}] {verdict:<8} {m['id']:<40} {took:6.1f}s  {m['why']}", flush=True)
                 if verdict != "killed":
                     print(f"           {why}", flush=True)
         finally:
@@ -187,9 +194,10 @@ def main():
 
     counts = {v: sum(1 for r in results if r[1] == v) for v in ("killed", "survived", "error")}
     print()
-    print(f"{'mutation':<28} {'result':<9} file")
+    width = max([len("mutation")] + [len(m["id"]) for m, *_ in results])
+    print(f"{'mutation':<{width}}  {'result':<9} file")
     for m, verdict, _why, _t in results:
-        print(f"{m['id']:<28} {verdict:<9} {m['file']}")
+        print(f"{m['id']:<{width}}  {verdict:<9} {m['file']}")
     print(f"mutate: {counts['killed']} killed, {counts['survived']} survived, {counts['error']} errors "
           f"of {len(results)} in {time.monotonic() - started:.0f} s")
     return 0 if counts["survived"] == 0 and counts["error"] == 0 else 1
