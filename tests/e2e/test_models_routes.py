@@ -64,10 +64,11 @@ def test_unknown_model_404_not_found(mserver, actors):
     ("DELETE", "", None), ("GET", "/owner", None)])
 def test_unknown_id_404_model_not_found(mserver, actors, method, suffix, body):
     r = mserver.request(method, f"/api/widgets/987654321{suffix}", token=actors.admin["token"], json=body)
-    if method == "DELETE" and r.status_code == 200:
-        assert r.json() == {"count": 0}, r.text  # LoopBack's deleteById on a missing id
-        return
-    assert_error(r, 404, "MODEL_NOT_FOUND")
+    if method == "DELETE":  # docs/models.md: LoopBack's deleteById on a missing numeric id
+        assert r.status_code == 200, r.text
+        assert r.json() == {"count": 0}, r.text
+    else:
+        assert_error(r, 404, "MODEL_NOT_FOUND", message='Unknown "Widget" id "987654321".')
 
 
 def test_non_numeric_id_404(mserver, actors):

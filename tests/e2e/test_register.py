@@ -15,7 +15,9 @@ def test_register_returns_user_without_password(server):
     u = r.json()
     assert_user(u, email=email)
     assert "pw-1" not in r.text
-    assert "username" not in u or u["username"] is None
+    # docs/api.md, the user object: id, email, username (null: none), emailVerified
+    assert list(u) == ["id", "email", "username", "emailVerified"], u
+    assert u["username"] is None
 
 
 def test_register_with_username_and_extra_fields(server):
@@ -25,6 +27,7 @@ def test_register_with_username_and_extra_fields(server):
     u = r.json()
     assert_user(u, email=email, username=name)
     assert u["firstName"] == "Ada" and u["age"] == 36
+    assert list(u) == ["id", "email", "username", "emailVerified", "firstName", "age"], u  # docs/api.md
     # and they are stored: the owner reads them back
     t = server.login(email, "pw").json()["id"]
     me = server.me(t).json()
