@@ -276,7 +276,7 @@ def test_unknown_relation_404(mserver, actors):
     t = actors.alice["token"]
     g = mk(mserver, t, "/api/gadgets", {"name": "ur"})
     r = mserver.get(f"/api/gadgets/{g['id']}/nothing", token=t)
-    assert r.status_code == 404, r.text
+    assert_error(r, 404, "NOT_FOUND", message=f"There is no method to handle GET /api/gadgets/{g['id']}/nothing")
 
 
 def test_belongs_to_user_relation(mserver, actors):
