@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -145,6 +146,8 @@ def one(tree, m, pg, verbose):
 
 
 def main():
+    # SIGTERM unwinds like Ctrl-C: the copy is removed and PostgreSQL stopped
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", help="comma-separated mutation ids")
     ap.add_argument("--list", action="store_true", help="print the mutations and exit")
