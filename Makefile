@@ -8,6 +8,7 @@
 #   make test     install what is missing, build (release + ASan/UBSan), run every test
 #   make asan     build build-asan/tessera with AddressSanitizer + UBSan
 #   make bench    the benchmark against nginx (not a test: asserts nothing)
+#   make mutate   plant each mutation of tests/mutate/mutations.json, run its tests (slow)
 
 CC       ?= cc
 PKGS     := libmicrohttpd jansson sqlite3 libsodium libpq libpcre2-8
@@ -30,7 +31,7 @@ ASAN_BUILD := build-asan
 RELEASE_CFLAGS := $(CFLAGS_COMMON) -O2 -g
 ASAN_CFLAGS    := $(CFLAGS_COMMON) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
-.PHONY: all run test asan unit e2e clean deps bench soak
+.PHONY: all run test asan unit e2e clean deps bench soak mutate
 all: $(BUILD)/tessera
 
 deps:
@@ -81,3 +82,9 @@ soak: deps
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
+
+# Each targeted mutation of the security core must make its tests fail
+# (tests/mutate/run.py; slow, so not part of `make test`).
+mutate: deps
+	@$(MAKE) --no-print-directory WERROR=1 $(BUILD)/tessera
+	/usr/bin/python3 tests/mutate/run.py $(MUTATE_ARGS)

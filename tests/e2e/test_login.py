@@ -198,7 +198,7 @@ def test_login_unknown_user_takes_about_as_long_as_wrong_password(server_factory
     def timed(email):
         t0 = time.perf_counter()
         r = srv.login(email, "wrong-password")
-        assert r.status_code == 401
+        assert_error(r, 401, "LOGIN_FAILED")
         return time.perf_counter() - t0
 
     wrong = [timed(u["email"]) for _ in range(4)]
