@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "fuzz_models.h"
+#include "store/sql.h"
 
 static const char WIDGET[] =
     "{\"Widget\": {\"plural\": \"widgets\","
@@ -93,6 +94,40 @@ static void check_filter(const model_def *m, const filter *f)
         FUZZ_ASSERT(f->include[i].rel >= m->rels && f->include[i].rel < m->rels + m->nrels);
 }
 
+/*
+ * The SQL a parsed filter becomes, in both dialects, holds nothing of the
+ * request: printable ASCII only, and exactly one bound value per
+ * placeholder number ?1..?N / $1..$N.
+ */
+static void check_sql_text(const sql_query *q)
+{
+    size_t top = 0;
+    char mark = q->dialect == SQL_SQLITE ? '?' : '$';
+    for (const char *s = q->text; *s; s++) {
+        FUZZ_ASSERT(*s >= 0x20 && *s < 0x7f);
+        if (*s == mark && s[1] >= '1' && s[1] <= '9') {
+            size_t n = strtoul(s + 1, NULL, 10);
+            top = n > top ? n : top;
+        }
+    }
+    FUZZ_ASSERT(top == json_array_size(q->binds));
+}
+
+static void check_sql(const model_def *m, const filter *f, const fnode *where)
+{
+    const sql_dialect dialects[] = {SQL_SQLITE, SQL_POSTGRES};
+    for (size_t i = 0; i < 2; i++) {
+        sql_query q;
+        sql_query_init(&q, dialects[i]);
+        int rc = f ? sql_build_select(&q, m, f) : sql_build_count(&q, m, where);
+        if (rc == 0)
+            check_sql_text(&q);
+        else
+            FUZZ_ASSERT(q.err[0] != '\0');
+        sql_query_free(&q);
+    }
+}
+
 /* An error message is a short, terminated, non-empty text. */
 static void check_error(const char *err, size_t cap)
 {
@@ -111,6 +146,7 @@ void fuzz_parse_all(const char *name, const json_t *j)
             filter f;
             if (filter_parse(m, j, &f, err, sizeof err) == 0) {
                 check_filter(m, &f);
+                check_sql(m, &f, NULL);
                 filter_free(&f);
             } else {
                 check_error(err, sizeof err);
@@ -119,6 +155,7 @@ void fuzz_parse_all(const char *name, const json_t *j)
             fnode *w = NULL;
             if (filter_parse_where(m, j, &w, err, sizeof err) == 0) {
                 check_where(m, w);
+                check_sql(m, NULL, w);
                 fnode_free(w);
             } else {
                 check_error(err, sizeof err);
