@@ -15,23 +15,20 @@
 
 static char path[64];
 
-static void unlink_path(void)
-{
-    unlink(path);
-}
-
+/* The file is unlinked at once and reached through /proc/self/fd, so that
+ * no run, even one that crashes, leaves it behind. */
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+    char name[] = "/tmp/tessera-fuzz-config.XXXXXX";
     (void)argc, (void)argv;
-    snprintf(path, sizeof path, "/tmp/tessera-fuzz-config.XXXXXX");
-    int fd = mkstemp(path);
+    int fd = mkstemp(name);
     if (fd < 0) {
         perror("fuzz_config: mkstemp");
         abort();
     }
-    close(fd);
-    atexit(unlink_path);
+    unlink(name);
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     return 0;
 }
 

@@ -75,7 +75,10 @@ for t in "${targets[@]}"; do
     passed=$((passed + 1))
   else
     echo "fuzz_$t: FAILED (exit $rc) after ${execs:-?} executions"
-    grep -E '^(==[0-9]+==ERROR|SUMMARY|.*runtime error|.*FUZZ_ASSERT|artifact_prefix|Test unit written|    #[0-9]+ )' "$log" | head -n 24
+    # the report, and the stack without libFuzzer's frames or repeats
+    grep -E '^(==[0-9]+==ERROR|SUMMARY|ALARM|.*runtime error|.*FUZZ_ASSERT|.*Test unit written)' "$log"
+    grep -E '^ +#[0-9]+ ' "$log" | grep -vE 'sanitizer|fuzzer::|libc\.so' |
+      sed -E 's/^ +#[0-9]+ 0x[0-9a-f]+ in /    /' | uniq | head -n 12
     failed=$((failed + 1))
   fi
 done
