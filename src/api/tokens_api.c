@@ -197,9 +197,10 @@ void tokapi_list_for_user(request *r, response *res, int64_t user_id)
     filter f;
     if (!eng_filter(&t, &f) || !page_params(r, &f, res))
         return;
-    if (f.norder == 0) { /* oldest first, as the list always was */
+    if (f.norder == 0) { /* oldest first; tokens of one millisecond by handle, so pages never overlap */
         f.order[0] = (forder){model_prop_named(t.m, "created"), false};
-        f.norder = 1;
+        f.order[1] = (forder){model_prop_named(t.m, "id"), false};
+        f.norder = 2;
     }
     char err[128];
     fnode *mine = NULL;
