@@ -87,10 +87,11 @@ if [[ ${TESSERA_TEST_PG:-1} != 0 ]]; then
   if PGURL=$(bash scripts/pg-cluster.sh start "$PGDIR"); then
     echo "postgresql at $PGURL (in $PGDIR)"
     PG_ENV=(TESSERA_TEST_PG_URL="$PGURL" TESSERA_TEST_PG_DIR="$PGDIR")
-    run_pass "end-to-end, postgresql (release)" env TESSERA_BIN=build/tessera "${PG_ENV[@]}" "${PYTEST[@]}"
+    run_pass "end-to-end, postgresql (release)" env TESSERA_BIN=build/tessera "${PG_ENV[@]}" "${PYTEST[@]}" \
+      -m "not sqlite_only"
     if [[ ${TESSERA_TEST_PG_ASAN:-1} != 0 ]]; then
       run_pass "end-to-end, postgresql (asan+ubsan)" env TESSERA_BIN=build-asan/tessera "${ASAN_ENV[@]}" \
-        "${PG_ENV[@]}" "${PYTEST[@]}"
+        "${PG_ENV[@]}" "${PYTEST[@]}" -m "not sqlite_only"
     fi
   else
     echo "tests/run.sh: could not start PostgreSQL; the PostgreSQL passes did not run" >&2
