@@ -23,13 +23,18 @@ void access_deny(const request *r, response *res)
         res_fixed(res, RES_ACCESS_DENIED);
 }
 
+bool access_names_me(const char *segment)
+{
+    return strcasecmp(segment, "me") == 0;
+}
+
 bool access_user_id(const request *r, const char *segment, int64_t *id, response *res)
 {
     if (principal_is_anonymous(&r->who)) {
         access_deny(r, res);
         return false;
     }
-    if (strcasecmp(segment, "me") == 0) {
+    if (access_names_me(segment)) {
         *id = r->who.user_id;
         return true;
     }

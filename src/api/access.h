@@ -19,6 +19,9 @@ bool access_has_role(const request *r, const char *role);
 /* Sets res to the denial for this caller. */
 void access_deny(const request *r, response *res);
 
+/* LoopBack's /users/me: the one test for "me", the caller's own account. */
+bool access_names_me(const char *segment);
+
 /*
  * Resolves a user id path segment ("me" is the caller) into *id; 0 when the
  * segment names no user. False, with res set, when the caller is anonymous.

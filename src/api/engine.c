@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "api/access.h"
 #include "api/api.h"
@@ -15,6 +14,21 @@
 
 static store_t *store_of(const mreq *q) { return q->r->app->store; }
 
+static const model_hooks declared_hooks = {.cached = true, .relation_writes = true};
+
+const model_hooks *eng_hooks(const model_def *m)
+{
+    static const model_hooks *const BY_KIND[] = {
+        [MODEL_DECLARED] = &declared_hooks,
+        [MODEL_USER] = &user_hooks,
+        [MODEL_ACCESS_TOKEN] = &token_hooks,
+        [MODEL_ROLE] = &role_hooks,
+        [MODEL_ROLE_MAPPING] = &role_mapping_hooks,
+        [MODEL_ACL] = &acl_hooks,
+    };
+    return BY_KIND[m->kind];
+}
+
 bool eng_begin(mreq *q, request *r, response *res, const char *plural, const char *id)
 {
     memset(q, 0, sizeof *q);
@@ -22,22 +36,15 @@ bool eng_begin(mreq *q, request *r, response *res, const char *plural, const cha
     q->res = res;
     q->id = id;
     q->m = models_by_plural(r->app->models, plural);
-    /* /api/users/me/... is the caller's own account, as in LoopBack */
-    if (q->m && q->m->kind == MODEL_USER && id && strcasecmp(id, "me") == 0 && r->who.user_id) {
-        snprintf(q->idbuf, sizeof q->idbuf, "%lld", (long long)r->who.user_id);
-        q->id = q->idbuf;
-    }
     if (q->m == NULL) {
-        res_error(res, 404, "NOT_FOUND", "There is no method to handle %s %s", r->method, r->path);
+        route_reply_no_method(r, res);
         return false;
     }
-    if (q->m->kind == MODEL_ACCESS_TOKEN) {
-        /* reads show last use, which the cache holds until its next flush */
-        if (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0)
-            sess_settle(r->app->sessions);
-        if (id && !tokapi_resolve_id(q))
-            return false;
-    }
+    const model_hooks *h = eng_hooks(q->m);
+    if (h->before_read && (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0))
+        h->before_read(r);
+    if (id && h->resolve_id)
+        h->resolve_id(q);
     return true;
 }
 
@@ -55,7 +62,7 @@ void eng_end(mreq *q)
 static bool row_owner(const model_def *m, const json_t *row, int64_t *owner)
 {
     const json_t *key = NULL;
-    if (m->kind == MODEL_USER)
+    if (eng_hooks(m)->owner_is_id)
         key = json_object_get(row, "id");
     else if (m->owner_fk)
         key = json_object_get(row, m->owner_fk->name);
@@ -242,8 +249,9 @@ static void unique_conflict(mreq *q, const json_t *values)
         if (p->unique && val)
             res_validation_add(&v, p->name, "uniqueness", "already exists", val);
     }
-    if (!res_validation_failed(&v) && q->m->kind == MODEL_ROLE_MAPPING)
-        res_validation_add(&v, "principalId", "uniqueness", "already has this role", NULL);
+    const model_hooks *h = eng_hooks(q->m);
+    if (!res_validation_failed(&v) && h->conflict_field)
+        res_validation_add(&v, h->conflict_field, "uniqueness", h->conflict_message, NULL);
     if (!res_validation_failed(&v))
         res_validation_add(&v, "id", "uniqueness", "already exists", NULL);
     res_validation_finish(&v, q->m->name, q->res);
@@ -352,7 +360,7 @@ static rowcache *cache_for(const mreq *q, const filter *f)
 {
     bool whole = f->where == NULL && f->norder == 0 && f->skip == 0 && f->fields == NULL &&
                  f->ninclude == 0;
-    return whole && q->m->kind == MODEL_DECLARED && q->id ? q->r->app->rows : NULL;
+    return whole && eng_hooks(q->m)->cached && q->id ? q->r->app->rows : NULL;
 }
 
 void eng_keep_answer(response *res, rowcache *rc, const model_def *m, const char *id, rowcache_ticket t)
@@ -377,7 +385,7 @@ void eng_keep_answer(response *res, rowcache *rc, const model_def *m, const char
  */
 void eng_find_by_id(mreq *q)
 {
-    q->rows = q->m->kind == MODEL_DECLARED && q->id ? q->r->app->rows : NULL;
+    q->rows = eng_hooks(q->m)->cached && q->id ? q->r->app->rows : NULL;
     filter f;
     if (!eng_allowed(q, "findById") || !eng_filter(q, &f))
         return;
@@ -461,11 +469,23 @@ void eng_insert(mreq *q, const json_t *body)
     json_decref(values);
 }
 
+void eng_delete(mreq *q, const fnode *where)
+{
+    int64_t n = 0;
+    store_err e = store_rows_delete(store_of(q), q->m, where, &n);
+    if (e == STORE_OK) {
+        eng_after_write(q, WROTE_THIS_ROW);
+        res_json(q->res, 200, json_pack("{s:I}", "count", (json_int_t)n));
+    } else {
+        eng_store_failed(q, e, NULL);
+    }
+}
+
 void eng_after_write(mreq *q, eng_wrote what)
 {
-    model_kind k = q->m->kind;
-    if (k == MODEL_ACL || k == MODEL_ROLE || k == MODEL_ROLE_MAPPING)
-        acl_invalidate(q->r->app->acl);
+    const model_hooks *h = eng_hooks(q->m);
+    if (h->after_write)
+        h->after_write(q, what);
     if (what == WROTE_ROWS)
         rowcache_forget(q->r->app->rows, q->m, NULL);
     else if (what == WROTE_THIS_ROW)
@@ -501,35 +521,6 @@ static void check_prop(const model_prop *p, const json_t *v, body_mode mode, jso
         res_validation_add(val, p->name, "type", err, NULL);
     else
         json_object_set_new(out, p->name, c);
-}
-
-static bool one_of(const json_t *v, const char *const *allowed)
-{
-    if (!json_is_string(v))
-        return false;
-    for (; *allowed; allowed++)
-        if (strcmp(json_string_value(v), *allowed) == 0)
-            return true;
-    return false;
-}
-
-/* The ACL and RoleMapping models hold words with a fixed meaning. */
-static void check_words(const model_def *m, const json_t *out, res_validation *val)
-{
-    static const char *const ACCESS[] = {"READ", "WRITE", "EXECUTE", "*", NULL};
-    static const char *const PTYPE[] = {"USER", "APP", "ROLE", NULL};
-    static const char *const PERM[] = {"ALLOW", "DENY", NULL};
-    static const struct { model_kind kind; const char *prop; const char *const *words; } RULES[] = {
-        {MODEL_ACL, "accessType", ACCESS},
-        {MODEL_ACL, "principalType", PTYPE},
-        {MODEL_ACL, "permission", PERM},
-        {MODEL_ROLE_MAPPING, "principalType", PTYPE},
-    };
-    for (size_t i = 0; i < sizeof RULES / sizeof RULES[0]; i++) {
-        const json_t *v = json_object_get(out, RULES[i].prop);
-        if (m->kind == RULES[i].kind && v && !json_is_null(v) && !one_of(v, RULES[i].words))
-            res_validation_add(val, RULES[i].prop, "inclusion", "is not one of the allowed values", (json_t *)v);
-    }
 }
 
 /* A body's id (ignored on create, the row to write on upsert) given as a
@@ -577,7 +568,8 @@ json_t *eng_validate(mreq *q, const json_t *body, body_mode mode)
             continue;
         check_prop(p, v, mode, out, &val);
     }
-    check_words(m, out, &val);
+    if (eng_hooks(m)->validate)
+        eng_hooks(m)->validate(out, &val);
     if (body_id_bad(q, body))
         res_validation_add(&val, "id", "type", BAD_ID, NULL);
     if (res_validation_failed(&val)) {

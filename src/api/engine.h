@@ -119,12 +119,42 @@ typedef enum eng_wrote { WROTE_NEW_ROW, WROTE_THIS_ROW, WROTE_ROWS } eng_wrote;
  */
 void eng_after_write(mreq *q, eng_wrote what);
 
-/* AccessToken's own handlers (tokens_api.c); each returns true when it answered. */
-bool tokapi_create(mreq *q);
-bool tokapi_resolve_id(mreq *q);   /* a secret in the path becomes its handle */
-bool tokapi_delete(mreq *q, const fnode *where);
-bool tokapi_refuse_update(mreq *q);
-/* GET /api/users/{id}/accessTokens: the user's live tokens, filtered as asked. */
-void tokapi_list_for_user(request *r, response *res, int64_t user_id);
+/*
+ * What a model kind does differently from plain rows, as Redis's dictType
+ * does for its dicts: one table per kind, defined next to that kind's
+ * meaning (users.c, tokens_api.c, acl_models.c). A NULL hook or a false flag
+ * means "as any declared model's rows".
+ */
+typedef struct model_hooks {
+    /* POST /M: answers the create itself (a token is minted, not inserted). */
+    void (*create)(mreq *q, const json_t *body);
+    /* DELETE /M/{id}: answers the delete of the rows where names itself. */
+    void (*delete)(mreq *q, const fnode *where);
+    /* The 405 message for the generic writes (create without a create hook,
+     * replace, patch, upsert, updateAll) the kind cannot honour. */
+    const char *refuse_write;
+    /* Rewrites q->id, the {id} path segment, before anything reads it. */
+    void (*resolve_id)(mreq *q);
+    /* Before its rows are read (the engine's, a relation's or an include's). */
+    void (*before_read)(const request *r);
+    /* After a write to its rows, before the answer. */
+    void (*after_write)(mreq *q, eng_wrote what);
+    /* More checks on the values of a write, after the model's types. */
+    void (*validate)(const json_t *values, res_validation *v);
+    /* What a unique conflict names when no unique property was given. */
+    const char *conflict_field, *conflict_message;
+    bool owner_is_id;       /* a row belongs to the user its id names      */
+    bool cached;            /* whole rows may be kept in the row cache      */
+    bool relation_writes;   /* created and deleted through a parent's relation */
+} model_hooks;
+
+/* The hooks of m's kind. */
+const model_hooks *eng_hooks(const model_def *m);
+
+/* The hook tables, one per built-in kind (declared models use the defaults). */
+extern const model_hooks user_hooks, token_hooks, role_hooks, role_mapping_hooks, acl_hooks;
+
+/* The generic delete of the rows where names, answered {"count": n}. */
+void eng_delete(mreq *q, const fnode *where);
 
 #endif

@@ -20,17 +20,14 @@
 static store_t *store_of(const mreq *q) { return q->r->app->store; }
 
 /* Built-in models whose writes mean more than a row change refuse the
- * generic ones they cannot honour (a password, a token's secret). */
-static bool refuse_special_write(mreq *q)
+ * generic ones they cannot honour (a password, a token's secret): true when
+ * answered (405). */
+static bool refused_write_replied(mreq *q)
 {
-    if (q->m->kind == MODEL_ACCESS_TOKEN)
-        return tokapi_refuse_update(q);
-    if (q->m->kind == MODEL_USER) {
-        res_error(q->res, 405, "METHOD_NOT_ALLOWED",
-                  "users are created with POST /api/users and changed with PATCH /api/users/{id}");
-        return true;
-    }
-    return false;
+    const char *why = eng_hooks(q->m)->refuse_write;
+    if (why)
+        res_error(q->res, 405, "METHOD_NOT_ALLOWED", "%s", why);
+    return why != NULL;
 }
 
 /* The stored row for a new or changed id, answered as JSON. */
@@ -93,9 +90,10 @@ void api_model_create(request *r, const char *const *args, response *res)
         return;
     json_t *body = eng_body(&q);
     if (body && eng_allowed_create(&q, "create", body)) {
-        if (q.m->kind == MODEL_ACCESS_TOKEN)
-            tokapi_create(&q);
-        else if (!refuse_special_write(&q))
+        const model_hooks *h = eng_hooks(q.m);
+        if (h->create)
+            h->create(&q, body);
+        else if (!refused_write_replied(&q))
             eng_insert(&q, body);
     }
     json_decref(body);
@@ -146,9 +144,9 @@ void api_model_upsert(request *r, const char *const *args, response *res)
     json_t *body = eng_body(&q);
     if (body == NULL)
         goto out;
-    if (q.m->kind == MODEL_USER || q.m->kind == MODEL_ACCESS_TOKEN) {
+    if (eng_hooks(q.m)->refuse_write) {
         if (eng_allowed(&q, method))
-            refuse_special_write(&q);
+            refused_write_replied(&q);
         goto out;
     }
     json_t *id = json_object_get(body, "id");
@@ -192,7 +190,7 @@ void api_model_update_all(request *r, const char *const *args, response *res)
     if (!eng_begin(&q, r, res, args[0], NULL) || !eng_allowed(&q, "updateAll") || !eng_where(&q, &where))
         goto out;
     json_t *body = eng_body(&q);
-    if (body && !refuse_special_write(&q)) {
+    if (body && !refused_write_replied(&q)) {
         json_t *values = eng_validate(&q, body, BODY_PATCH);
         if (values && !eng_owner_allowed(&q, values)) {
             json_decref(values);
@@ -270,7 +268,7 @@ static void write_instance(request *r, const char *const *args, response *res, c
     if (!eng_begin(&q, r, res, args[0], args[1]))
         return;
     json_t *body = eng_body(&q);
-    if (body && eng_allowed(&q, method) && !refuse_special_write(&q) && eng_body_id_ok(&q, body)) {
+    if (body && eng_allowed(&q, method) && !refused_write_replied(&q) && eng_body_id_ok(&q, body)) {
         json_object_del(body, "id");
         update_one(&q, body, mode);
     }
@@ -296,20 +294,11 @@ void api_model_delete(request *r, const char *const *args, response *res)
     fnode *where = eng_id_where(&q);
     if (where == NULL)
         goto out;
-    int64_t n = 0;
-    if (q.m->kind == MODEL_ACCESS_TOKEN) {
-        tokapi_delete(&q, where);
-    } else {
-        if (q.m->kind == MODEL_USER && q.r->who.user_id != 0)
-            sess_revoke_user(r->app->sessions, strtoll(q.id, NULL, 10), NULL);
-        store_err e = store_rows_delete(store_of(&q), q.m, where, &n);
-        if (e == STORE_OK) {
-            eng_after_write(&q, WROTE_THIS_ROW);
-            res_json(res, 200, json_pack("{s:I}", "count", (json_int_t)n));
-        } else {
-            eng_store_failed(&q, e, NULL);
-        }
-    }
+    const model_hooks *h = eng_hooks(q.m);
+    if (h->delete)
+        h->delete(&q, where);
+    else
+        eng_delete(&q, where);
     fnode_free(where);
 out:
     eng_end(&q);

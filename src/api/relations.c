@@ -181,8 +181,8 @@ bool eng_include(mreq *q, const filter *f, json_t *rows)
         mreq t = {.r = q->r, .res = q->res, .m = rel->target};
         if (!eng_allowed(&t, "find"))
             return false;
-        if (rel->target->kind == MODEL_ACCESS_TOKEN)
-            sess_settle(q->r->app->sessions);
+        if (eng_hooks(rel->target)->before_read)
+            eng_hooks(rel->target)->before_read(q->r);
         bool belongs = rel->type == REL_BELONGS_TO;
         json_t *vals = values_of(rows, belongs ? rel->foreign_key : "id");
         json_t *related = NULL;
@@ -210,13 +210,13 @@ static const model_rel *begin_relation(mreq *q, request *r, response *res, const
         return NULL;
     const model_rel *rel = model_rel_named(q->m, args[2]);
     if (rel == NULL) {
-        res_error(res, 404, "NOT_FOUND", "There is no method to handle %s %s", r->method, r->path);
+        route_reply_no_method(r, res);
         return NULL;
     }
     char method[160];
     snprintf(method, sizeof method, "__%s__%s", verb, rel->name);
-    if (rel->target->kind == MODEL_ACCESS_TOKEN)
-        sess_settle(r->app->sessions);
+    if (eng_hooks(rel->target)->before_read)
+        eng_hooks(rel->target)->before_read(r);
     if (!eng_allowed(q, method))
         return NULL;
     if (q->instance == NULL && !eng_load(q))
@@ -233,7 +233,7 @@ static fnode *children_of(const mreq *q, const model_rel *rel)
 
 static bool writable_target(mreq *q, const model_rel *rel)
 {
-    if (rel->type == REL_HAS_MANY && rel->target->kind == MODEL_DECLARED)
+    if (rel->type == REL_HAS_MANY && eng_hooks(rel->target)->relation_writes)
         return true;
     res_error(q->res, 405, "METHOD_NOT_ALLOWED", "relation %s cannot be written through this route", rel->name);
     return false;

@@ -16,15 +16,16 @@
 #include "api/access.h"
 #include "api/api.h"
 #include "api/engine.h"
+#include "api/tokens_api.h"
 #include "core/app.h"
 #include "core/isodate.h"
 
 /* A secret in the path names its token as well as the handle does. */
-bool tokapi_resolve_id(mreq *q)
+static void resolve_secret(mreq *q)
 {
     size_t len = strlen(q->id);
     if (tok_is_handle(q->id) || !tok_well_formed(q->id, len))
-        return true;
+        return;
     tok_hash h;
     tok_hash_of(q->id, len, &h);
     tok_record rec;
@@ -33,7 +34,6 @@ bool tokapi_resolve_id(mreq *q)
         snprintf(q->idbuf, sizeof q->idbuf, "%s", rec.handle);
         q->id = q->idbuf;
     }
-    return true;
 }
 
 /* The user a new token is for: the caller, or (admins only) another user. */
@@ -55,23 +55,22 @@ static bool token_owner(mreq *q, const json_t *body, int64_t *user_id)
     return true;
 }
 
-bool tokapi_create(mreq *q)
+/* Tokens are minted for the caller only (admins: for anyone), through the
+ * session layer, the secret shown once. */
+static void mint(mreq *q, const json_t *body)
 {
     const app *a = q->r->app;
     if (q->r->who.user_id == 0) {
         res_error(q->res, 401, "AUTHORIZATION_REQUIRED", "Authorization Required");
-        return true;
+        return;
     }
-    json_t *body = eng_body(q);
-    if (body == NULL)
-        return true;
     int64_t user_id, ttl;
     char why[160];
     if (!token_owner(q, body, &user_id))
-        goto out;
+        return;
     if (sess_resolve_ttl(&a->cfg->auth, json_object_get(body, "ttl"), &ttl, why, sizeof why) != 0) {
         res_error(q->res, 422, "INVALID_TTL", "%s", why);
-        goto out;
+        return;
     }
     char secret[TOK_MAX_LEN + 1];
     tok_record rec;
@@ -88,9 +87,6 @@ bool tokapi_create(mreq *q)
     else
         api_store_failure(q->res, e);
     sodium_memzero(secret, sizeof secret);
-out:
-    json_decref(body);
-    return true;
 }
 
 typedef struct doomed {
@@ -103,7 +99,7 @@ static void collect(json_t *row, void *ctx)
 }
 
 /* Deletes the tokens where names, each through the session layer. */
-bool tokapi_delete(mreq *q, const fnode *where)
+static void revoke_rows(mreq *q, const fnode *where)
 {
     const app *a = q->r->app;
     filter f;
@@ -132,7 +128,6 @@ bool tokapi_delete(mreq *q, const fnode *where)
         res_json(q->res, 200, json_pack("{s:I}", "count", (json_int_t)n));
     else
         api_store_failure(q->res, e);
-    return true;
 }
 
 /* The shape issue 2's clients know: the handle is named "handle". */
@@ -220,9 +215,16 @@ void tokapi_list_for_user(request *r, response *res, int64_t user_id)
     }
 }
 
-bool tokapi_refuse_update(mreq *q)
+/* Reads show last use, which the session cache holds until its next flush. */
+static void settle_last_use(const request *r)
 {
-    res_error(q->res, 405, "METHOD_NOT_ALLOWED",
-              "access tokens cannot be changed: revoke this one and issue a new one");
-    return true;
+    sess_settle(r->app->sessions);
 }
+
+const model_hooks token_hooks = {
+    .create = mint,
+    .delete = revoke_rows,
+    .refuse_write = "access tokens cannot be changed: revoke this one and issue a new one",
+    .resolve_id = resolve_secret,
+    .before_read = settle_last_use,
+};

@@ -4,11 +4,13 @@
  */
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/access.h"
 #include "api/api.h"
 #include "api/engine.h"
+#include "api/tokens_api.h"
 #include "auth/password.h"
 #include "core/app.h"
 #include "model/user.h"
@@ -541,3 +543,29 @@ void api_user_tokens_delete_one(request *r, const char *const *args, response *r
     }
     store_user_clear(&u);
 }
+
+/* ---- User through the model engine ---------------------------------------- */
+
+/* /api/users/me/... is the caller's own account, as in LoopBack. */
+static void resolve_me(mreq *q)
+{
+    if (access_names_me(q->id) && q->r->who.user_id) {
+        snprintf(q->idbuf, sizeof q->idbuf, "%lld", (long long)q->r->who.user_id);
+        q->id = q->idbuf;
+    }
+}
+
+/* Deleting an account (as an authenticated caller) ends its sessions first. */
+static void delete_account(mreq *q, const fnode *where)
+{
+    if (q->r->who.user_id != 0)
+        sess_revoke_user(q->r->app->sessions, strtoll(q->id, NULL, 10), NULL);
+    eng_delete(q, where);
+}
+
+const model_hooks user_hooks = {
+    .delete = delete_account,
+    .refuse_write = "users are created with POST /api/users and changed with PATCH /api/users/{id}",
+    .resolve_id = resolve_me,
+    .owner_is_id = true,
+};

@@ -48,5 +48,10 @@ void route_dispatch(const route *table, request *r, response *res)
             return;
         }
     }
+    route_reply_no_method(r, res);
+}
+
+void route_reply_no_method(const request *r, response *res)
+{
     res_error(res, 404, "NOT_FOUND", "There is no method to handle %s %s", r->method, r->path);
 }

@@ -27,4 +27,7 @@ typedef struct route {
  */
 void route_dispatch(const route *table, request *r, response *res);
 
+/* Sets res to that 404: no handler for this method and path. */
+void route_reply_no_method(const request *r, response *res);
+
 #endif
