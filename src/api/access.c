@@ -15,7 +15,7 @@ bool access_has_role(const request *r, const char *role)
     return r->who.user_id != 0 && acl_has_role(r->app->acl, r->who.user_id, role);
 }
 
-void access_deny(const request *r, response *res)
+void access_reply_denied(const request *r, response *res)
 {
     if (principal_is_anonymous(&r->who) || r->app->cfg->server.acl_error_status != 403)
         res_fixed(res, RES_AUTHORIZATION_REQUIRED);
@@ -28,10 +28,10 @@ bool access_names_me(const char *segment)
     return strcasecmp(segment, "me") == 0;
 }
 
-bool access_user_id(const request *r, const char *segment, int64_t *id, response *res)
+bool access_user_id_or_reply(const request *r, const char *segment, int64_t *id, response *res)
 {
     if (principal_is_anonymous(&r->who)) {
-        access_deny(r, res);
+        access_reply_denied(r, res);
         return false;
     }
     if (access_names_me(segment)) {
@@ -56,7 +56,7 @@ static bool owns_account(void *ctx)
     return a->id != 0 && a->r->who.user_id == a->id;
 }
 
-bool access_user_method(const request *r, int64_t id, const char *method, response *res)
+bool access_user_method_or_reply(const request *r, int64_t id, const char *method, response *res)
 {
     const app *a = r->app;
     account acc = {r, id};
@@ -65,11 +65,11 @@ bool access_user_method(const request *r, int64_t id, const char *method, respon
     case ACL_ALLOWED:
         return true;
     case ACL_UNAVAILABLE:
-        api_store_failure(res, STORE_UNAVAILABLE);
+        api_reply_store_error(res, STORE_UNAVAILABLE);
         return false;
     case ACL_DENIED:
         break;
     }
-    access_deny(r, res);
+    access_reply_denied(r, res);
     return false;
 }

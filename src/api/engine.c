@@ -29,7 +29,7 @@ const model_hooks *eng_hooks(const model_def *m)
     return BY_KIND[m->kind];
 }
 
-bool eng_begin(mreq *q, request *r, response *res, const char *plural, const char *id)
+bool eng_begin_or_reply(mreq *q, request *r, response *res, const char *plural, const char *id)
 {
     memset(q, 0, sizeof *q);
     q->r = r;
@@ -89,36 +89,30 @@ static bool instance_owner(void *ctx)
         return false;
     if (q->from_cache || (q->rows && (q->from_cache = rowcache_get(q->rows, q->m, q->id, &q->cached))))
         return q->r->who.user_id != 0 && q->cached.has_owner && q->cached.owner == q->r->who.user_id;
-    if (!q->instance_loaded) {
-        response scratch = {0};
-        response *real = q->res;
-        q->res = &scratch; /* a missing row is no owner; the 404 comes later */
-        eng_load(q);
-        q->res = real;
-        json_decref(scratch.body);
-    }
+    if (!q->instance_loaded)
+        eng_fetch(q); /* a missing row is no owner; the 404 comes later */
     return owns_row(q, q->instance);
 }
 
-static bool decide(mreq *q, const char *method, acl_owner_fn owner, void *ctx)
+static bool decide_or_reply(mreq *q, const char *method, acl_owner_fn owner, void *ctx)
 {
     const app *a = q->r->app;
     switch (acl_check(a->acl, q->m, method, acl_access_of(method), &q->r->who, owner, ctx)) {
     case ACL_ALLOWED:
         return true;
     case ACL_UNAVAILABLE:
-        api_store_failure(q->res, STORE_UNAVAILABLE);
+        api_reply_store_error(q->res, STORE_UNAVAILABLE);
         return false;
     case ACL_DENIED:
         break;
     }
-    access_deny(q->r, q->res);
+    access_reply_denied(q->r, q->res);
     return false;
 }
 
-bool eng_allowed(mreq *q, const char *method)
+bool eng_allow_or_reply(mreq *q, const char *method)
 {
-    return decide(q, method, instance_owner, q);
+    return decide_or_reply(q, method, instance_owner, q);
 }
 
 typedef struct create_owner {
@@ -139,20 +133,24 @@ static bool creator_owns(void *ctx)
            (json_is_number(v) && json_number_value(v) == (double)c->q->r->who.user_id);
 }
 
-bool eng_allowed_create(mreq *q, const char *method, const json_t *body)
+bool eng_allow_create_or_reply(mreq *q, const char *method, const json_t *body)
 {
     create_owner c = {q, body};
-    return decide(q, method, creator_owns, &c);
+    return decide_or_reply(q, method, creator_owns, &c);
 }
 
 /* ---- reading what the request names ------------------------------------- */
 
-fnode *eng_id_where(mreq *q)
+void eng_reply_not_found(mreq *q)
+{
+    api_reply_not_found(q->res, q->m->name, q->id ? q->id : "");
+}
+
+fnode *eng_id_where_or_reply(mreq *q)
 {
     fnode *w = q->id ? filter_id_equals(q->m, q->id) : NULL;
     if (w == NULL)
-        res_error(q->res, 404, "MODEL_NOT_FOUND", "Unknown \"%s\" id \"%.64s\".", q->m->name,
-                  q->id ? q->id : "");
+        eng_reply_not_found(q);
     return w;
 }
 
@@ -165,28 +163,30 @@ static void keep_first(json_t *row, void *ctx)
         json_decref(row);
 }
 
-bool eng_load(mreq *q)
+store_err eng_fetch(mreq *q)
 {
     q->instance_loaded = true;
     json_decref(q->instance);
     q->instance = NULL;
     filter f;
     filter_init(&f);
-    f.where = eng_id_where(q);
+    f.where = q->id ? filter_id_equals(q->m, q->id) : NULL;
     if (f.where == NULL)
-        return false;
+        return STORE_NOT_FOUND;
     f.limit = 1;
     store_err e = store_rows_find(store_of(q), q->m, &f, keep_first, &q->instance);
     filter_free(&f);
-    if (e != STORE_OK) {
-        api_store_failure(q->res, e);
-        return false;
-    }
-    if (q->instance == NULL) {
-        res_error(q->res, 404, "MODEL_NOT_FOUND", "Unknown \"%s\" id \"%.64s\".", q->m->name, q->id);
-        return false;
-    }
-    return true;
+    return e == STORE_OK && q->instance == NULL ? STORE_NOT_FOUND : e;
+}
+
+bool eng_load_or_reply(mreq *q)
+{
+    store_err e = eng_fetch(q);
+    if (e == STORE_NOT_FOUND)
+        eng_reply_not_found(q);
+    else if (e != STORE_OK)
+        api_reply_store_error(q->res, e);
+    return e == STORE_OK;
 }
 
 /* The query's keys and values, as filter_from_query takes them. */
@@ -201,37 +201,37 @@ static json_t *query_json(mreq *q, const char *name, char *err, size_t errlen)
     return filter_from_query(name, keys, vals, n, err, errlen);
 }
 
-static bool bad_filter(mreq *q, const char *err)
+static bool reply_bad_filter(mreq *q, const char *err)
 {
     res_error(q->res, 400, "INVALID_FILTER", "%s", err);
     return false;
 }
 
-bool eng_filter(mreq *q, filter *f)
+bool eng_filter_or_reply(mreq *q, filter *f)
 {
     char err[256];
     filter_init(f);
     json_t *j = query_json(q, "filter", err, sizeof err);
     if (j == NULL)
-        return bad_filter(q, err);
+        return reply_bad_filter(q, err);
     int rc = filter_parse(q->m, j, f, err, sizeof err);
     json_decref(j);
-    return rc == 0 ? true : bad_filter(q, err);
+    return rc == 0 ? true : reply_bad_filter(q, err);
 }
 
-bool eng_where(mreq *q, fnode **where)
+bool eng_where_or_reply(mreq *q, fnode **where)
 {
     char err[256];
     *where = NULL;
     json_t *j = query_json(q, "where", err, sizeof err);
     if (j == NULL)
-        return bad_filter(q, err);
+        return reply_bad_filter(q, err);
     int rc = filter_parse_where(q->m, j, where, err, sizeof err);
     json_decref(j);
-    return rc == 0 ? true : bad_filter(q, err);
+    return rc == 0 ? true : reply_bad_filter(q, err);
 }
 
-json_t *eng_body(mreq *q)
+json_t *eng_body_or_reply(mreq *q)
 {
     return req_body_object(q->r, q->res);
 }
@@ -273,17 +273,16 @@ static void bad_reference(mreq *q, const json_t *values)
     res_validation_finish(&v, q->m->name, q->res);
 }
 
-void eng_store_failed(mreq *q, int store_error, const json_t *values)
+void eng_reply_store_error(mreq *q, store_err store_error, const json_t *values)
 {
     if (store_error == STORE_BAD_REFERENCE)
         bad_reference(q, values);
     else if (store_error == STORE_CONFLICT)
         unique_conflict(q, values);
     else if (store_error == STORE_NOT_FOUND)
-        res_error(q->res, 404, "MODEL_NOT_FOUND", "Unknown \"%s\" id \"%.64s\".", q->m->name,
-                  q->id ? q->id : "");
+        eng_reply_not_found(q);
     else
-        api_store_failure(q->res, store_error);
+        api_reply_store_error(q->res, store_error);
 }
 
 static void append_row(json_t *row, void *ctx)
@@ -318,7 +317,7 @@ static void keep_requested(json_t *rows, const filter *f)
     }
 }
 
-void eng_find_and_answer(mreq *q, filter *f, bool one)
+void eng_reply_find(mreq *q, filter *f, bool one)
 {
     if (one)
         f->limit = 1;
@@ -326,10 +325,10 @@ void eng_find_and_answer(mreq *q, filter *f, bool one)
     store_err e = store_rows_find(store_of(q), q->m, f, append_row, rows);
     if (e != STORE_OK) {
         json_decref(rows);
-        eng_store_failed(q, e, NULL);
+        eng_reply_store_error(q, e, NULL);
         return;
     }
-    if (!eng_include(q, f, rows)) {
+    if (!eng_include_or_reply(q, f, rows)) {
         json_decref(rows);
         return;
     }
@@ -342,8 +341,7 @@ void eng_find_and_answer(mreq *q, filter *f, bool one)
     if (first)
         res_json(q->res, 200, json_incref(first));
     else
-        res_error(q->res, 404, "MODEL_NOT_FOUND", "Unknown \"%s\" id \"%.64s\".", q->m->name,
-                  q->id ? q->id : "undefined");
+        api_reply_not_found(q->res, q->m->name, q->id ? q->id : "undefined");
     json_decref(rows);
 }
 
@@ -383,11 +381,11 @@ void eng_keep_answer(response *res, rowcache *rc, const model_def *m, const char
  * While deciding, the cache may tell the row's owner whatever the filter
  * turns out to be; it answers the row only when the filter asks for it whole.
  */
-void eng_find_by_id(mreq *q)
+void eng_reply_find_by_id(mreq *q)
 {
     q->rows = eng_hooks(q->m)->cached && q->id ? q->r->app->rows : NULL;
     filter f;
-    if (!eng_allowed(q, "findById") || !eng_filter(q, &f))
+    if (!eng_allow_or_reply(q, "findById") || !eng_filter_or_reply(q, &f))
         return;
     rowcache *rc = cache_for(q, &f);
     if (rc && (q->from_cache || (q->from_cache = rowcache_get(rc, q->m, q->id, &q->cached)))) {
@@ -397,10 +395,10 @@ void eng_find_by_id(mreq *q)
         return;
     }
     rowcache_ticket t = rowcache_ticket_for(rc, q->m, q->id); /* before the read */
-    fnode *id = eng_id_where(q);
+    fnode *id = eng_id_where_or_reply(q);
     if (id != NULL) {
         f.where = filter_and(f.where, id);
-        eng_find_and_answer(q, &f, true);
+        eng_reply_find(q, &f, true);
         eng_keep_answer(q->res, rc, q->m, q->id, t);
     }
     filter_free(&f);
@@ -413,7 +411,7 @@ void eng_find_by_id(mreq *q)
  * one can plant rows in another user's owner-only space. A null owner key
  * names no one.
  */
-static bool owner_allowed(mreq *q, const json_t *values, const json_t *keep)
+static bool owner_allowed_or_reply(mreq *q, const json_t *values, const json_t *keep)
 {
     const model_prop *fk = q->m->owner_fk;
     const json_t *v = fk ? json_object_get(values, fk->name) : NULL;
@@ -430,30 +428,24 @@ static bool owner_allowed(mreq *q, const json_t *values, const json_t *keep)
     return false;
 }
 
-bool eng_owner_allowed(mreq *q, const json_t *values)
+bool eng_owner_allowed_or_reply(mreq *q, const json_t *values)
 {
     const model_prop *fk = q->m->owner_fk;
     const json_t *v = fk ? json_object_get(values, fk->name) : NULL;
     if (v == NULL || json_is_null(v) || q->id == NULL)
-        return owner_allowed(q, values, NULL);
+        return owner_allowed_or_reply(q, values, NULL);
     /* a change by id may keep the row's present owner */
-    if (!q->instance_loaded) {
-        response scratch = {0};
-        response *real = q->res;
-        q->res = &scratch; /* a missing row: the update answers its 404 */
-        eng_load(q);
-        q->res = real;
-        json_decref(scratch.body);
-    }
-    return owner_allowed(q, values, q->instance ? json_object_get(q->instance, fk->name) : NULL);
+    if (!q->instance_loaded)
+        eng_fetch(q); /* a missing row: the update answers its 404 */
+    return owner_allowed_or_reply(q, values, q->instance ? json_object_get(q->instance, fk->name) : NULL);
 }
 
-void eng_insert(mreq *q, const json_t *body)
+void eng_reply_insert(mreq *q, const json_t *body)
 {
-    json_t *values = eng_validate(q, body, BODY_CREATE);
+    json_t *values = eng_validate_or_reply(q, body, BODY_CREATE);
     if (values == NULL)
         return;
-    if (!owner_allowed(q, values, NULL)) {
+    if (!owner_allowed_or_reply(q, values, NULL)) {
         json_decref(values);
         return;
     }
@@ -464,12 +456,12 @@ void eng_insert(mreq *q, const json_t *body)
         eng_after_write(q, WROTE_NEW_ROW);
         res_json(q->res, 200, row);
     } else {
-        eng_store_failed(q, e, values);
+        eng_reply_store_error(q, e, values);
     }
     json_decref(values);
 }
 
-void eng_delete(mreq *q, const fnode *where)
+void eng_reply_delete(mreq *q, const fnode *where)
 {
     int64_t n = 0;
     store_err e = store_rows_delete(store_of(q), q->m, where, &n);
@@ -477,7 +469,7 @@ void eng_delete(mreq *q, const fnode *where)
         eng_after_write(q, WROTE_THIS_ROW);
         res_json(q->res, 200, json_pack("{s:I}", "count", (json_int_t)n));
     } else {
-        eng_store_failed(q, e, NULL);
+        eng_reply_store_error(q, e, NULL);
     }
 }
 
@@ -535,7 +527,7 @@ static bool body_id_bad(const mreq *q, const json_t *body)
 
 static const char BAD_ID[] = "must be an integer of at most 9007199254740991 in magnitude";
 
-bool eng_body_id_ok(mreq *q, const json_t *body)
+bool eng_body_id_or_reply(mreq *q, const json_t *body)
 {
     if (!body_id_bad(q, body))
         return true;
@@ -546,7 +538,7 @@ bool eng_body_id_ok(mreq *q, const json_t *body)
     return false;
 }
 
-json_t *eng_validate(mreq *q, const json_t *body, body_mode mode)
+json_t *eng_validate_or_reply(mreq *q, const json_t *body, body_mode mode)
 {
     const model_def *m = q->m;
     json_t *out = json_object();

@@ -9,6 +9,6 @@
 #include "http/request.h"
 
 /* GET /api/users/{id}/accessTokens: the user's live tokens, filtered as asked. */
-void tokapi_list_for_user(request *r, response *res, int64_t user_id);
+void tokapi_reply_user_tokens(request *r, response *res, int64_t user_id);
 
 #endif
