@@ -87,6 +87,11 @@ static bool instance_owner(void *ctx)
     mreq *q = ctx;
     if (q->id == NULL)
         return false;
+    if (eng_hooks(q->m)->owner_is_id) { /* the id says it: no read */
+        char me[24];
+        snprintf(me, sizeof me, "%lld", (long long)q->r->who.user_id);
+        return q->r->who.user_id != 0 && strcmp(q->id, me) == 0;
+    }
     if (q->from_cache || (q->rows && (q->from_cache = rowcache_get(q->rows, q->m, q->id, &q->cached))))
         return q->r->who.user_id != 0 && q->cached.has_owner && q->cached.owner == q->r->who.user_id;
     if (!q->instance_loaded)
@@ -143,7 +148,7 @@ bool eng_allow_create_or_reply(mreq *q, const char *method, const json_t *body)
 
 void eng_reply_not_found(mreq *q)
 {
-    api_reply_not_found(q->res, q->m->name, q->id ? q->id : "");
+    api_reply_not_found(q->res, q->m->name, q->label ? q->label : q->id ? q->id : "");
 }
 
 fnode *eng_id_where_or_reply(mreq *q)
@@ -341,7 +346,7 @@ void eng_reply_find(mreq *q, filter *f, bool one)
     if (first)
         res_json(q->res, 200, json_incref(first));
     else
-        api_reply_not_found(q->res, q->m->name, q->id ? q->id : "undefined");
+        api_reply_not_found(q->res, q->m->name, q->label ? q->label : q->id ? q->id : "undefined");
     json_decref(rows);
 }
 
@@ -381,11 +386,15 @@ void eng_keep_answer(response *res, rowcache *rc, const model_def *m, const char
  * While deciding, the cache may tell the row's owner whatever the filter
  * turns out to be; it answers the row only when the filter asks for it whole.
  */
-void eng_reply_find_by_id(mreq *q)
+void eng_reply_find_by_id(mreq *q, bool with_filter)
 {
     q->rows = eng_hooks(q->m)->cached && q->id ? q->r->app->rows : NULL;
     filter f;
-    if (!eng_allow_or_reply(q, "findById") || !eng_filter_or_reply(q, &f))
+    if (!eng_allow_or_reply(q, "findById"))
+        return;
+    if (!with_filter)
+        filter_init(&f);
+    else if (!eng_filter_or_reply(q, &f))
         return;
     rowcache *rc = cache_for(q, &f);
     if (rc && (q->from_cache || (q->from_cache = rowcache_get(rc, q->m, q->id, &q->cached)))) {

@@ -28,6 +28,8 @@ typedef struct mreq {
     json_t *instance;        /* the row named by id, loaded on demand    */
     bool instance_loaded;
     char idbuf[64];          /* q->id rewritten (a token secret → handle) */
+    const char *label;       /* the id as the path wrote it, for a 404 when
+                                resolve_id rewrote it ("me", "05"); or NULL */
     rowcache *rows;          /* findById of a whole row: the row cache    */
     rowcache_hit cached;     /* the row as the row cache had it ...       */
     bool from_cache;         /* ... when this is true                     */
@@ -101,9 +103,9 @@ bool eng_include_or_reply(mreq *q, const filter *f, json_t *rows);
 /* Runs a find and answers the array (or, one = true, the first row or 404). */
 void eng_reply_find(mreq *q, filter *f, bool one);
 
-/* findById: checks access, then reads ?filter=, then answers the row q->id
- * names (404 if none). */
-void eng_reply_find_by_id(mreq *q);
+/* findById: checks access, then reads ?filter= (with_filter; otherwise the
+ * row is read whole), then answers the row q->id names (404 if none). */
+void eng_reply_find_by_id(mreq *q, bool with_filter);
 
 /*
  * A row answered from the store (res: 200 with a JSON object) is printed

@@ -210,7 +210,7 @@ void api_model_find_by_id(request *r, const char *const *args, response *res)
 {
     mreq q;
     if (eng_begin_or_reply(&q, r, res, args[0], args[1]))
-        eng_reply_find_by_id(&q);
+        eng_reply_find_by_id(&q, true);
     eng_end(&q);
 }
 

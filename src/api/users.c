@@ -91,39 +91,57 @@ static json_t *read_body_or_reply(request *r, response *res, const char *pw_key)
     return body;
 }
 
-/* Reads the account id names; 404 (naming the path segment) when there is none. */
-static bool fetch_account_or_reply(request *r, const char *segment, int64_t id, store_user *u, response *res)
+/*
+ * Asks the ACL engine, through the model engine, whether the caller may run
+ * User's method: on their own account (own) or on none in particular.
+ */
+static bool user_method_or_reply(request *r, const char *method, bool own, response *res)
 {
-    store_err e = store_user_get(store_of(r), id, u);
+    mreq q;
+    bool ok = eng_begin_or_reply(&q, r, res, "users", NULL);
+    if (ok && own) {
+        snprintf(q.idbuf, sizeof q.idbuf, "%lld", (long long)r->who.user_id);
+        q.id = q.idbuf;
+    }
+    ok = ok && eng_allow_or_reply(&q, method);
+    eng_end(&q);
+    return ok;
+}
+
+/*
+ * The account routes (/api/users/{id|me}...) go through the model engine
+ * with User's hooks: the id is resolved once (resolve_account_id), access
+ * is the engine's (the account is its own owner). An anonymous caller is
+ * refused before any rule is asked, as these routes always have.
+ */
+static bool account_begin_or_reply(mreq *q, request *r, const char *segment, response *res)
+{
+    memset(q, 0, sizeof *q);
+    if (principal_is_anonymous(&r->who)) {
+        access_reply_denied(r, res);
+        return false;
+    }
+    return eng_begin_or_reply(q, r, res, "users", segment);
+}
+
+/* Reads the account q->id names into *u; 404 when there is none. */
+static bool fetch_account_or_reply(mreq *q, store_user *u)
+{
+    int64_t id = access_user_named(q->r, q->id);
+    store_err e = store_user_get(store_of(q->r), id, u);
     if (e == STORE_NOT_FOUND)
-        api_reply_not_found(res, "User", segment);
+        eng_reply_not_found(q);
     else if (e != STORE_OK)
-        api_reply_store_error(res, e);
+        api_reply_store_error(q->res, e);
     return e == STORE_OK;
 }
 
 /* Loads the user an account route names, once the ACL engine allows method. */
-static bool load_account_or_reply(request *r, const char *segment, const char *method, store_user *u, response *res)
+static bool load_account_or_reply(mreq *q, request *r, const char *segment, const char *method, store_user *u,
+                                  response *res)
 {
-    int64_t id;
-    return access_user_id_or_reply(r, segment, &id, res) && access_user_method_or_reply(r, id, method, res) &&
-           fetch_account_or_reply(r, segment, id, u, res);
-}
-
-/* ---- the account in the row cache ----------------------------------------- */
-
-/* Accounts are kept in the row cache as GET /api/users/{id} prints them,
- * under the User model and the id in decimal, as the model routes key them. */
-typedef struct account_key {
-    const model_def *m;
-    char id[24];
-} account_key;
-
-static account_key key_of(const request *r, int64_t id)
-{
-    account_key k = {models_by_name(r->app->models, "User"), ""};
-    snprintf(k.id, sizeof k.id, "%lld", (long long)id);
-    return k;
+    return account_begin_or_reply(q, r, segment, res) && eng_allow_or_reply(q, method) &&
+           fetch_account_or_reply(q, u);
 }
 
 /*
@@ -137,8 +155,9 @@ static account_key key_of(const request *r, int64_t id)
 static store_err update_account(request *r, store_user *u, unsigned fields, const tok_hash *keep)
 {
     store_err e = store_user_update(store_of(r), u, fields, keep);
-    account_key k = key_of(r, u->id);
-    rowcache_forget(r->app->rows, k.m, k.id);
+    mreq q = {.r = r, .res = NULL, .m = models_by_name(r->app->models, "User"), .id = q.idbuf};
+    snprintf(q.idbuf, sizeof q.idbuf, "%lld", (long long)u->id);
+    eng_after_write(&q, WROTE_THIS_ROW);
     if (e == STORE_OK && (fields & STORE_USER_CREDENTIALS) && !(fields & STORE_USER_REHASH))
         sess_forget_user(r->app->sessions, u->id, keep);
     return e;
@@ -201,7 +220,7 @@ static const tok_hash *token_to_keep(const request *r, int64_t user_id)
 void api_user_create(request *r, const char *const *args, response *res)
 {
     (void)args;
-    if (!access_user_method_or_reply(r, 0, "create", res))
+    if (!user_method_or_reply(r, "create", false, res))
         return;
     json_t *body = read_body_or_reply(r, res, "password");
     if (body == NULL)
@@ -280,7 +299,7 @@ void api_user_login(request *r, const char *const *args, response *res)
 {
     (void)args;
     const app *a = r->app;
-    if (!access_user_method_or_reply(r, 0, "login", res))
+    if (!user_method_or_reply(r, "login", false, res))
         return;
     json_t *body = read_body_or_reply(r, res, "password");
     if (body == NULL)
@@ -340,7 +359,7 @@ out:
 void api_user_logout(request *r, const char *const *args, response *res)
 {
     (void)args;
-    if (!access_user_method_or_reply(r, 0, "logout", res))
+    if (!user_method_or_reply(r, "logout", false, res))
         return;
     if (r->who.user_id == 0) {
         res_error(res, 401, "AUTHORIZATION_REQUIRED", "accessToken is required to logout");
@@ -355,26 +374,14 @@ void api_user_logout(request *r, const char *const *args, response *res)
 
 /* ---- GET and PATCH /api/users/{id} ---------------------------------------- */
 
-/* Access is decided on the id alone (the account is its own owner), so the
- * cache is asked only for callers already allowed. */
+/* findById through the engine, without ?filter= (this route never read
+ * one): the row, from the row cache when it has it. */
 void api_user_get(request *r, const char *const *args, response *res)
 {
-    int64_t id;
-    if (!access_user_id_or_reply(r, args[0], &id, res) || !access_user_method_or_reply(r, id, "findById", res))
-        return;
-    account_key k = key_of(r, id);
-    rowcache_hit hit;
-    if (id > 0 && rowcache_get(r->app->rows, k.m, k.id, &hit)) {
-        res_text(res, 200, hit.text, hit.len);
-        return;
-    }
-    rowcache_ticket t = rowcache_ticket_for(r->app->rows, k.m, k.id); /* before the read */
-    store_user u = {0};
-    if (fetch_account_or_reply(r, args[0], id, &u, res)) {
-        res_json(res, 200, user_to_json(&u));
-        eng_keep_answer(res, r->app->rows, k.m, k.id, t);
-    }
-    store_user_clear(&u);
+    mreq q;
+    if (account_begin_or_reply(&q, r, args[0], res))
+        eng_reply_find_by_id(&q, false);
+    eng_end(&q);
 }
 
 /* Copies what PATCH may change into u, the STORE_USER_* mask of them into
@@ -406,9 +413,10 @@ static bool patch_fields_or_reply(request *r, const json_t *body, bool is_admin,
  */
 void api_user_patch(request *r, const char *const *args, response *res)
 {
+    mreq q;
     store_user u = {0};
     json_t *body = NULL;
-    if (!load_account_or_reply(r, args[0], "patchAttributes", &u, res))
+    if (!load_account_or_reply(&q, r, args[0], "patchAttributes", &u, res))
         goto out;
     if ((body = read_body_or_reply(r, res, "password")) == NULL)
         goto out;
@@ -425,6 +433,7 @@ void api_user_patch(request *r, const char *const *args, response *res)
 out:
     store_user_clear(&u);
     json_decref(body);
+    eng_end(&q);
 }
 
 /* ---- POST /api/users/change-password -------------------------------------- */
@@ -438,7 +447,7 @@ void api_user_change_password(request *r, const char *const *args, response *res
         access_reply_denied(r, res);
         return;
     }
-    if (!access_user_method_or_reply(r, r->who.user_id, "changePassword", res))
+    if (!user_method_or_reply(r, "changePassword", true, res))
         return;
     json_t *body = read_body_or_reply(r, res, "newPassword");
     if (body == NULL)
@@ -489,16 +498,19 @@ out:
 
 void api_user_tokens_list(request *r, const char *const *args, response *res)
 {
+    mreq q;
     store_user u = {0};
-    if (load_account_or_reply(r, args[0], "__get__accessTokens", &u, res))
+    if (load_account_or_reply(&q, r, args[0], "__get__accessTokens", &u, res))
         tokapi_reply_user_tokens(r, res, u.id);
     store_user_clear(&u);
+    eng_end(&q);
 }
 
 void api_user_tokens_delete_all(request *r, const char *const *args, response *res)
 {
+    mreq q;
     store_user u = {0};
-    if (load_account_or_reply(r, args[0], "__delete__accessTokens", &u, res)) {
+    if (load_account_or_reply(&q, r, args[0], "__delete__accessTokens", &u, res)) {
         store_err e = sess_revoke_user(r->app->sessions, u.id, NULL);
         if (e == STORE_OK)
             res_no_content(res);
@@ -506,6 +518,7 @@ void api_user_tokens_delete_all(request *r, const char *const *args, response *r
             api_reply_store_error(res, e);
     }
     store_user_clear(&u);
+    eng_end(&q);
 }
 
 /* A token named by its handle, or (as LoopBack clients do) by its secret. */
@@ -528,8 +541,9 @@ static store_err revoke_named(request *r, int64_t user_id, const char *name)
 
 void api_user_tokens_delete_one(request *r, const char *const *args, response *res)
 {
+    mreq q;
     store_user u = {0};
-    if (load_account_or_reply(r, args[0], "__destroyById__accessTokens", &u, res)) {
+    if (load_account_or_reply(&q, r, args[0], "__destroyById__accessTokens", &u, res)) {
         store_err e = revoke_named(r, u.id, args[1]);
         if (e == STORE_OK)
             res_no_content(res);
@@ -539,17 +553,24 @@ void api_user_tokens_delete_one(request *r, const char *const *args, response *r
             api_reply_store_error(res, e);
     }
     store_user_clear(&u);
+    eng_end(&q);
 }
 
 /* ---- User through the model engine ---------------------------------------- */
 
-/* /api/users/me/... is the caller's own account, as in LoopBack. */
-static void resolve_me(mreq *q)
+/* /api/users/me/... is the caller's own account, as in LoopBack; an id
+ * written another way ("05") names the account it spells. Either becomes
+ * the decimal id the store and the row cache key on; a 404 still shows the
+ * id as written. */
+static void resolve_account_id(mreq *q)
 {
-    if (access_names_me(q->id) && q->r->who.user_id) {
-        snprintf(q->idbuf, sizeof q->idbuf, "%lld", (long long)q->r->who.user_id);
-        q->id = q->idbuf;
-    }
+    int64_t id = access_user_named(q->r, q->id);
+    if (id == 0)
+        return;
+    snprintf(q->idbuf, sizeof q->idbuf, "%lld", (long long)id);
+    if (strcmp(q->idbuf, q->id) != 0)
+        q->label = q->id;
+    q->id = q->idbuf;
 }
 
 /* Deleting an account (as an authenticated caller) ends its sessions first. */
@@ -563,6 +584,7 @@ static void delete_account(mreq *q, const fnode *where)
 const model_hooks user_hooks = {
     .delete = delete_account,
     .refuse_write = "users are created with POST /api/users and changed with PATCH /api/users/{id}",
-    .resolve_id = resolve_me,
+    .resolve_id = resolve_account_id,
+    .cached = true,
     .owner_is_id = true,
 };
