@@ -14,21 +14,21 @@ static void rules_changed(mreq *q, eng_wrote what)
 }
 
 /* A property holding an ACL word must hold one the parser knows. */
-static void check_word(const json_t *values, const char *prop, int (*parse)(const char *), res_validation *v)
+static void check_word(const json_t *values, const char *prop, int (*parse)(const char *), validation *v)
 {
     const json_t *word = json_object_get(values, prop);
     if (word && !json_is_null(word) && (!json_is_string(word) || parse(json_string_value(word)) < 0))
-        res_validation_add(v, prop, "inclusion", "is not one of the allowed values", (json_t *)word);
+        validation_add(v, prop, "inclusion", "is not one of the allowed values", (json_t *)word);
 }
 
-static void acl_words(const json_t *values, res_validation *v)
+static void acl_words(const json_t *values, validation *v)
 {
     check_word(values, "accessType", acl_access_parse, v);
     check_word(values, "principalType", acl_ptype_parse, v);
     check_word(values, "permission", acl_perm_parse, v);
 }
 
-static void mapping_words(const json_t *values, res_validation *v)
+static void mapping_words(const json_t *values, validation *v)
 {
     check_word(values, "principalType", acl_ptype_parse, v);
 }

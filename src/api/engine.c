@@ -246,35 +246,35 @@ json_t *eng_body_or_reply(mreq *q)
 /* Names the unique properties whose values already exist, as LoopBack does. */
 static void unique_conflict(mreq *q, const json_t *values)
 {
-    res_validation v;
-    res_validation_init(&v);
+    validation v;
+    validation_init(&v);
     for (size_t i = 0; i < q->m->nprops; i++) {
         const model_prop *p = &q->m->props[i];
         json_t *val = values ? json_object_get(values, p->name) : NULL;
         if (p->unique && val)
-            res_validation_add(&v, p->name, "uniqueness", "already exists", val);
+            validation_add(&v, p->name, "uniqueness", "already exists", val);
     }
     const model_hooks *h = eng_hooks(q->m);
-    if (!res_validation_failed(&v) && h->conflict_field)
-        res_validation_add(&v, h->conflict_field, "uniqueness", h->conflict_message, NULL);
-    if (!res_validation_failed(&v))
-        res_validation_add(&v, "id", "uniqueness", "already exists", NULL);
+    if (!validation_failed(&v) && h->conflict_field)
+        validation_add(&v, h->conflict_field, "uniqueness", h->conflict_message, NULL);
+    if (!validation_failed(&v))
+        validation_add(&v, "id", "uniqueness", "already exists", NULL);
     res_validation_finish(&v, q->m->name, q->res);
 }
 
 /* Names the foreign keys given, when one of them points nowhere. */
 static void bad_reference(mreq *q, const json_t *values)
 {
-    res_validation v;
-    res_validation_init(&v);
+    validation v;
+    validation_init(&v);
     for (size_t i = 0; i < q->m->nrels; i++) {
         const model_rel *rel = &q->m->rels[i];
         json_t *val = values ? json_object_get(values, rel->foreign_key) : NULL;
         if (rel->type == REL_BELONGS_TO && val && !json_is_null(val))
-            res_validation_add(&v, rel->foreign_key, "reference", "names no existing row", val);
+            validation_add(&v, rel->foreign_key, "reference", "names no existing row", val);
     }
-    if (!res_validation_failed(&v))
-        res_validation_add(&v, "id", "reference", "names no existing row", NULL);
+    if (!validation_failed(&v))
+        validation_add(&v, "id", "reference", "names no existing row", NULL);
     res_validation_finish(&v, q->m->name, q->res);
 }
 
@@ -505,12 +505,12 @@ void eng_default_owner(mreq *q, json_t *values)
 }
 
 
-static void check_prop(const model_prop *p, const json_t *v, body_mode mode, json_t *out, res_validation *val)
+static void check_prop(const model_prop *p, const json_t *v, body_mode mode, json_t *out, validation *val)
 {
     char err[160];
     if (v == NULL || json_is_null(v)) {
         if (p->required && (mode != BODY_PATCH || v != NULL))
-            res_validation_add(val, p->name, "presence", "can't be blank", NULL);
+            validation_add(val, p->name, "presence", "can't be blank", NULL);
         else if (mode == BODY_CREATE && v == NULL && p->def)
             json_object_set(out, p->name, p->def);
         else if (mode != BODY_CREATE || v != NULL)
@@ -519,7 +519,7 @@ static void check_prop(const model_prop *p, const json_t *v, body_mode mode, jso
     }
     json_t *c = model_coerce(p, v, err, sizeof err);
     if (c == NULL)
-        res_validation_add(val, p->name, "type", err, NULL);
+        validation_add(val, p->name, "type", err, NULL);
     else
         json_object_set_new(out, p->name, c);
 }
@@ -540,9 +540,9 @@ bool eng_body_id_or_reply(mreq *q, const json_t *body)
 {
     if (!body_id_bad(q, body))
         return true;
-    res_validation val;
-    res_validation_init(&val);
-    res_validation_add(&val, "id", "type", BAD_ID, NULL);
+    validation val;
+    validation_init(&val);
+    validation_add(&val, "id", "type", BAD_ID, NULL);
     res_validation_finish(&val, q->m->name, q->res);
     return false;
 }
@@ -551,14 +551,14 @@ json_t *eng_validate_or_reply(mreq *q, const json_t *body, body_mode mode)
 {
     const model_def *m = q->m;
     json_t *out = json_object();
-    res_validation val;
-    res_validation_init(&val);
+    validation val;
+    validation_init(&val);
     const char *key;
     json_t *v;
     json_object_foreach((json_t *)body, key, v) {
         const model_prop *p = model_prop_named(m, key);
         if (p == NULL || p->hidden)
-            res_validation_add(&val, key, "unknown-property", "is not defined in the model", NULL);
+            validation_add(&val, key, "unknown-property", "is not defined in the model", NULL);
     }
     for (size_t i = 0; i < m->nprops; i++) {
         const model_prop *p = &m->props[i];
@@ -572,12 +572,12 @@ json_t *eng_validate_or_reply(mreq *q, const json_t *body, body_mode mode)
     if (eng_hooks(m)->validate)
         eng_hooks(m)->validate(out, &val);
     if (body_id_bad(q, body))
-        res_validation_add(&val, "id", "type", BAD_ID, NULL);
-    if (res_validation_failed(&val)) {
+        validation_add(&val, "id", "type", BAD_ID, NULL);
+    if (validation_failed(&val)) {
         res_validation_finish(&val, m->name, q->res);
         json_decref(out);
         return NULL;
     }
-    res_validation_free(&val);
+    validation_free(&val);
     return out;
 }

@@ -149,7 +149,7 @@ typedef struct model_hooks {
     /* After a write to its rows, before the answer. */
     void (*after_write)(mreq *q, eng_wrote what);
     /* More checks on the values of a write, after the model's types. */
-    void (*validate)(const json_t *values, res_validation *v);
+    void (*validate)(const json_t *values, validation *v);
     /* What a unique conflict names when no unique property was given. */
     const char *conflict_field, *conflict_message;
     bool owner_is_id;       /* a row belongs to the user its id names      */

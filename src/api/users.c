@@ -39,13 +39,13 @@ static bool set_password_or_reply(const request *r, store_user *u, const char *p
 /* Turns a uniqueness conflict from the store into LoopBack's 422. */
 static void reply_conflict(store_err e, const store_user *u, response *res)
 {
-    res_validation v;
-    res_validation_init(&v);
+    validation v;
+    validation_init(&v);
     json_t *val = json_string(e == STORE_EMAIL_TAKEN ? u->email : u->username);
     if (e == STORE_EMAIL_TAKEN)
-        res_validation_add(&v, "email", "uniqueness", "Email already exists", val);
+        validation_add(&v, "email", "uniqueness", "Email already exists", val);
     else
-        res_validation_add(&v, "username", "uniqueness", "User already exists", val);
+        validation_add(&v, "username", "uniqueness", "User already exists", val);
     json_decref(val);
     res_validation_finish(&v, "User", res);
 }
@@ -66,14 +66,14 @@ static void reply_account_error(store_err e, const store_user *u, response *res)
 /* The User model's rules (model/user.c); false with the 422 answered. */
 static bool user_valid_or_reply(const json_t *body, bool creating, response *res)
 {
-    res_validation v;
-    res_validation_init(&v);
+    validation v;
+    validation_init(&v);
     user_validate(body, creating, &v);
-    if (res_validation_failed(&v)) {
+    if (validation_failed(&v)) {
         res_validation_finish(&v, "User", res);
         return false;
     }
-    res_validation_free(&v);
+    validation_free(&v);
     return true;
 }
 
@@ -456,12 +456,12 @@ void api_user_change_password(request *r, const char *const *args, response *res
     const char *new = str_prop(body, "newPassword");
     store_user u = {0};
     if (new == NULL || *new == '\0' || old == NULL) {
-        res_validation v;
-        res_validation_init(&v);
+        validation v;
+        validation_init(&v);
         if (old == NULL)
-            res_validation_add(&v, "oldPassword", "presence", "can't be blank", NULL);
+            validation_add(&v, "oldPassword", "presence", "can't be blank", NULL);
         if (new == NULL || *new == '\0')
-            res_validation_add(&v, "newPassword", "presence", "can't be blank", NULL);
+            validation_add(&v, "newPassword", "presence", "can't be blank", NULL);
         res_validation_finish(&v, "User", res);
         goto out;
     }
