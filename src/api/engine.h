@@ -4,8 +4,10 @@
  *
  * Every handler follows the same steps: find the model by its plural, parse
  * what the request names (filter, where, id, body), ask the ACL engine, then
- * call the store and answer JSON. Built-in models plug their own handlers in
- * for the methods whose meaning is special (a token's secret, a password).
+ * call the store and answer JSON. Built-in models change what their kind
+ * means through a hooks table (model_hooks, below), never by a test of
+ * their kind. Names follow api.h's convention: X_or_reply may answer (false
+ * or NULL then), eng_reply_X always answers, the rest never do.
  */
 #ifndef TESSERA_ENGINE_H
 #define TESSERA_ENGINE_H
@@ -27,7 +29,7 @@ typedef struct mreq {
     const char *id;          /* the {id} path segment, or NULL           */
     json_t *instance;        /* the row named by id, loaded on demand    */
     bool instance_loaded;
-    char idbuf[64];          /* q->id rewritten (a token secret → handle) */
+    char idbuf[64];          /* q->id rewritten by resolve_id            */
     const char *label;       /* the id as the path wrote it, for a 404 when
                                 resolve_id rewrote it ("me", "05"); or NULL */
     rowcache *rows;          /* findById of a whole row: the row cache    */
