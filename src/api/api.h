@@ -18,6 +18,10 @@ void api_handle(request *r, response *res);
 /* Requests that hash a password (argon2id), for the server's slow pool. */
 bool api_is_slow(const char *method, const char *path);
 
+/* The route table, ended by a NULL method: for the router's fuzz target,
+ * which checks the real table rather than a copy. */
+const route *api_routes(void);
+
 /* Handlers, by file. */
 void api_health(request *r, const char *const *args, response *res);
 

@@ -43,6 +43,11 @@ static const route ROUTES[] = {
     {NULL, NULL, NULL, false},
 };
 
+const route *api_routes(void)
+{
+    return ROUTES;
+}
+
 /* Drops the enabled token parameters, so no handler or log ever sees them. */
 static void strip_token_params(request *r, const cfg_sources *on)
 {

@@ -11,6 +11,7 @@
 
 #include "core/config.h"
 #include "fuzz.h"
+#include "model/builtin.h"
 #include "model/schema.h"
 
 static char path[64];
