@@ -16,7 +16,7 @@
 #include "api/access.h"
 #include "api/api.h"
 #include "api/engine.h"
-#include "core/app.h"
+#include "api/app.h"
 #include "core/isodate.h"
 
 /* A secret in the path names its token as well as the handle does. */

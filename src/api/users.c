@@ -10,7 +10,7 @@
 #include "api/api.h"
 #include "api/engine.h"
 #include "auth/password.h"
-#include "core/app.h"
+#include "api/app.h"
 #include "model/user.h"
 
 /* ---- helpers ------------------------------------------------------------ */

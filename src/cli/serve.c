@@ -8,7 +8,7 @@
 
 #include "api/api.h"
 #include "cli/cli.h"
-#include "core/app.h"
+#include "api/app.h"
 #include "http/server.h"
 
 static const char USAGE[] =
