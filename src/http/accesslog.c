@@ -16,6 +16,9 @@
 #include "core/log.h"
 #include "http/accesslog.h"
 
+/* The shortest token is 32 letters and digits (auth.tokenLength). */
+#define ALOG_SECRET_RUN 32
+
 /* Each of the two buffers: what workers may queue while one is written. */
 #define ALOG_BUFFER_BYTES (256 * 1024)
 
@@ -174,28 +177,57 @@ typedef struct outbuf {
     bool cut;
 } outbuf;
 
+static bool is_alnum(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+/* Appends n bytes of text as they are; false (and "..." put) when full. */
+static bool put_raw(outbuf *o, const char *text, size_t n)
+{
+    if (o->len + n + 4 > o->cap) { /* room for "..." and the NUL */
+        memcpy(o->p + o->len, "...", 3);
+        o->len += 3;
+        o->p[o->len] = '\0';
+        o->cut = true;
+        return false;
+    }
+    memcpy(o->p + o->len, text, n);
+    o->len += n;
+    o->p[o->len] = '\0';
+    return true;
+}
+
+/*
+ * Appends s escaped. A run of ALOG_SECRET_RUN or more letters and digits
+ * may be a token (in a path such as /api/accessTokens/{id}, or in a
+ * filter), so it is written as "[redacted]" instead.
+ */
 static void put_escaped(outbuf *o, const char *s)
 {
     static const char HEX[] = "0123456789ABCDEF";
-    for (; *s && !o->cut; s++) {
-        unsigned char c = (unsigned char)*s;
+    while (*s && !o->cut) {
+        size_t run = 0;
+        while (is_alnum(s[run]))
+            run++;
+        if (run >= ALOG_SECRET_RUN) {
+            put_raw(o, "[redacted]", 10);
+            s += run;
+            continue;
+        }
+        if (run > 0) {
+            put_raw(o, s, run);
+            s += run;
+            continue;
+        }
+        unsigned char c = (unsigned char)*s++;
         bool plain = c > 0x20 && c < 0x7f && c != '%' && c != '"' && c != '\\';
-        size_t need = plain ? 1 : 3;
-        if (o->len + need + 4 > o->cap) { /* room for "..." and the NUL */
-            o->cut = true;
-            memcpy(o->p + o->len, "...", 3);
-            o->len += 3;
-            break;
-        }
-        if (plain) {
-            o->p[o->len++] = (char)c;
-        } else {
-            o->p[o->len++] = '%';
-            o->p[o->len++] = HEX[c >> 4];
-            o->p[o->len++] = HEX[c & 15];
-        }
+        char esc[3] = {'%', HEX[c >> 4], HEX[c & 15]};
+        if (plain)
+            put_raw(o, (const char *)&c, 1);
+        else
+            put_raw(o, esc, 3);
     }
-    o->p[o->len] = '\0';
 }
 
 static void put_plain(outbuf *o, const char *s)

@@ -9,7 +9,9 @@
  * A line:  TIME REQUEST-ID METHOD TARGET STATUS DURATION USER
  *   2026-12-01T17:30:40.123Z 3f9c0a1e5b7d2c4a6e8f0a1b GET /api/users/me?x=1 200 0.412ms 5
  * TARGET is the path and the query with the token parameters taken out,
- * every byte outside printable ASCII (and '%', '"', '\') written %XX;
+ * every byte outside printable ASCII (and '%', '"', '\') written %XX, and
+ * every run of 32 or more letters and digits (it may be a token: tokens
+ * are looked up by id in some paths) written [redacted];
  * STATUS is "-" when no answer was sent; USER is "-" for an anonymous caller.
  */
 #ifndef TESSERA_ACCESSLOG_H
