@@ -96,6 +96,8 @@ int main(void)
     suite_rowcache();
     suite_response();
     suite_fairq();
+    suite_session();
+    suite_log();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

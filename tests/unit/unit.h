@@ -46,5 +46,7 @@ void suite_tokcache(void);
 void suite_rowcache(void);
 void suite_response(void);
 void suite_fairq(void);
+void suite_session(void);
+void suite_log(void);
 
 #endif
