@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdbool.h>
@@ -35,10 +36,23 @@ struct access_log {
     bool stopping;
 };
 
+/*
+ * Writes whole lines, at most PIPE_BUF bytes per write(2): into a pipe such
+ * a write is atomic, so the diagnostics other threads write to the same
+ * stderr never land inside an access-log line.
+ */
 static void write_all(int fd, const char *p, size_t n)
 {
     while (n > 0) {
-        ssize_t w = write(fd, p, n);
+        size_t chunk = n;
+        if (chunk > PIPE_BUF) {
+            chunk = PIPE_BUF;
+            while (chunk > 0 && p[chunk - 1] != '\n')
+                chunk--;
+            if (chunk == 0)
+                chunk = PIPE_BUF; /* a line longer than PIPE_BUF: cannot be whole */
+        }
+        ssize_t w = write(fd, p, chunk);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
