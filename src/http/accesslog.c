@@ -21,7 +21,7 @@
 #define ALOG_SECRET_RUN 32
 
 /* Each of the two buffers: what workers may queue while one is written. */
-#define ALOG_BUFFER_BYTES (256 * 1024)
+#define ALOG_BUFFER_BYTES (1024 * 1024)
 
 struct access_log {
     int fd;
