@@ -245,12 +245,23 @@ void api_user_create(request *r, const char *const *args, response *res)
 
 /* ---- POST /api/users/login ------------------------------------------------ */
 
-/* ?include=user, also in LoopBack's JSON forms: "user" and ["user"]. */
+/* ?include[0]=user: how strong-remoting's client sends login(c, ['user']). */
+static bool wants_user_indexed(const request *r)
+{
+    for (int i = 0; i < r->nquery; i++)
+        if (strncmp(r->query[i].key, "include[", 8) == 0 && r->query[i].value &&
+            strcmp(r->query[i].value, "user") == 0)
+            return true;
+    return false;
+}
+
+/* ?include=user, also in LoopBack's JSON forms ("user", ["user"]) and the
+ * bracket form (include[0]=user). */
 static bool wants_user(const request *r)
 {
     const char *inc = req_query(r, "include");
     if (inc == NULL)
-        return false;
+        return wants_user_indexed(r);
     if (strcmp(inc, "user") == 0)
         return true;
     json_t *v = json_loads(inc, JSON_DECODE_ANY, NULL);
@@ -380,7 +391,7 @@ void api_user_get(request *r, const char *const *args, response *res)
 {
     mreq q;
     if (account_begin_or_reply(&q, r, args[0], res))
-        eng_reply_find_by_id(&q, false);
+        eng_reply_find_by_id(&q, true);
     eng_end(&q);
 }
 
