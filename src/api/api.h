@@ -54,6 +54,9 @@ void api_rel_get(request *r, const char *const *args, response *res);
 void api_rel_count(request *r, const char *const *args, response *res);
 void api_rel_create(request *r, const char *const *args, response *res);
 void api_rel_delete(request *r, const char *const *args, response *res);
+void api_rel_get_one(request *r, const char *const *args, response *res);
+void api_rel_update_one(request *r, const char *const *args, response *res);
+void api_rel_delete_one(request *r, const char *const *args, response *res);
 
 /*
  * Handler convention (docs/design.md, "Handler conventions"): a function

@@ -43,6 +43,9 @@ static const route ROUTES[] = {
     {"GET",    "/api/{}/{}/{}",                  api_rel_get, false},
     {"POST",   "/api/{}/{}/{}",                  api_rel_create, false},
     {"DELETE", "/api/{}/{}/{}",                  api_rel_delete, false},
+    {"GET",    "/api/{}/{}/{}/{}",               api_rel_get_one, false},
+    {"PUT",    "/api/{}/{}/{}/{}",               api_rel_update_one, false},
+    {"DELETE", "/api/{}/{}/{}/{}",               api_rel_delete_one, false},
     {NULL, NULL, NULL, false},
 };
 

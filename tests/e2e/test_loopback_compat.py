@@ -133,3 +133,44 @@ def test_register_with_a_dead_token_attached_succeeds(server):
     assert r.status_code == 200, r.text
     assert r.json()["email"] == "dead-tok-reg@example.com"
 
+
+
+# -- 2. one related instance: GET/PUT/DELETE /M/{id}/REL/{fk} ----------------------
+
+def _gadget_with_part(srv, tok):
+    g = srv.post("/api/Gadgets", token=tok, json={"name": "rel-g"}).json()
+    p = srv.post(f"/api/Gadgets/{g['id']}/parts", token=tok, json={"name": "rel-p", "qty": 1}).json()
+    return g, p
+
+
+def test_relation_find_by_fk(mserver, actors):
+    tok = actors.alice["token"]
+    g, p = _gadget_with_part(mserver, tok)
+    r = mserver.get(f"/api/Gadgets/{g['id']}/parts/{p['id']}", token=tok)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"id": p["id"], "name": "rel-p", "qty": 1, "gadgetId": g["id"]}
+
+
+def test_relation_find_by_fk_of_another_parent_is_404(mserver, actors):
+    tok = actors.alice["token"]
+    g, p = _gadget_with_part(mserver, tok)
+    g2, _ = _gadget_with_part(mserver, tok)
+    assert_error(mserver.get(f"/api/Gadgets/{g2['id']}/parts/{p['id']}", token=tok), 404, "MODEL_NOT_FOUND")
+
+
+def test_relation_update_by_fk_patches_and_keeps_the_parent(mserver, actors):
+    tok = actors.alice["token"]
+    g, p = _gadget_with_part(mserver, tok)
+    g2, _ = _gadget_with_part(mserver, tok)
+    r = mserver.request("PUT", f"/api/Gadgets/{g['id']}/parts/{p['id']}", token=tok,
+                        json={"qty": 7, "gadgetId": g2["id"]})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"id": p["id"], "name": "rel-p", "qty": 7, "gadgetId": g["id"]}
+
+
+def test_relation_destroy_by_fk(mserver, actors):
+    tok = actors.alice["token"]
+    g, p = _gadget_with_part(mserver, tok)
+    r = mserver.delete(f"/api/Gadgets/{g['id']}/parts/{p['id']}", token=tok)
+    assert r.status_code == 204, r.text
+    assert mserver.get(f"/api/Parts/{p['id']}/exists", token=tok).json() == {"exists": False}
