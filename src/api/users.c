@@ -231,7 +231,7 @@ void api_user_create(request *r, const char *const *args, response *res)
     }
 
     store_user u = {0};
-    user_apply(body, &u);
+    user_apply(body, r->app->cfg->auth.case_sensitive_email, &u);
     if (set_password_or_reply(r, &u, str_prop(body, "password"), res)) {
         store_err e = store_user_create(store_of(r), &u);
         if (e == STORE_OK)
@@ -287,7 +287,7 @@ static bool find_login_or_reply(request *r, const json_t *body, store_user *u, c
     }
     char lower[STORE_EMAIL_MAX + 1] = "";
     if (email && *email)
-        user_email_lower(email, lower);
+        user_email_key(email, r->app->cfg->auth.case_sensitive_email, lower);
     store_err e = store_user_find(store_of(r), lower[0] ? lower : NULL, username, u);
     account_name(u, e == STORE_OK, lower, username, account, cap);
     *found = e == STORE_OK;
@@ -402,7 +402,7 @@ static bool patch_fields_or_reply(request *r, const json_t *body, bool is_admin,
 {
     if (!user_valid_or_reply(body, false, res))
         return false;
-    *fields = user_apply(body, u);
+    *fields = user_apply(body, r->app->cfg->auth.case_sensitive_email, u);
     const json_t *verified = json_object_get(body, "emailVerified");
     if (is_admin && json_is_boolean(verified)) {
         u->email_verified = json_is_true(verified);

@@ -174,3 +174,24 @@ def test_relation_destroy_by_fk(mserver, actors):
     r = mserver.delete(f"/api/Gadgets/{g['id']}/parts/{p['id']}", token=tok)
     assert r.status_code == 204, r.text
     assert mserver.get(f"/api/Parts/{p['id']}/exists", token=tok).json() == {"exists": False}
+
+
+# -- 6. auth.caseSensitiveEmail: LoopBack's caseSensitiveEmail -------------------
+
+def test_case_sensitive_email_keeps_and_matches_the_case(server_factory):
+    srv = server_factory({"auth": {"caseSensitiveEmail": True}})
+    r = srv.register("Ada.Case@Example.com", "s3cret-pw")
+    assert r.status_code == 200, r.text
+    assert r.json()["email"] == "Ada.Case@Example.com"
+    assert_error(srv.login("ada.case@example.com", "s3cret-pw"), 401, "LOGIN_FAILED")
+    r = srv.login("Ada.Case@Example.com", "s3cret-pw")
+    assert r.status_code == 200, r.text
+    assert r.json()["userId"] == srv.login("Ada.Case@Example.com", "s3cret-pw").json()["userId"]
+
+
+def test_case_sensitive_email_another_case_is_another_account(server_factory):
+    srv = server_factory({"auth": {"caseSensitiveEmail": True}})
+    a = srv.register("Bo.Case@Example.com", "s3cret-pw")
+    b = srv.register("bo.case@example.com", "s3cret-pw")
+    assert a.status_code == 200 and b.status_code == 200, (a.text, b.text)
+    assert a.json()["id"] != b.json()["id"]
