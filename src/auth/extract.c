@@ -55,15 +55,16 @@ static bool word_is(const char *p, size_t len, const char *lower)
  * it is not base64 or does not fit. */
 static bool unbase64(span in, char *buf, size_t *len)
 {
-    if (in.len == 0 || sodium_base642bin((unsigned char *)buf, TOK_DECODED_CAP - 1, in.p, in.len, NULL, len,
-                                         NULL, sodium_base64_VARIANT_ORIGINAL) != 0) {
-        /* unpadded input: sodium wants the padding of the ORIGINAL variant */
-        if (in.len == 0 || sodium_base642bin((unsigned char *)buf, TOK_DECODED_CAP - 1, in.p, in.len, NULL, len,
-                                             NULL, sodium_base64_VARIANT_ORIGINAL_NO_PADDING) != 0)
-            return false;
+    /* sodium wants the padding with ORIGINAL and none without: try both */
+    const int variants[] = { sodium_base64_VARIANT_ORIGINAL, sodium_base64_VARIANT_ORIGINAL_NO_PADDING };
+    for (size_t i = 0; in.len > 0 && i < sizeof variants / sizeof variants[0]; i++) {
+        if (sodium_base642bin((unsigned char *)buf, TOK_DECODED_CAP - 1, in.p, in.len, NULL, len, NULL,
+                              variants[i]) == 0) {
+            buf[*len] = '\0';
+            return true;
+        }
     }
-    buf[*len] = '\0';
-    return true;
+    return false;
 }
 
 /*
@@ -117,7 +118,8 @@ static tok_source read_authorization(const char *header, char *buf, span *tok)
     while (word < v.len && !is_blank(v.p[word]))
         word++;
     bool bearer = word_is(v.p, word, "bearer");
-    if (bearer || word_is(v.p, word, "basic")) {
+    /* "Basic" alone stays a one-word value: a bare (malformed) token */
+    if (bearer || (word < v.len && word_is(v.p, word, "basic"))) {
         span rest = { v.p + word, v.len - word };
         while (rest.len > 0 && is_blank(*rest.p)) {
             rest.p++;

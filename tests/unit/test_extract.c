@@ -82,6 +82,10 @@ static void test_base64_forms(void)
     EXPECT(&ALL, &c, TOK_SRC_AUTHORIZATION, tok);
     c.authorization = "Basic dXNlcjpwYXNz"; /* user:pass is no token: ignored */
     EXPECT(&ALL, &c, TOK_SRC_NONE, NULL);
+    c.authorization = "Basic"; /* alone: one word, a bare token (malformed later) */
+    EXPECT(&ALL, &c, TOK_SRC_AUTHORIZATION, "Basic");
+    c.authorization = "Bearer QWJD"; /* decodes to "ABC": no token's shape, kept as sent */
+    EXPECT(&ALL, &c, TOK_SRC_BEARER, "QWJD");
 }
 
 static void test_each_plain_source(void)
