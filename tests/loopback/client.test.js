@@ -274,6 +274,24 @@ for (const [mode, authFor] of Object.entries(MODES)) {
       assert.equal(await c.Product.count({categoryId: other.id}), 3);
     });
 
+    test('category.products: create, count, find, findById, updateById, destroyById through the relation', async () => {
+      const parent = await c.Category.findById(other.id);
+      const made = plain(await parent.products.create({name: 'lime', price: 2}));
+      assert.equal(made.categoryId, other.id);
+      assert.equal(await parent.products.count({price: 2}), 1);
+      assert.deepEqual((await parent.products({where: {price: 2}})).map((p) => p.name), ['lime']);
+      assert.deepEqual(plain(await parent.products.findById(made.id)), made);
+      const changed = plain(await parent.__updateById__products(made.id, {qty: 4}));
+      assert.deepEqual(changed, {...made, qty: 4});
+      await parent.products.destroyById(made.id);
+      assert.equal(await c.Product.exists(made.id), false);
+    });
+
+    test("category.products.findById of another category's product: 404 MODEL_NOT_FOUND", async () => {
+      const parent = await c.Category.findById(other.id);
+      await rejects(parent.products.findById(P.apple.id), 404, 'MODEL_NOT_FOUND');
+    });
+
     test('Product.destroyById deletes ({count: 1}), then nothing is left', async () => {
       const r = await c.Product.destroyById(P.grape.id);
       assert.deepEqual(plain(r), {count: 1});
