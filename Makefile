@@ -126,6 +126,7 @@ test: deps
 	@bash scripts/layers.sh
 	@$(MAKE) --no-print-directory WERROR=1 $(BUILD)/tessera $(BUILD)/unit-tests $(ASAN_BUILD)/tessera $(ASAN_BUILD)/unit-tests
 	@$(MAKE) --no-print-directory WERROR=1 fuzz-build
+	@bash scripts/loopback-client.sh
 	@bash tests/run.sh
 
 # tessera against nginx's `return 200`, side by side (see docs/performance.md)

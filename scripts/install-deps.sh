@@ -21,6 +21,7 @@ PACKAGES=(
   postgresql postgresql-client
   nginx
   wrk
+  nodejs
 )
 
 missing=()
@@ -28,6 +29,10 @@ for p in "${PACKAGES[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
+
+# npm runs the LoopBack 3 client suite (scripts/loopback-client.sh). Debian
+# ships it as its own package; a nodejs that bundles npm (NodeSource's) has it.
+command -v npm >/dev/null || missing+=(npm)
 
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 

@@ -5,8 +5,9 @@
 # (release binary, then the ASan+UBSan binary), then the same suite against a
 # throwaway PostgreSQL cluster (scripts/pg-cluster.sh, stopped and removed on
 # exit), with the multi-instance tests behind nginx (test_cluster.py, marker
-# pg_only: deselected in the SQLite passes). Called by `make test` after the
-# builds.
+# pg_only: deselected in the SQLite passes). LoopBack 3's own client
+# (tests/loopback, installed by scripts/loopback-client.sh) runs against the
+# release binary on each backend. Called by `make test` after the builds.
 #
 # The last line is a summary of every pass, in pytest's words
 # ("N failed, M passed, K deselected in S s"); the exit code is non-zero when
@@ -80,6 +81,7 @@ run_pass "fuzz targets (asan+ubsan+lsan)" bash tests/fuzz/run.sh --seconds "${TE
 run_pass "end-to-end, sqlite (release)" env TESSERA_BIN=build/tessera "${PYTEST[@]}" -m "not pg_only"
 run_pass "end-to-end, sqlite (asan+ubsan)" env TESSERA_BIN=build-asan/tessera "${ASAN_ENV[@]}" \
   "${PYTEST[@]}" -m "not pg_only"
+run_pass "loopback 3 client, sqlite (release)" env TESSERA_BIN=build/tessera /usr/bin/python3 tests/loopback/run.py
 
 if [[ ${TESSERA_TEST_PG:-1} != 0 ]]; then
   echo "== postgresql: starting a throwaway cluster"
@@ -89,6 +91,8 @@ if [[ ${TESSERA_TEST_PG:-1} != 0 ]]; then
     PG_ENV=(TESSERA_TEST_PG_URL="$PGURL" TESSERA_TEST_PG_DIR="$PGDIR")
     run_pass "end-to-end, postgresql (release)" env TESSERA_BIN=build/tessera "${PG_ENV[@]}" "${PYTEST[@]}" \
       -m "not sqlite_only"
+    run_pass "loopback 3 client, postgresql (release)" env TESSERA_BIN=build/tessera "${PG_ENV[@]}" \
+      /usr/bin/python3 tests/loopback/run.py
     if [[ ${TESSERA_TEST_PG_ASAN:-1} != 0 ]]; then
       run_pass "end-to-end, postgresql (asan+ubsan)" env TESSERA_BIN=build-asan/tessera "${ASAN_ENV[@]}" \
         "${PG_ENV[@]}" "${PYTEST[@]}" -m "not sqlite_only"

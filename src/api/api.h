@@ -39,6 +39,8 @@ void api_user_tokens_delete_one(request *r, const char *const *args, response *r
 void api_model_find(request *r, const char *const *args, response *res);
 void api_model_create(request *r, const char *const *args, response *res);
 void api_model_upsert(request *r, const char *const *args, response *res);
+void api_model_replace_or_create(request *r, const char *const *args, response *res);
+void api_model_upsert_with_where(request *r, const char *const *args, response *res);
 void api_model_count(request *r, const char *const *args, response *res);
 void api_model_find_one(request *r, const char *const *args, response *res);
 void api_model_update_all(request *r, const char *const *args, response *res);
@@ -52,6 +54,9 @@ void api_rel_get(request *r, const char *const *args, response *res);
 void api_rel_count(request *r, const char *const *args, response *res);
 void api_rel_create(request *r, const char *const *args, response *res);
 void api_rel_delete(request *r, const char *const *args, response *res);
+void api_rel_get_one(request *r, const char *const *args, response *res);
+void api_rel_update_one(request *r, const char *const *args, response *res);
+void api_rel_delete_one(request *r, const char *const *args, response *res);
 
 /*
  * Handler convention (docs/design.md, "Handler conventions"): a function

@@ -7,7 +7,9 @@
  *   PATCH  /M              patchOrCreate     PUT  /M/{id}         replaceById
  *   GET    /M/count        count             PATCH /M/{id}        patchAttributes
  *   GET    /M/findOne      findOne           DELETE /M/{id}       deleteById
- *   POST   /M/update       updateAll
+ *   POST   /M/update       updateAll         POST /M/{id}/replace replaceById
+ *   POST   /M/replaceOrCreate replaceOrCreate
+ *   POST   /M/upsertWithWhere upsertWithWhere
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,13 +132,24 @@ static void update_one(mreq *q, const json_t *body, body_mode mode)
     json_decref(values);
 }
 
-/*
- * PUT and PATCH on the collection: with an id of an existing row, replace or
- * patch it (the caller must be allowed that on that row); otherwise create.
- */
-void api_model_upsert(request *r, const char *const *args, response *res)
+/* A row's id as the {id} segment would name it; "" when it has none. */
+static void id_text(const json_t *id, char *buf, size_t cap)
 {
-    bool put = strcmp(r->method, "PUT") == 0;
+    long long idnum;
+    buf[0] = '\0';
+    if (model_key_value(id, &idnum))
+        snprintf(buf, cap, "%lld", idnum);
+    else if (json_is_string(id))
+        snprintf(buf, cap, "%s", json_string_value(id));
+}
+
+/*
+ * PUT and PATCH on the collection (and POST /M/replaceOrCreate, LoopBack's
+ * first route for it): with an id of an existing row, replace or patch it
+ * (the caller must be allowed that on that row); otherwise create.
+ */
+static void upsert(request *r, const char *const *args, response *res, bool put)
+{
     mreq q;
     if (!eng_begin_or_reply(&q, r, res, args[0], NULL))
         return;
@@ -149,15 +162,10 @@ void api_model_upsert(request *r, const char *const *args, response *res)
             generic_write_or_reply(&q);
         goto out;
     }
-    json_t *id = json_object_get(body, "id");
-    char idtext[64] = "";
-    long long idnum;
+    char idtext[64];
     if (!eng_body_id_or_reply(&q, body))
         goto out;
-    if (model_key_value(id, &idnum))
-        snprintf(idtext, sizeof idtext, "%lld", idnum);
-    else if (json_is_string(id))
-        snprintf(idtext, sizeof idtext, "%s", json_string_value(id));
+    id_text(json_object_get(body, "id"), idtext, sizeof idtext);
     q.id = idtext[0] ? idtext : NULL;
     bool exists = q.id && eng_fetch(&q) == STORE_OK;
     json_t *rest = json_deep_copy(body);
@@ -172,6 +180,64 @@ void api_model_upsert(request *r, const char *const *args, response *res)
     json_decref(rest);
 out:
     json_decref(body);
+    eng_end(&q);
+}
+
+void api_model_upsert(request *r, const char *const *args, response *res)
+{
+    upsert(r, args, res, strcmp(r->method, "PUT") == 0);
+}
+
+void api_model_replace_or_create(request *r, const char *const *args, response *res)
+{
+    upsert(r, args, res, true);
+}
+
+/* Keeps the first two rows' ids: one is the row to patch, two too many. */
+static void keep_ids(json_t *row, void *ctx)
+{
+    json_t *ids = ctx;
+    if (json_array_size(ids) < 2)
+        json_array_append(ids, json_object_get(row, "id"));
+    json_decref(row);
+}
+
+/*
+ * POST /M/upsertWithWhere?where=...: LoopBack's upsertWithWhere. No row
+ * matches: create one from the body; one: patch it; more: 400, as LoopBack
+ * refuses to pick one.
+ */
+void api_model_upsert_with_where(request *r, const char *const *args, response *res)
+{
+    mreq q;
+    filter f;
+    filter_init(&f);
+    json_t *body = NULL, *ids = json_array();
+    if (!eng_begin_or_reply(&q, r, res, args[0], NULL) || !eng_allow_or_reply(&q, "upsertWithWhere") ||
+        !eng_where_or_reply(&q, &f.where) || (body = eng_body_or_reply(&q)) == NULL || !generic_write_or_reply(&q) ||
+        !eng_body_id_or_reply(&q, body))
+        goto out;
+    f.limit = 2;
+    store_err e = store_rows_find(store_of(&q), q.m, &f, keep_ids, ids);
+    char idtext[64];
+    if (e != STORE_OK) {
+        eng_reply_store_error(&q, e, NULL);
+    } else if (json_array_size(ids) > 1) {
+        res_error(res, 400, "MULTIPLE_INSTANCES",
+                  "There are multiple instances found. Upsert Operation will not be performed!");
+    } else if (json_array_size(ids) == 1) {
+        json_object_del(body, "id");
+        id_text(json_array_get(ids, 0), idtext, sizeof idtext);
+        q.id = idtext;
+        update_one(&q, body, BODY_PATCH);
+    } else if (eng_allow_create_or_reply(&q, "upsertWithWhere", body)) {
+        json_object_del(body, "id");
+        eng_reply_insert(&q, body);
+    }
+out:
+    json_decref(ids);
+    json_decref(body);
+    filter_free(&f);
     eng_end(&q);
 }
 

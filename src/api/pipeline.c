@@ -26,6 +26,8 @@ static const route ROUTES[] = {
     {"DELETE", "/api/users/{}/accessTokens/{}",  api_user_tokens_delete_one, false},
     /* every model, built-in or declared: LoopBack's PersistedModel routes */
     {"POST",   "/api/{}/update",                 api_model_update_all, false},
+    {"POST",   "/api/{}/replaceOrCreate",        api_model_replace_or_create, false},
+    {"POST",   "/api/{}/upsertWithWhere",        api_model_upsert_with_where, false},
     {"GET",    "/api/{}",                        api_model_find, false},
     {"POST",   "/api/{}",                        api_model_create, false},
     {"PUT",    "/api/{}",                        api_model_upsert, false},
@@ -36,10 +38,14 @@ static const route ROUTES[] = {
     {"PUT",    "/api/{}/{}",                     api_model_replace, false},
     {"PATCH",  "/api/{}/{}",                     api_model_patch, false},
     {"DELETE", "/api/{}/{}",                     api_model_delete, false},
+    {"POST",   "/api/{}/{}/replace",             api_model_replace, false},
     {"GET",    "/api/{}/{}/{}/count",            api_rel_count, false},
     {"GET",    "/api/{}/{}/{}",                  api_rel_get, false},
     {"POST",   "/api/{}/{}/{}",                  api_rel_create, false},
     {"DELETE", "/api/{}/{}/{}",                  api_rel_delete, false},
+    {"GET",    "/api/{}/{}/{}/{}",               api_rel_get_one, false},
+    {"PUT",    "/api/{}/{}/{}/{}",               api_rel_update_one, false},
+    {"DELETE", "/api/{}/{}/{}/{}",               api_rel_delete_one, false},
     {NULL, NULL, NULL, false},
 };
 
@@ -130,21 +136,34 @@ static bool csrf_allows(const request *r)
     return csrf_double_submit(r);
 }
 
+/* The routes that take credentials instead of a token: register, login
+ * (password reset and an OAuth token endpoint belong here when they come). */
+static bool takes_credentials(const request *r)
+{
+    const route *rt = route_find(ROUTES, r->method, r->path);
+    return rt != NULL && (rt->fn == api_user_create || rt->fn == api_user_login);
+}
+
 /*
  * The token decides who calls. No token: anonymous. A token that does not
  * check out is an error, never a silent fall back to anonymous: a client
- * whose session ended must learn it.
+ * whose session ended must learn it. Except on the routes that take
+ * credentials instead (register, login): clients, LoopBack's SDKs among
+ * them, attach their stored token to every call, and a dead one must not
+ * keep them from logging in again.
  */
 static bool authenticate_or_reply(request *r, response *res)
 {
     const app *a = r->app;
     const cfg_sources *on = &a->cfg->auth.sources;
+    char decoded[TOK_DECODED_CAP];
     tok_candidates c = {
         .authorization = req_header(r, "Authorization"),
         .x_access_token = req_header(r, "X-Access-Token"),
         .query_access_token = req_query(r, "access_token"),
         .query_token = req_query(r, "token"),
         .cookie_access_token = req_cookie(r, "access_token"),
+        .decoded = decoded,
     };
     strip_token_params(r, on);
     const char *tok = NULL;
@@ -157,7 +176,9 @@ static bool authenticate_or_reply(request *r, response *res)
                   "a cookie-authenticated %s must come from this site's origin or carry X-CSRF-Token", r->method);
         return false;
     }
-    switch (sess_check(a->sessions, tok, len, &r->who)) {
+    sess_result checked = sess_check(a->sessions, tok, len, &r->who);
+    sodium_memzero(decoded, sizeof decoded); /* a decoded secret stays nowhere */
+    switch (checked) {
     case SESS_OK:
         return true;
     case SESS_UNAVAILABLE:
@@ -167,6 +188,8 @@ static bool authenticate_or_reply(request *r, response *res)
         break;
     }
     memset(&r->who, 0, sizeof r->who);
+    if (takes_credentials(r))
+        return true;
     res_fixed(res, RES_INVALID_TOKEN);
     return false;
 }

@@ -1,6 +1,7 @@
 /*
  * relations.c — belongsTo and hasMany: the relation routes
- * (GET/POST/DELETE /M/{id}/REL, GET /M/{id}/REL/count) and `include`.
+ * (GET/POST/DELETE /M/{id}/REL, GET /M/{id}/REL/count,
+ * GET/PUT/DELETE /M/{id}/REL/{fk}) and `include`.
  *
  * Access to a relation route is the source model's method __VERB__REL, as in
  * LoopBack. Including a relation in a find also needs the caller to be
@@ -325,5 +326,103 @@ void api_rel_delete(request *r, const char *const *args, response *res)
             api_reply_store_error(res, e);
         fnode_free(where);
     }
+    eng_end(&q);
+}
+
+/* ---- one related instance: /M/{id}/REL/{fk} ------------------------------ */
+
+/*
+ * A hasMany's related row by its id, within the parent: LoopBack's
+ * __findById__REL, __updateById__REL, __destroyById__REL. The where ties the
+ * row to the parent too, so a row of another parent is a 404, never a reach
+ * across. *t is set up as the target model's request for that row.
+ */
+static fnode *related_row_or_reply(mreq *q, mreq *t, request *r, response *res, const char *const *args,
+                                   const char *verb, const model_rel **out)
+{
+    const model_rel *rel = begin_relation_or_reply(q, r, res, args, verb);
+    *t = (mreq){.r = r, .res = res, .id = args[3]};
+    if (rel == NULL)
+        return NULL;
+    t->m = rel->target;
+    if (rel->type != REL_HAS_MANY) {
+        res_error(res, 404, "NOT_FOUND", "relation %s is not a list", rel->name);
+        return NULL;
+    }
+    fnode *id = eng_id_where_or_reply(t);
+    *out = rel;
+    return id ? filter_and(children_of(q, rel), id) : NULL;
+}
+
+void api_rel_get_one(request *r, const char *const *args, response *res)
+{
+    mreq q, t;
+    const model_rel *rel;
+    fnode *where = related_row_or_reply(&q, &t, r, res, args, "findById", &rel);
+    filter f;
+    if (where && eng_filter_or_reply(&t, &f)) {
+        f.where = filter_and(f.where, where);
+        where = NULL;
+        eng_reply_find(&t, &f, true);
+        filter_free(&f);
+    }
+    fnode_free(where);
+    eng_end(&t);
+    eng_end(&q);
+}
+
+void api_rel_update_one(request *r, const char *const *args, response *res)
+{
+    mreq q, t;
+    const model_rel *rel = NULL;
+    fnode *where = related_row_or_reply(&q, &t, r, res, args, "updateById", &rel);
+    json_t *body = NULL, *values = NULL;
+    if (where == NULL || !writable_target_or_reply(&q, rel) || (body = eng_body_or_reply(&t)) == NULL)
+        goto out;
+    json_object_del(body, "id");
+    json_object_set(body, rel->foreign_key, json_object_get(q.instance, "id")); /* stays this parent's */
+    values = eng_validate_or_reply(&t, body, BODY_PATCH);
+    if (values == NULL || !eng_owner_allowed_or_reply(&t, values))
+        goto out;
+    int64_t n = 0;
+    store_err e = store_rows_update(store_of(&t), t.m, where, values, &n);
+    if (e == STORE_OK && n == 0) {
+        eng_reply_not_found(&t);
+    } else if (e != STORE_OK) {
+        eng_reply_store_error(&t, e, values);
+    } else {
+        eng_after_write(&t, WROTE_THIS_ROW);
+        if (eng_load_or_reply(&t)) {
+            res_json(res, 200, t.instance);
+            t.instance = NULL;
+        }
+    }
+out:
+    json_decref(values);
+    json_decref(body);
+    fnode_free(where);
+    eng_end(&t);
+    eng_end(&q);
+}
+
+void api_rel_delete_one(request *r, const char *const *args, response *res)
+{
+    mreq q, t;
+    const model_rel *rel = NULL;
+    fnode *where = related_row_or_reply(&q, &t, r, res, args, "destroyById", &rel);
+    if (where && writable_target_or_reply(&q, rel)) {
+        int64_t n = 0;
+        store_err e = store_rows_delete(store_of(&t), t.m, where, &n);
+        if (e == STORE_OK && n == 0) {
+            eng_reply_not_found(&t);
+        } else if (e != STORE_OK) {
+            api_reply_store_error(res, e);
+        } else {
+            eng_after_write(&t, WROTE_THIS_ROW);
+            res_no_content(res);
+        }
+    }
+    fnode_free(where);
+    eng_end(&t);
     eng_end(&q);
 }

@@ -231,7 +231,7 @@ void api_user_create(request *r, const char *const *args, response *res)
     }
 
     store_user u = {0};
-    user_apply(body, &u);
+    user_apply(body, r->app->cfg->auth.case_sensitive_email, &u);
     if (set_password_or_reply(r, &u, str_prop(body, "password"), res)) {
         store_err e = store_user_create(store_of(r), &u);
         if (e == STORE_OK)
@@ -245,12 +245,23 @@ void api_user_create(request *r, const char *const *args, response *res)
 
 /* ---- POST /api/users/login ------------------------------------------------ */
 
-/* ?include=user, also in LoopBack's JSON forms: "user" and ["user"]. */
+/* ?include[0]=user: how strong-remoting's client sends login(c, ['user']). */
+static bool wants_user_indexed(const request *r)
+{
+    for (int i = 0; i < r->nquery; i++)
+        if (strncmp(r->query[i].key, "include[", 8) == 0 && r->query[i].value &&
+            strcmp(r->query[i].value, "user") == 0)
+            return true;
+    return false;
+}
+
+/* ?include=user, also in LoopBack's JSON forms ("user", ["user"]) and the
+ * bracket form (include[0]=user). */
 static bool wants_user(const request *r)
 {
     const char *inc = req_query(r, "include");
     if (inc == NULL)
-        return false;
+        return wants_user_indexed(r);
     if (strcmp(inc, "user") == 0)
         return true;
     json_t *v = json_loads(inc, JSON_DECODE_ANY, NULL);
@@ -276,7 +287,7 @@ static bool find_login_or_reply(request *r, const json_t *body, store_user *u, c
     }
     char lower[STORE_EMAIL_MAX + 1] = "";
     if (email && *email)
-        user_email_lower(email, lower);
+        user_email_key(email, r->app->cfg->auth.case_sensitive_email, lower);
     store_err e = store_user_find(store_of(r), lower[0] ? lower : NULL, username, u);
     account_name(u, e == STORE_OK, lower, username, account, cap);
     *found = e == STORE_OK;
@@ -380,7 +391,7 @@ void api_user_get(request *r, const char *const *args, response *res)
 {
     mreq q;
     if (account_begin_or_reply(&q, r, args[0], res))
-        eng_reply_find_by_id(&q, false);
+        eng_reply_find_by_id(&q, true);
     eng_end(&q);
 }
 
@@ -391,7 +402,7 @@ static bool patch_fields_or_reply(request *r, const json_t *body, bool is_admin,
 {
     if (!user_valid_or_reply(body, false, res))
         return false;
-    *fields = user_apply(body, u);
+    *fields = user_apply(body, r->app->cfg->auth.case_sensitive_email, u);
     const json_t *verified = json_object_get(body, "emailVerified");
     if (is_admin && json_is_boolean(verified)) {
         u->email_verified = json_is_true(verified);

@@ -7,8 +7,11 @@
  */
 #include "auth/extract.h"
 
+#include <sodium.h>
 #include <stdbool.h>
 #include <string.h>
+
+#include "auth/token.h"
 
 typedef struct span {
     const char *p;
@@ -33,27 +36,80 @@ static span trim(const char *s)
     return r;
 }
 
-static bool word_is_bearer(const char *p, size_t len)
+/* p[0..len) is the scheme `lower` (given in lower case), in any case. */
+static bool word_is(const char *p, size_t len, const char *lower)
 {
-    static const char bearer[] = "bearer";
-    if (len != sizeof bearer - 1)
+    if (len != strlen(lower))
         return false;
     for (size_t i = 0; i < len; i++) {
         char ch = p[i];
         if (ch >= 'A' && ch <= 'Z')
             ch = (char)(ch - 'A' + 'a');
-        if (ch != bearer[i])
+        if (ch != lower[i])
             return false;
     }
     return true;
 }
 
+/* Standard base64 (padding optional) into buf, NUL-terminated; false when
+ * it is not base64 or does not fit. */
+static bool unbase64(span in, char *buf, size_t *len)
+{
+    /* sodium wants the padding with ORIGINAL and none without: try both */
+    const int variants[] = { sodium_base64_VARIANT_ORIGINAL, sodium_base64_VARIANT_ORIGINAL_NO_PADDING };
+    for (size_t i = 0; in.len > 0 && i < sizeof variants / sizeof variants[0]; i++) {
+        if (sodium_base642bin((unsigned char *)buf, TOK_DECODED_CAP - 1, in.p, in.len, NULL, len, NULL,
+                              variants[i]) == 0) {
+            buf[*len] = '\0';
+            return true;
+        }
+    }
+    return false;
+}
+
 /*
- * Splits an Authorization value into its two possible readings: a bearer
- * token ("Bearer <t>", or "Bearer" alone), or a bare token (one word, no
- * scheme). Any other "<scheme> <credentials>" is neither.
+ * LoopBack's "Bearer base64(token)" (loopback-connector-remote's documented
+ * setup). A raw token is [A-Za-z0-9] only, so a value that is one is read
+ * raw; otherwise, when it decodes to a token's shape, the token is that.
  */
-static tok_source read_authorization(const char *header, span *tok)
+static void bearer_decoded(span *tok, char *buf)
+{
+    size_t n;
+    if (buf == NULL || tok_well_formed(tok->p, tok->len) || !unbase64(*tok, buf, &n))
+        return;
+    if (tok_well_formed(buf, n))
+        *tok = (span){ buf, n };
+}
+
+/*
+ * LoopBack's "Basic base64(a:b)": the longer of a and b is the token (as
+ * curl http://TOKEN@host sends it). Only a token's shape counts, so real
+ * user:password credentials meant for something else stay ignored.
+ */
+static bool basic_decoded(span v, char *buf, span *tok)
+{
+    size_t n;
+    if (buf == NULL || !unbase64(v, buf, &n) || memchr(buf, '\0', n) != NULL)
+        return false;
+    const char *colon = memchr(buf, ':', n);
+    span t = { buf, n };
+    if (colon) {
+        size_t a = (size_t)(colon - buf), b = n - a - 1;
+        t = b > a ? (span){ colon + 1, b } : (span){ buf, a };
+    }
+    if (!tok_well_formed(t.p, t.len))
+        return false;
+    *tok = t;
+    return true;
+}
+
+/*
+ * Splits an Authorization value into its possible readings: a bearer token
+ * ("Bearer <t>", "Bearer base64(t)", or "Bearer" alone), LoopBack's Basic
+ * form, or a bare token (one word, no scheme). Any other
+ * "<scheme> <credentials>" is none of them.
+ */
+static tok_source read_authorization(const char *header, char *buf, span *tok)
 {
     span v = trim(header);
     size_t word = 0;
@@ -61,12 +117,18 @@ static tok_source read_authorization(const char *header, span *tok)
         return TOK_SRC_NONE;
     while (word < v.len && !is_blank(v.p[word]))
         word++;
-    if (word_is_bearer(v.p, word)) {
-        *tok = (span){ v.p + word, v.len - word };
-        while (tok->len > 0 && is_blank(*tok->p)) {
-            tok->p++;
-            tok->len--;
+    bool bearer = word_is(v.p, word, "bearer");
+    /* "Basic" alone stays a one-word value: a bare (malformed) token */
+    if (bearer || (word < v.len && word_is(v.p, word, "basic"))) {
+        span rest = { v.p + word, v.len - word };
+        while (rest.len > 0 && is_blank(*rest.p)) {
+            rest.p++;
+            rest.len--;
         }
+        if (!bearer)
+            return basic_decoded(rest, buf, tok) ? TOK_SRC_AUTHORIZATION : TOK_SRC_NONE;
+        *tok = rest;
+        bearer_decoded(tok, buf);
         return TOK_SRC_BEARER;
     }
     if (word == v.len) {
@@ -106,7 +168,7 @@ tok_source tok_extract(const cfg_sources *enabled, const tok_candidates *c,
     const tok_source plain_src[] = { TOK_SRC_HEADER, TOK_SRC_QUERY, TOK_SRC_QUERY_TOKEN,
                                      TOK_SRC_COOKIE };
     span tok = { NULL, 0 };
-    tok_source s = c->authorization ? read_authorization(c->authorization, &tok)
+    tok_source s = c->authorization ? read_authorization(c->authorization, c->decoded, &tok)
                                     : TOK_SRC_NONE;
 
     if (s == TOK_SRC_NONE || !enabled_source(enabled, s)) {

@@ -29,13 +29,21 @@ typedef struct tok_candidates {
     const char *query_access_token;
     const char *query_token;
     const char *cookie_access_token;
+    /* TOK_DECODED_CAP bytes where LoopBack's base64 forms are decoded
+     * ("Bearer base64(t)", "Basic base64(user:t)"), or NULL: not read. */
+    char *decoded;
 } tok_candidates;
+
+#define TOK_DECODED_CAP 1100
 
 /*
  * Picks the token by the order above among the enabled sources. On success
  * *out points into one of the candidates and *outlen is its length (leading
  * and trailing blanks excluded). Returns the source used, or TOK_SRC_NONE.
- * An Authorization header of another scheme ("Basic ...") is not a token.
+ * With c->decoded, LoopBack's encoded forms are read too: a Bearer value
+ * that is not a token but is the base64 of one, and "Basic base64(a:b)"
+ * whose longer part is a token (source TOK_SRC_AUTHORIZATION); *out then
+ * points into c->decoded. Any other scheme ("Digest ...") is not a token.
  */
 tok_source tok_extract(const cfg_sources *enabled, const tok_candidates *c,
                        const char **out, size_t *outlen);

@@ -144,7 +144,7 @@ static int user_add(const cli_common *o, const user_args *ua)
     if (st == NULL)
         goto out;
     store_user u = {0};
-    user_apply(body, &u);
+    user_apply(body, cfg.auth.case_sensitive_email, &u);
     store_err e = pw_hash(&cfg.password, pw, strlen(pw), u.password) == 0 ? store_user_create(st, &u)
                                                                         : STORE_ERROR;
     for (int i = 0; e == STORE_OK && i < ua->nroles; i++)
@@ -215,10 +215,10 @@ typedef struct token_args {
     bool all;
 } token_args;
 
-static int find_user(store_t *st, const char *email, store_user *u)
+static int find_user(store_t *st, const config *cfg, const char *email, store_user *u)
 {
     char lower[STORE_EMAIL_MAX + 1];
-    user_email_lower(email, lower);
+    user_email_key(email, cfg->auth.case_sensitive_email, lower);
     store_err e = store_user_find(st, lower, NULL, u);
     if (e != STORE_OK)
         fprintf(stderr, "tessera token: %s: %s\n", email, e == STORE_NOT_FOUND ? "no such user" : store_strerror(e));
@@ -237,7 +237,7 @@ static int token_issue(store_t *st, const config *cfg, const token_args *ta)
         return CLI_USAGE;
     }
     store_user u = {0};
-    if (find_user(st, ta->email, &u) != 0)
+    if (find_user(st, cfg, ta->email, &u) != 0)
         return CLI_FAILED;
     sess *s = sess_new(&cfg->auth, st);
     char secret[TOK_MAX_LEN + 1];
@@ -253,7 +253,7 @@ static int token_issue(store_t *st, const config *cfg, const token_args *ta)
     return e == STORE_OK ? CLI_OK : CLI_FAILED;
 }
 
-static int token_revoke(store_t *st, const token_args *ta)
+static int token_revoke(store_t *st, const config *cfg, const token_args *ta)
 {
     if (ta->token) {
         tok_hash h;
@@ -268,7 +268,7 @@ static int token_revoke(store_t *st, const token_args *ta)
         return CLI_OK;
     }
     store_user u = {0};
-    if (find_user(st, ta->email, &u) != 0)
+    if (find_user(st, cfg, ta->email, &u) != 0)
         return CLI_FAILED;
     int64_t n = 0;
     store_err e = store_token_delete_user(st, u.id, NULL, &n);
@@ -328,7 +328,7 @@ int cli_token(int argc, char **argv)
     store_t *st = open_for(&o, &cfg, &rc);
     if (st == NULL)
         return rc;
-    rc = issue ? token_issue(st, &cfg, &ta) : token_revoke(st, &ta);
+    rc = issue ? token_issue(st, &cfg, &ta) : token_revoke(st, &cfg, &ta);
     close_all(st, &cfg);
     return rc;
 }

@@ -121,6 +121,7 @@ static const key_spec auth_keys[] = {
     SECTION("sources", source_keys),
     SECTION("loginThrottle", login_throttle_keys),
     INTEGER("maxTokensPerUser", K_I64, auth.max_tokens_per_user, 0, 1000000, NULL),
+    BOOLEAN("caseSensitiveEmail", auth.case_sensitive_email),
     END,
 };
 

@@ -43,6 +43,9 @@ typedef struct cfg_auth {
     /* accounts (docs/security/accounts.md) */
     cfg_login_throttle login_throttle;
     int64_t max_tokens_per_user; /* live tokens per user; 0: no cap    */
+    bool case_sensitive_email;   /* LoopBack's caseSensitiveEmail: emails
+                                    kept and matched as sent (default:
+                                    lower-cased, matched whatever the case) */
 } cfg_auth;
 
 typedef struct cfg_password {

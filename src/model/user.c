@@ -113,18 +113,21 @@ static bool merge_extra(const json_t *body, store_user *u)
     return changed;
 }
 
-void user_email_lower(const char *in, char out[STORE_EMAIL_MAX + 1])
+void user_email_key(const char *in, bool keep_case, char out[STORE_EMAIL_MAX + 1])
 {
-    lowercase_into(out, STORE_EMAIL_MAX + 1, in);
+    if (keep_case)
+        snprintf(out, STORE_EMAIL_MAX + 1, "%s", in);
+    else
+        lowercase_into(out, STORE_EMAIL_MAX + 1, in);
 }
 
-unsigned user_apply(const json_t *body, store_user *u)
+unsigned user_apply(const json_t *body, bool keep_case, store_user *u)
 {
     unsigned fields = 0;
     const json_t *email = json_object_get(body, "email");
     if (json_is_string(email)) {
         char lower[sizeof u->email];
-        user_email_lower(json_string_value(email), lower);
+        user_email_key(json_string_value(email), keep_case, lower);
         if (strcmp(lower, u->email) != 0) {
             memcpy(u->email, lower, sizeof lower);
             fields |= STORE_USER_EMAIL;

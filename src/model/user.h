@@ -11,8 +11,10 @@
 #include "model/validation.h"
 #include "store/store.h"
 
-/* Emails are kept and looked up lowercased: one address, one account. */
-void user_email_lower(const char *in, char out[STORE_EMAIL_MAX + 1]);
+/* The form an email is kept and looked up in: lowercased (one address, one
+ * account), or as sent with keep_case (auth.caseSensitiveEmail, LoopBack's
+ * caseSensitiveEmail: exact matches only). */
+void user_email_key(const char *in, bool keep_case, char out[STORE_EMAIL_MAX + 1]);
 
 /* True when s is an acceptable email address (a deliberately plain check). */
 bool user_email_valid(const char *s);
@@ -25,12 +27,12 @@ bool user_email_valid(const char *s);
 void user_validate(const json_t *body, bool creating, validation *v);
 
 /*
- * Copies body's properties into *u: email (lowercased), username, and every
+ * Copies body's properties into *u: email (as user_email_key), username, and every
  * property that is not built in into u->extra (merged over what u had; a null
  * value removes it). Returns the STORE_USER_* mask of what changed. The
  * password is not copied: it is hashed by the caller.
  */
-unsigned user_apply(const json_t *body, store_user *u);
+unsigned user_apply(const json_t *body, bool keep_case, store_user *u);
 
 /* The user as the API shows it. */
 json_t *user_to_json(const store_user *u);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "auth/extract.h"
+#include "auth/token.h"
 #include "fuzz.h"
 #include "http/request.h"
 
@@ -66,7 +67,9 @@ static void check_extract(const cfg_sources *e, const tok_candidates *c)
     }
     FUZZ_ASSERT(s >= TOK_SRC_BEARER && s <= TOK_SRC_COOKIE && on(e, s));
     const char *src = from[s];
-    FUZZ_ASSERT(src != NULL && tok >= src && tok + len <= src + strlen(src));
+    bool in_decoded = c->decoded && tok >= c->decoded && tok + len <= c->decoded + TOK_DECODED_CAP;
+    FUZZ_ASSERT(src != NULL && (in_decoded || (tok >= src && tok + len <= src + strlen(src))));
+    FUZZ_ASSERT(!in_decoded || (s <= TOK_SRC_AUTHORIZATION && tok_well_formed(tok, len)));
     FUZZ_ASSERT(len > 0 || s == TOK_SRC_BEARER);
     if (len > 0)
         FUZZ_ASSERT(!is_blank_char(tok[0]) && !is_blank_char(tok[len - 1]));
@@ -81,12 +84,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     request r = {.method = method, .path = url, .conn = conn};
     (void)cls, (void)version, (void)upload, (void)upload_size, (void)con_cls;
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &r);
+    static char decoded[TOK_DECODED_CAP];
     tok_candidates c = {
         .authorization = req_header(&r, "Authorization"),
         .x_access_token = req_header(&r, "X-Access-Token"),
         .query_access_token = req_query(&r, "access_token"),
         .query_token = req_query(&r, "token"),
         .cookie_access_token = req_cookie(&r, "access_token"),
+        .decoded = decoded,
     };
     for (unsigned mask = 0; mask < 64; mask++) {
         cfg_sources e = {mask & 1, mask & 2, mask & 4, mask & 8, mask & 16, mask & 32};

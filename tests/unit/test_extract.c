@@ -66,6 +66,28 @@ static void test_other_scheme_ignored(void)
     EXPECT(&ALL, &c, TOK_SRC_NONE, NULL);
 }
 
+/* LoopBack's encoded forms, read only with a buffer to decode into. */
+static void test_base64_forms(void)
+{
+    static const char tok[] = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789AbCdEfGhIjKlMnOpQrStUvWxYz01";
+    char buf[TOK_DECODED_CAP];
+    /* base64(tok): 88 characters ending in "==" */
+    tok_candidates c = { .authorization = "Bearer QWJDZEVmR2hJaktsTW5PcFFyU3RVdld4WXowMTIzNDU2Nzg5QWJDZEVmR2hJaktsTW5PcFFyU3RVdld4WXowMQ==",
+                         .decoded = buf };
+    EXPECT(&ALL, &c, TOK_SRC_BEARER, tok);
+    c.decoded = NULL; /* not decoded: the value as sent, refused later */
+    EXPECT(&ALL, &c, TOK_SRC_BEARER, "QWJDZEVmR2hJaktsTW5PcFFyU3RVdld4WXowMTIzNDU2Nzg5QWJDZEVmR2hJaktsTW5PcFFyU3RVdld4WXowMQ==");
+    c.decoded = buf; /* Basic base64(tok + ":"): the longer part */
+    c.authorization = "Basic QWJDZEVmR2hJaktsTW5PcFFyU3RVdld4WXowMTIzNDU2Nzg5QWJDZEVmR2hJaktsTW5PcFFyU3RVdld4WXowMTo=";
+    EXPECT(&ALL, &c, TOK_SRC_AUTHORIZATION, tok);
+    c.authorization = "Basic dXNlcjpwYXNz"; /* user:pass is no token: ignored */
+    EXPECT(&ALL, &c, TOK_SRC_NONE, NULL);
+    c.authorization = "Basic"; /* alone: one word, a bare token (malformed later) */
+    EXPECT(&ALL, &c, TOK_SRC_AUTHORIZATION, "Basic");
+    c.authorization = "Bearer QWJD"; /* decodes to "ABC": no token's shape, kept as sent */
+    EXPECT(&ALL, &c, TOK_SRC_BEARER, "QWJD");
+}
+
 static void test_each_plain_source(void)
 {
     tok_candidates h = { .x_access_token = " hdr " };
@@ -83,7 +105,7 @@ static void test_each_plain_source(void)
 /* With every source present, removing the winner each time walks the order. */
 static void test_order(void)
 {
-    tok_candidates c = { "Bearer b", "h", "q", "t", "k" };
+    tok_candidates c = { "Bearer b", "h", "q", "t", "k", NULL };
     EXPECT(&ALL, &c, TOK_SRC_BEARER, "b");
     c.authorization = "bare";
     EXPECT(&ALL, &c, TOK_SRC_AUTHORIZATION, "bare");
@@ -99,7 +121,7 @@ static void test_order(void)
 
 static void test_disabled_sources_skipped(void)
 {
-    tok_candidates c = { "Bearer b", "h", "q", "t", "k" };
+    tok_candidates c = { "Bearer b", "h", "q", "t", "k", NULL };
     cfg_sources on = ALL;
     on.bearer = false; /* "Bearer b" is not then a bare token either */
     EXPECT(&on, &c, TOK_SRC_HEADER, "h");
@@ -123,7 +145,7 @@ static void test_disabled_sources_skipped(void)
 
 static void test_blank_values_absent(void)
 {
-    tok_candidates c = { "   ", "", " \t ", "", "k" };
+    tok_candidates c = { "   ", "", " \t ", "", "k", NULL };
     EXPECT(&ALL, &c, TOK_SRC_COOKIE, "k");
     c.cookie_access_token = "";
     EXPECT(&ALL, &c, TOK_SRC_NONE, NULL);
@@ -146,6 +168,7 @@ void suite_extract(void)
     RUN(test_bearer_empty_is_present);
     RUN(test_bare_authorization);
     RUN(test_other_scheme_ignored);
+    RUN(test_base64_forms);
     RUN(test_each_plain_source);
     RUN(test_order);
     RUN(test_disabled_sources_skipped);
