@@ -2,7 +2,7 @@
  * driver.h — what really differs between the SQL databases behind a store.
  *
  * The storage contract (store.h) is implemented once, over this driver
- * (store/users.c, tokens.c, events.c, failures.c, rows.c, schema.c), as
+ * (store/users.c, tokens.c, failures.c, events.c, rows.c, schema.c), as
  * SQLite's VFS sits under everything above it. A driver (store/sqlite.c,
  * store/postgres.c) gives: this thread's connection; running a statement
  * with bound values and reading its rows; transactions; error mapping; and

@@ -15,7 +15,6 @@
  * revocation logged also NOTIFYs the channel that events_wait LISTENs on.
  */
 #include <libpq-fe.h>
-#include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>

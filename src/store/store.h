@@ -130,7 +130,7 @@ typedef void (*store_event_cb)(const store_event *e, void *ctx);
 
 /* Every store is one database behind a driver (store/driver.h); the
  * contract below is implemented once over it (store/users.c, tokens.c,
- * events.c, rows.c, schema.c). */
+ * failures.c, events.c, rows.c, schema.c). */
 struct store_driver;
 
 struct store {
