@@ -8,6 +8,8 @@
 #   make test     install what is missing, build (release + ASan/UBSan), run every test
 #   make asan     build build-asan/tessera with AddressSanitizer + UBSan
 #   make bench    the benchmark against nginx (not a test: asserts nothing)
+#   make mutate   plant each mutation of tests/mutate/mutations.json, run its tests (slow)
+#   make fuzz     run each libFuzzer target for FUZZ_SECONDS (default 60)
 
 CC       ?= cc
 PKGS     := libmicrohttpd jansson sqlite3 libsodium libpq libpcre2-8
@@ -30,7 +32,7 @@ ASAN_BUILD := build-asan
 RELEASE_CFLAGS := $(CFLAGS_COMMON) -O2 -g
 ASAN_CFLAGS    := $(CFLAGS_COMMON) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
-.PHONY: all run test asan unit e2e clean deps bench soak
+.PHONY: all run test asan unit e2e clean deps bench soak mutate fuzz fuzz-build
 all: $(BUILD)/tessera
 
 deps:
@@ -60,6 +62,35 @@ $(ASAN_BUILD)/unit-tests: $(LIB_SRCS:%.c=$(ASAN_BUILD)/%.o) $(UNIT_SRCS:%.c=$(AS
 
 asan: $(ASAN_BUILD)/tessera
 
+# --- fuzzing (clang + libFuzzer, docs/security/fuzzing.md) ----------------
+# The project's objects again, built by clang with the fuzzer's coverage and
+# ASan/UBSan into their own folder; each target is tests/fuzz/fuzz_NAME.c.
+FUZZ_CC      := clang
+FUZZ_BUILD   := build-fuzz
+FUZZ_TARGETS := filter_json filter_query body token config router
+FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS  := $(CFLAGS_COMMON) -Itests/fuzz -O1 -g -fno-omit-frame-pointer \
+                -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+
+$(FUZZ_BUILD)/%.o: %.c $(wildcard src/*/*.h) $(wildcard tests/fuzz/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_BUILD)/libtessera.a: $(LIB_SRCS:%.c=$(FUZZ_BUILD)/%.o)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_BUILD)/tests/fuzz/models.o $(FUZZ_BUILD)/libtessera.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+.SECONDARY: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/tests/fuzz/fuzz_%.o) $(FUZZ_BUILD)/tests/fuzz/models.o
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@bash tests/fuzz/run.sh --seconds $(FUZZ_SECONDS) --keep
+
 # --- the two commands of the README ---------------------------------------
 run: deps
 	@$(MAKE) --no-print-directory all
@@ -67,6 +98,7 @@ run: deps
 
 test: deps
 	@$(MAKE) --no-print-directory WERROR=1 $(BUILD)/tessera $(BUILD)/unit-tests $(ASAN_BUILD)/tessera $(ASAN_BUILD)/unit-tests
+	@$(MAKE) --no-print-directory WERROR=1 fuzz-build
 	@bash tests/run.sh
 
 # tessera against nginx's `return 200`, side by side (see docs/performance.md)
@@ -80,4 +112,10 @@ soak: deps
 	/usr/bin/python3 bench/bench.py --soak 300
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+
+# Each targeted mutation of the security core must make its tests fail
+# (tests/mutate/run.py; slow, so not part of `make test`).
+mutate: deps
+	@$(MAKE) --no-print-directory WERROR=1 $(BUILD)/tessera
+	/usr/bin/python3 tests/mutate/run.py $(MUTATE_ARGS)

@@ -7,11 +7,13 @@
 # (scripts/pg-cluster.sh) and the multi-instance test its own nginx with its
 # own config file. The system services are never used, and never started here:
 # a policy-rc.d forbids it during the install (CI machines and containers have
-# no init system to start them anyway). wrk drives `make bench`.
+# no init system to start them anyway). wrk drives `make bench`. clang and
+# its runtime (libFuzzer, the sanitizers) build the fuzz targets (tests/fuzz).
 set -euo pipefail
 
 PACKAGES=(
   gcc make pkg-config
+  clang libclang-rt-14-dev
   libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev libpq-dev
   libpcre2-dev
   python3 python3-pytest python3-requests

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test: the unit tests, then the end-to-end suite against SQLite
+# Runs every test: the unit tests, the fuzz targets for a few seconds each
+# (tests/fuzz/run.sh: seeds replayed, then fuzzing; TESSERA_FUZZ_SECONDS per
+# target, default 5), then the end-to-end suite against SQLite
 # (release binary, then the ASan+UBSan binary), then the same suite against a
 # throwaway PostgreSQL cluster (scripts/pg-cluster.sh, stopped and removed on
 # exit), with the multi-instance tests behind nginx (test_cluster.py, marker
@@ -73,6 +75,7 @@ run_pass() {
 run_pass "unit tests (release)" build/unit-tests
 run_pass "unit tests (asan+ubsan)" env ASAN_OPTIONS=detect_leaks=1 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 build-asan/unit-tests
+run_pass "fuzz targets (asan+ubsan+lsan)" bash tests/fuzz/run.sh --seconds "${TESSERA_FUZZ_SECONDS:-5}"
 
 run_pass "end-to-end, sqlite (release)" env TESSERA_BIN=build/tessera "${PYTEST[@]}" -m "not pg_only"
 run_pass "end-to-end, sqlite (asan+ubsan)" env TESSERA_BIN=build-asan/tessera "${ASAN_ENV[@]}" \
@@ -84,10 +87,11 @@ if [[ ${TESSERA_TEST_PG:-1} != 0 ]]; then
   if PGURL=$(bash scripts/pg-cluster.sh start "$PGDIR"); then
     echo "postgresql at $PGURL (in $PGDIR)"
     PG_ENV=(TESSERA_TEST_PG_URL="$PGURL" TESSERA_TEST_PG_DIR="$PGDIR")
-    run_pass "end-to-end, postgresql (release)" env TESSERA_BIN=build/tessera "${PG_ENV[@]}" "${PYTEST[@]}"
+    run_pass "end-to-end, postgresql (release)" env TESSERA_BIN=build/tessera "${PG_ENV[@]}" "${PYTEST[@]}" \
+      -m "not sqlite_only"
     if [[ ${TESSERA_TEST_PG_ASAN:-1} != 0 ]]; then
       run_pass "end-to-end, postgresql (asan+ubsan)" env TESSERA_BIN=build-asan/tessera "${ASAN_ENV[@]}" \
-        "${PG_ENV[@]}" "${PYTEST[@]}"
+        "${PG_ENV[@]}" "${PYTEST[@]}" -m "not sqlite_only"
     fi
   else
     echo "tests/run.sh: could not start PostgreSQL; the PostgreSQL passes did not run" >&2
@@ -108,6 +112,6 @@ for k in failed passed skipped deselected xfailed xpassed warning error; do
 done
 [[ $failed -ne 0 && ${total[failed]:-0} -eq 0 && ${total[error]:-0} -eq 0 ]] && parts=("1 error" "${parts[@]}")
 summary=$(IFS=,; echo "${parts[*]}" | sed 's/,/, /g')
-echo "== all passes (unit, sqlite, postgresql)"
+echo "== all passes (unit, fuzz, sqlite, postgresql)"
 echo "${summary:-no tests ran} in $(( $(date +%s) - started )).00s"
 exit $failed

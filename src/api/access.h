@@ -1,5 +1,6 @@
 /*
- * access.h — the ACL engine, as the User routes ask it.
+ * access.h — who the caller is, as the handlers ask it: roles, denials,
+ * the user a path segment names.
  *
  * Denials follow LoopBack 3: an anonymous caller gets 401
  * AUTHORIZATION_REQUIRED; an authenticated one gets server.aclErrorStatus
@@ -17,19 +18,13 @@
 bool access_has_role(const request *r, const char *role);
 
 /* Sets res to the denial for this caller. */
-void access_deny(const request *r, response *res);
+void access_reply_denied(const request *r, response *res);
 
 /*
- * Resolves a user id path segment ("me" is the caller) into *id; 0 when the
- * segment names no user. False, with res set, when the caller is anonymous.
+ * The user a path segment names: the caller for "me" (LoopBack's
+ * /users/me; 0 when anonymous), else the positive integer it spells
+ * ("5", "05", "+5"); 0 when it names no user. The one "me" resolver.
  */
-bool access_user_id(const request *r, const char *segment, int64_t *id, response *res);
-
-/*
- * Asks the ACL engine whether the caller may run User's method on user id
- * (0: no particular user); the caller owns the account whose id it has.
- * Otherwise sets the denial in res.
- */
-bool access_user_method(const request *r, int64_t id, const char *method, response *res);
+int64_t access_user_named(const request *r, const char *segment);
 
 #endif

@@ -10,12 +10,17 @@
 
 #include "http/request.h"
 #include "http/router.h"
+#include "store/store.h"
 
 /* The entry point handed to the HTTP server. */
 void api_handle(request *r, response *res);
 
 /* Requests that hash a password (argon2id), for the server's slow pool. */
 bool api_is_slow(const char *method, const char *path);
+
+/* The route table, ended by a NULL method: for the router's fuzz target,
+ * which checks the real table rather than a copy. */
+const route *api_routes(void);
 
 /* Handlers, by file. */
 void api_health(request *r, const char *const *args, response *res);
@@ -48,7 +53,18 @@ void api_rel_count(request *r, const char *const *args, response *res);
 void api_rel_create(request *r, const char *const *args, response *res);
 void api_rel_delete(request *r, const char *const *args, response *res);
 
-/* 503 DATABASE_UNAVAILABLE or 500, for a store error the handler cannot use. */
-void api_store_failure(response *res, int store_error);
+/*
+ * Handler convention (docs/design.md, "Handler conventions"): a function
+ * that may answer is named X_or_reply and returns true (or non-NULL) to go
+ * on, false (or NULL) when it has set the response; one that always answers
+ * is named reply_X; any other function never touches the response.
+ */
+
+/* 503 DATABASE_UNAVAILABLE or QUERY_TIMEOUT, 400 for a pattern, else 500:
+ * for a store error the handler has no better answer to. */
+void api_reply_store_error(response *res, store_err e);
+
+/* 404 MODEL_NOT_FOUND: `Unknown "Model" id "id".` (the id cut at 64 bytes). */
+void api_reply_not_found(response *res, const char *model, const char *id);
 
 #endif

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "api/access.h"
 #include "api/api.h"
@@ -15,29 +14,37 @@
 
 static store_t *store_of(const mreq *q) { return q->r->app->store; }
 
-bool eng_begin(mreq *q, request *r, response *res, const char *plural, const char *id)
+static const model_hooks declared_hooks = {.cached = true, .relation_writes = true};
+
+const model_hooks *eng_hooks(const model_def *m)
+{
+    static const model_hooks *const BY_KIND[] = {
+        [MODEL_DECLARED] = &declared_hooks,
+        [MODEL_USER] = &user_hooks,
+        [MODEL_ACCESS_TOKEN] = &token_hooks,
+        [MODEL_ROLE] = &role_hooks,
+        [MODEL_ROLE_MAPPING] = &role_mapping_hooks,
+        [MODEL_ACL] = &acl_hooks,
+    };
+    return BY_KIND[m->kind];
+}
+
+bool eng_begin_or_reply(mreq *q, request *r, response *res, const char *plural, const char *id)
 {
     memset(q, 0, sizeof *q);
     q->r = r;
     q->res = res;
     q->id = id;
     q->m = models_by_plural(r->app->models, plural);
-    /* /api/users/me/... is the caller's own account, as in LoopBack */
-    if (q->m && q->m->kind == MODEL_USER && id && strcasecmp(id, "me") == 0 && r->who.user_id) {
-        snprintf(q->idbuf, sizeof q->idbuf, "%lld", (long long)r->who.user_id);
-        q->id = q->idbuf;
-    }
     if (q->m == NULL) {
-        res_error(res, 404, "NOT_FOUND", "There is no method to handle %s %s", r->method, r->path);
+        route_reply_no_method(r, res);
         return false;
     }
-    if (q->m->kind == MODEL_ACCESS_TOKEN) {
-        /* reads show last use, which the cache holds until its next flush */
-        if (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0)
-            sess_settle(r->app->sessions);
-        if (id && !tokapi_resolve_id(q))
-            return false;
-    }
+    const model_hooks *h = eng_hooks(q->m);
+    if (h->before_read && (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0))
+        h->before_read(r);
+    if (id && h->resolve_id)
+        h->resolve_id(q);
     return true;
 }
 
@@ -55,7 +62,7 @@ void eng_end(mreq *q)
 static bool row_owner(const model_def *m, const json_t *row, int64_t *owner)
 {
     const json_t *key = NULL;
-    if (m->kind == MODEL_USER)
+    if (eng_hooks(m)->owner_is_id)
         key = json_object_get(row, "id");
     else if (m->owner_fk)
         key = json_object_get(row, m->owner_fk->name);
@@ -80,38 +87,37 @@ static bool instance_owner(void *ctx)
     mreq *q = ctx;
     if (q->id == NULL)
         return false;
+    if (eng_hooks(q->m)->owner_is_id) { /* the id says it: no read */
+        char me[24];
+        snprintf(me, sizeof me, "%lld", (long long)q->r->who.user_id);
+        return q->r->who.user_id != 0 && strcmp(q->id, me) == 0;
+    }
     if (q->from_cache || (q->rows && (q->from_cache = rowcache_get(q->rows, q->m, q->id, &q->cached))))
         return q->r->who.user_id != 0 && q->cached.has_owner && q->cached.owner == q->r->who.user_id;
-    if (!q->instance_loaded) {
-        response scratch = {0};
-        response *real = q->res;
-        q->res = &scratch; /* a missing row is no owner; the 404 comes later */
-        eng_load(q);
-        q->res = real;
-        json_decref(scratch.body);
-    }
+    if (!q->instance_loaded)
+        eng_fetch(q); /* a missing row is no owner; the 404 comes later */
     return owns_row(q, q->instance);
 }
 
-static bool decide(mreq *q, const char *method, acl_owner_fn owner, void *ctx)
+static bool decide_or_reply(mreq *q, const char *method, acl_owner_fn owner, void *ctx)
 {
     const app *a = q->r->app;
     switch (acl_check(a->acl, q->m, method, acl_access_of(method), &q->r->who, owner, ctx)) {
     case ACL_ALLOWED:
         return true;
     case ACL_UNAVAILABLE:
-        api_store_failure(q->res, STORE_UNAVAILABLE);
+        api_reply_store_error(q->res, STORE_UNAVAILABLE);
         return false;
     case ACL_DENIED:
         break;
     }
-    access_deny(q->r, q->res);
+    access_reply_denied(q->r, q->res);
     return false;
 }
 
-bool eng_allowed(mreq *q, const char *method)
+bool eng_allow_or_reply(mreq *q, const char *method)
 {
-    return decide(q, method, instance_owner, q);
+    return decide_or_reply(q, method, instance_owner, q);
 }
 
 typedef struct create_owner {
@@ -132,20 +138,24 @@ static bool creator_owns(void *ctx)
            (json_is_number(v) && json_number_value(v) == (double)c->q->r->who.user_id);
 }
 
-bool eng_allowed_create(mreq *q, const char *method, const json_t *body)
+bool eng_allow_create_or_reply(mreq *q, const char *method, const json_t *body)
 {
     create_owner c = {q, body};
-    return decide(q, method, creator_owns, &c);
+    return decide_or_reply(q, method, creator_owns, &c);
 }
 
 /* ---- reading what the request names ------------------------------------- */
 
-fnode *eng_id_where(mreq *q)
+void eng_reply_not_found(mreq *q)
+{
+    api_reply_not_found(q->res, q->m->name, q->label ? q->label : q->id ? q->id : "");
+}
+
+fnode *eng_id_where_or_reply(mreq *q)
 {
     fnode *w = q->id ? filter_id_equals(q->m, q->id) : NULL;
     if (w == NULL)
-        res_error(q->res, 404, "MODEL_NOT_FOUND", "Unknown \"%s\" id \"%.64s\".", q->m->name,
-                  q->id ? q->id : "");
+        eng_reply_not_found(q);
     return w;
 }
 
@@ -158,28 +168,30 @@ static void keep_first(json_t *row, void *ctx)
         json_decref(row);
 }
 
-bool eng_load(mreq *q)
+store_err eng_fetch(mreq *q)
 {
     q->instance_loaded = true;
     json_decref(q->instance);
     q->instance = NULL;
     filter f;
     filter_init(&f);
-    f.where = eng_id_where(q);
+    f.where = q->id ? filter_id_equals(q->m, q->id) : NULL;
     if (f.where == NULL)
-        return false;
+        return STORE_NOT_FOUND;
     f.limit = 1;
     store_err e = store_rows_find(store_of(q), q->m, &f, keep_first, &q->instance);
     filter_free(&f);
-    if (e != STORE_OK) {
-        api_store_failure(q->res, e);
-        return false;
-    }
-    if (q->instance == NULL) {
-        res_error(q->res, 404, "MODEL_NOT_FOUND", "Unknown \"%s\" id \"%.64s\".", q->m->name, q->id);
-        return false;
-    }
-    return true;
+    return e == STORE_OK && q->instance == NULL ? STORE_NOT_FOUND : e;
+}
+
+bool eng_load_or_reply(mreq *q)
+{
+    store_err e = eng_fetch(q);
+    if (e == STORE_NOT_FOUND)
+        eng_reply_not_found(q);
+    else if (e != STORE_OK)
+        api_reply_store_error(q->res, e);
+    return e == STORE_OK;
 }
 
 /* The query's keys and values, as filter_from_query takes them. */
@@ -194,37 +206,37 @@ static json_t *query_json(mreq *q, const char *name, char *err, size_t errlen)
     return filter_from_query(name, keys, vals, n, err, errlen);
 }
 
-static bool bad_filter(mreq *q, const char *err)
+static bool reply_bad_filter(mreq *q, const char *err)
 {
     res_error(q->res, 400, "INVALID_FILTER", "%s", err);
     return false;
 }
 
-bool eng_filter(mreq *q, filter *f)
+bool eng_filter_or_reply(mreq *q, filter *f)
 {
     char err[256];
     filter_init(f);
     json_t *j = query_json(q, "filter", err, sizeof err);
     if (j == NULL)
-        return bad_filter(q, err);
+        return reply_bad_filter(q, err);
     int rc = filter_parse(q->m, j, f, err, sizeof err);
     json_decref(j);
-    return rc == 0 ? true : bad_filter(q, err);
+    return rc == 0 ? true : reply_bad_filter(q, err);
 }
 
-bool eng_where(mreq *q, fnode **where)
+bool eng_where_or_reply(mreq *q, fnode **where)
 {
     char err[256];
     *where = NULL;
     json_t *j = query_json(q, "where", err, sizeof err);
     if (j == NULL)
-        return bad_filter(q, err);
+        return reply_bad_filter(q, err);
     int rc = filter_parse_where(q->m, j, where, err, sizeof err);
     json_decref(j);
-    return rc == 0 ? true : bad_filter(q, err);
+    return rc == 0 ? true : reply_bad_filter(q, err);
 }
 
-json_t *eng_body(mreq *q)
+json_t *eng_body_or_reply(mreq *q)
 {
     return req_body_object(q->r, q->res);
 }
@@ -234,48 +246,48 @@ json_t *eng_body(mreq *q)
 /* Names the unique properties whose values already exist, as LoopBack does. */
 static void unique_conflict(mreq *q, const json_t *values)
 {
-    res_validation v;
-    res_validation_init(&v);
+    validation v;
+    validation_init(&v);
     for (size_t i = 0; i < q->m->nprops; i++) {
         const model_prop *p = &q->m->props[i];
         json_t *val = values ? json_object_get(values, p->name) : NULL;
         if (p->unique && val)
-            res_validation_add(&v, p->name, "uniqueness", "already exists", val);
+            validation_add(&v, p->name, "uniqueness", "already exists", val);
     }
-    if (!res_validation_failed(&v) && q->m->kind == MODEL_ROLE_MAPPING)
-        res_validation_add(&v, "principalId", "uniqueness", "already has this role", NULL);
-    if (!res_validation_failed(&v))
-        res_validation_add(&v, "id", "uniqueness", "already exists", NULL);
+    const model_hooks *h = eng_hooks(q->m);
+    if (!validation_failed(&v) && h->conflict_field)
+        validation_add(&v, h->conflict_field, "uniqueness", h->conflict_message, NULL);
+    if (!validation_failed(&v))
+        validation_add(&v, "id", "uniqueness", "already exists", NULL);
     res_validation_finish(&v, q->m->name, q->res);
 }
 
 /* Names the foreign keys given, when one of them points nowhere. */
 static void bad_reference(mreq *q, const json_t *values)
 {
-    res_validation v;
-    res_validation_init(&v);
+    validation v;
+    validation_init(&v);
     for (size_t i = 0; i < q->m->nrels; i++) {
         const model_rel *rel = &q->m->rels[i];
         json_t *val = values ? json_object_get(values, rel->foreign_key) : NULL;
         if (rel->type == REL_BELONGS_TO && val && !json_is_null(val))
-            res_validation_add(&v, rel->foreign_key, "reference", "names no existing row", val);
+            validation_add(&v, rel->foreign_key, "reference", "names no existing row", val);
     }
-    if (!res_validation_failed(&v))
-        res_validation_add(&v, "id", "reference", "names no existing row", NULL);
+    if (!validation_failed(&v))
+        validation_add(&v, "id", "reference", "names no existing row", NULL);
     res_validation_finish(&v, q->m->name, q->res);
 }
 
-void eng_store_failed(mreq *q, int store_error, const json_t *values)
+void eng_reply_store_error(mreq *q, store_err store_error, const json_t *values)
 {
     if (store_error == STORE_BAD_REFERENCE)
         bad_reference(q, values);
     else if (store_error == STORE_CONFLICT)
         unique_conflict(q, values);
     else if (store_error == STORE_NOT_FOUND)
-        res_error(q->res, 404, "MODEL_NOT_FOUND", "Unknown \"%s\" id \"%.64s\".", q->m->name,
-                  q->id ? q->id : "");
+        eng_reply_not_found(q);
     else
-        api_store_failure(q->res, store_error);
+        api_reply_store_error(q->res, store_error);
 }
 
 static void append_row(json_t *row, void *ctx)
@@ -310,7 +322,7 @@ static void keep_requested(json_t *rows, const filter *f)
     }
 }
 
-void eng_find_and_answer(mreq *q, filter *f, bool one)
+void eng_reply_find(mreq *q, filter *f, bool one)
 {
     if (one)
         f->limit = 1;
@@ -318,10 +330,10 @@ void eng_find_and_answer(mreq *q, filter *f, bool one)
     store_err e = store_rows_find(store_of(q), q->m, f, append_row, rows);
     if (e != STORE_OK) {
         json_decref(rows);
-        eng_store_failed(q, e, NULL);
+        eng_reply_store_error(q, e, NULL);
         return;
     }
-    if (!eng_include(q, f, rows)) {
+    if (!eng_include_or_reply(q, f, rows)) {
         json_decref(rows);
         return;
     }
@@ -334,8 +346,7 @@ void eng_find_and_answer(mreq *q, filter *f, bool one)
     if (first)
         res_json(q->res, 200, json_incref(first));
     else
-        res_error(q->res, 404, "MODEL_NOT_FOUND", "Unknown \"%s\" id \"%.64s\".", q->m->name,
-                  q->id ? q->id : "undefined");
+        api_reply_not_found(q->res, q->m->name, q->label ? q->label : q->id ? q->id : "undefined");
     json_decref(rows);
 }
 
@@ -352,7 +363,7 @@ static rowcache *cache_for(const mreq *q, const filter *f)
 {
     bool whole = f->where == NULL && f->norder == 0 && f->skip == 0 && f->fields == NULL &&
                  f->ninclude == 0;
-    return whole && q->m->kind == MODEL_DECLARED && q->id ? q->r->app->rows : NULL;
+    return whole && eng_hooks(q->m)->cached && q->id ? q->r->app->rows : NULL;
 }
 
 void eng_keep_answer(response *res, rowcache *rc, const model_def *m, const char *id, rowcache_ticket t)
@@ -375,11 +386,15 @@ void eng_keep_answer(response *res, rowcache *rc, const model_def *m, const char
  * While deciding, the cache may tell the row's owner whatever the filter
  * turns out to be; it answers the row only when the filter asks for it whole.
  */
-void eng_find_by_id(mreq *q)
+void eng_reply_find_by_id(mreq *q, bool with_filter)
 {
-    q->rows = q->m->kind == MODEL_DECLARED && q->id ? q->r->app->rows : NULL;
+    q->rows = eng_hooks(q->m)->cached && q->id ? q->r->app->rows : NULL;
     filter f;
-    if (!eng_allowed(q, "findById") || !eng_filter(q, &f))
+    if (!eng_allow_or_reply(q, "findById"))
+        return;
+    if (!with_filter)
+        filter_init(&f);
+    else if (!eng_filter_or_reply(q, &f))
         return;
     rowcache *rc = cache_for(q, &f);
     if (rc && (q->from_cache || (q->from_cache = rowcache_get(rc, q->m, q->id, &q->cached)))) {
@@ -389,10 +404,10 @@ void eng_find_by_id(mreq *q)
         return;
     }
     rowcache_ticket t = rowcache_ticket_for(rc, q->m, q->id); /* before the read */
-    fnode *id = eng_id_where(q);
+    fnode *id = eng_id_where_or_reply(q);
     if (id != NULL) {
         f.where = filter_and(f.where, id);
-        eng_find_and_answer(q, &f, true);
+        eng_reply_find(q, &f, true);
         eng_keep_answer(q->res, rc, q->m, q->id, t);
     }
     filter_free(&f);
@@ -405,7 +420,7 @@ void eng_find_by_id(mreq *q)
  * one can plant rows in another user's owner-only space. A null owner key
  * names no one.
  */
-static bool owner_allowed(mreq *q, const json_t *values, const json_t *keep)
+static bool owner_allowed_or_reply(mreq *q, const json_t *values, const json_t *keep)
 {
     const model_prop *fk = q->m->owner_fk;
     const json_t *v = fk ? json_object_get(values, fk->name) : NULL;
@@ -422,30 +437,24 @@ static bool owner_allowed(mreq *q, const json_t *values, const json_t *keep)
     return false;
 }
 
-bool eng_owner_allowed(mreq *q, const json_t *values)
+bool eng_owner_allowed_or_reply(mreq *q, const json_t *values)
 {
     const model_prop *fk = q->m->owner_fk;
     const json_t *v = fk ? json_object_get(values, fk->name) : NULL;
     if (v == NULL || json_is_null(v) || q->id == NULL)
-        return owner_allowed(q, values, NULL);
+        return owner_allowed_or_reply(q, values, NULL);
     /* a change by id may keep the row's present owner */
-    if (!q->instance_loaded) {
-        response scratch = {0};
-        response *real = q->res;
-        q->res = &scratch; /* a missing row: the update answers its 404 */
-        eng_load(q);
-        q->res = real;
-        json_decref(scratch.body);
-    }
-    return owner_allowed(q, values, q->instance ? json_object_get(q->instance, fk->name) : NULL);
+    if (!q->instance_loaded)
+        eng_fetch(q); /* a missing row: the update answers its 404 */
+    return owner_allowed_or_reply(q, values, q->instance ? json_object_get(q->instance, fk->name) : NULL);
 }
 
-void eng_insert(mreq *q, const json_t *body)
+void eng_reply_insert(mreq *q, const json_t *body)
 {
-    json_t *values = eng_validate(q, body, BODY_CREATE);
+    json_t *values = eng_validate_or_reply(q, body, BODY_CREATE);
     if (values == NULL)
         return;
-    if (!owner_allowed(q, values, NULL)) {
+    if (!owner_allowed_or_reply(q, values, NULL)) {
         json_decref(values);
         return;
     }
@@ -456,16 +465,28 @@ void eng_insert(mreq *q, const json_t *body)
         eng_after_write(q, WROTE_NEW_ROW);
         res_json(q->res, 200, row);
     } else {
-        eng_store_failed(q, e, values);
+        eng_reply_store_error(q, e, values);
     }
     json_decref(values);
 }
 
+void eng_reply_delete(mreq *q, const fnode *where)
+{
+    int64_t n = 0;
+    store_err e = store_rows_delete(store_of(q), q->m, where, &n);
+    if (e == STORE_OK) {
+        eng_after_write(q, WROTE_THIS_ROW);
+        res_json(q->res, 200, json_pack("{s:I}", "count", (json_int_t)n));
+    } else {
+        eng_reply_store_error(q, e, NULL);
+    }
+}
+
 void eng_after_write(mreq *q, eng_wrote what)
 {
-    model_kind k = q->m->kind;
-    if (k == MODEL_ACL || k == MODEL_ROLE || k == MODEL_ROLE_MAPPING)
-        acl_invalidate(q->r->app->acl);
+    const model_hooks *h = eng_hooks(q->m);
+    if (h->after_write)
+        h->after_write(q, what);
     if (what == WROTE_ROWS)
         rowcache_forget(q->r->app->rows, q->m, NULL);
     else if (what == WROTE_THIS_ROW)
@@ -484,12 +505,12 @@ void eng_default_owner(mreq *q, json_t *values)
 }
 
 
-static void check_prop(const model_prop *p, const json_t *v, body_mode mode, json_t *out, res_validation *val)
+static void check_prop(const model_prop *p, const json_t *v, body_mode mode, json_t *out, validation *val)
 {
     char err[160];
     if (v == NULL || json_is_null(v)) {
         if (p->required && (mode != BODY_PATCH || v != NULL))
-            res_validation_add(val, p->name, "presence", "can't be blank", NULL);
+            validation_add(val, p->name, "presence", "can't be blank", NULL);
         else if (mode == BODY_CREATE && v == NULL && p->def)
             json_object_set(out, p->name, p->def);
         else if (mode != BODY_CREATE || v != NULL)
@@ -498,38 +519,9 @@ static void check_prop(const model_prop *p, const json_t *v, body_mode mode, jso
     }
     json_t *c = model_coerce(p, v, err, sizeof err);
     if (c == NULL)
-        res_validation_add(val, p->name, "type", err, NULL);
+        validation_add(val, p->name, "type", err, NULL);
     else
         json_object_set_new(out, p->name, c);
-}
-
-static bool one_of(const json_t *v, const char *const *allowed)
-{
-    if (!json_is_string(v))
-        return false;
-    for (; *allowed; allowed++)
-        if (strcmp(json_string_value(v), *allowed) == 0)
-            return true;
-    return false;
-}
-
-/* The ACL and RoleMapping models hold words with a fixed meaning. */
-static void check_words(const model_def *m, const json_t *out, res_validation *val)
-{
-    static const char *const ACCESS[] = {"READ", "WRITE", "EXECUTE", "*", NULL};
-    static const char *const PTYPE[] = {"USER", "APP", "ROLE", NULL};
-    static const char *const PERM[] = {"ALLOW", "DENY", NULL};
-    static const struct { model_kind kind; const char *prop; const char *const *words; } RULES[] = {
-        {MODEL_ACL, "accessType", ACCESS},
-        {MODEL_ACL, "principalType", PTYPE},
-        {MODEL_ACL, "permission", PERM},
-        {MODEL_ROLE_MAPPING, "principalType", PTYPE},
-    };
-    for (size_t i = 0; i < sizeof RULES / sizeof RULES[0]; i++) {
-        const json_t *v = json_object_get(out, RULES[i].prop);
-        if (m->kind == RULES[i].kind && v && !json_is_null(v) && !one_of(v, RULES[i].words))
-            res_validation_add(val, RULES[i].prop, "inclusion", "is not one of the allowed values", (json_t *)v);
-    }
 }
 
 /* A body's id (ignored on create, the row to write on upsert) given as a
@@ -544,29 +536,29 @@ static bool body_id_bad(const mreq *q, const json_t *body)
 
 static const char BAD_ID[] = "must be an integer of at most 9007199254740991 in magnitude";
 
-bool eng_body_id_ok(mreq *q, const json_t *body)
+bool eng_body_id_or_reply(mreq *q, const json_t *body)
 {
     if (!body_id_bad(q, body))
         return true;
-    res_validation val;
-    res_validation_init(&val);
-    res_validation_add(&val, "id", "type", BAD_ID, NULL);
+    validation val;
+    validation_init(&val);
+    validation_add(&val, "id", "type", BAD_ID, NULL);
     res_validation_finish(&val, q->m->name, q->res);
     return false;
 }
 
-json_t *eng_validate(mreq *q, const json_t *body, body_mode mode)
+json_t *eng_validate_or_reply(mreq *q, const json_t *body, body_mode mode)
 {
     const model_def *m = q->m;
     json_t *out = json_object();
-    res_validation val;
-    res_validation_init(&val);
+    validation val;
+    validation_init(&val);
     const char *key;
     json_t *v;
     json_object_foreach((json_t *)body, key, v) {
         const model_prop *p = model_prop_named(m, key);
         if (p == NULL || p->hidden)
-            res_validation_add(&val, key, "unknown-property", "is not defined in the model", NULL);
+            validation_add(&val, key, "unknown-property", "is not defined in the model", NULL);
     }
     for (size_t i = 0; i < m->nprops; i++) {
         const model_prop *p = &m->props[i];
@@ -577,14 +569,15 @@ json_t *eng_validate(mreq *q, const json_t *body, body_mode mode)
             continue;
         check_prop(p, v, mode, out, &val);
     }
-    check_words(m, out, &val);
+    if (eng_hooks(m)->validate)
+        eng_hooks(m)->validate(out, &val);
     if (body_id_bad(q, body))
-        res_validation_add(&val, "id", "type", BAD_ID, NULL);
-    if (res_validation_failed(&val)) {
+        validation_add(&val, "id", "type", BAD_ID, NULL);
+    if (validation_failed(&val)) {
         res_validation_finish(&val, m->name, q->res);
         json_decref(out);
         return NULL;
     }
-    res_validation_free(&val);
+    validation_free(&val);
     return out;
 }

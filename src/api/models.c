@@ -20,23 +20,20 @@
 static store_t *store_of(const mreq *q) { return q->r->app->store; }
 
 /* Built-in models whose writes mean more than a row change refuse the
- * generic ones they cannot honour (a password, a token's secret). */
-static bool refuse_special_write(mreq *q)
+ * generic ones they cannot honour (a password, a token's secret): false
+ * with the 405 answered. */
+static bool generic_write_or_reply(mreq *q)
 {
-    if (q->m->kind == MODEL_ACCESS_TOKEN)
-        return tokapi_refuse_update(q);
-    if (q->m->kind == MODEL_USER) {
-        res_error(q->res, 405, "METHOD_NOT_ALLOWED",
-                  "users are created with POST /api/users and changed with PATCH /api/users/{id}");
-        return true;
-    }
-    return false;
+    const char *why = eng_hooks(q->m)->refuse_write;
+    if (why)
+        res_error(q->res, 405, "METHOD_NOT_ALLOWED", "%s", why);
+    return why == NULL;
 }
 
 /* The stored row for a new or changed id, answered as JSON. */
 static void answer_row(mreq *q, int status)
 {
-    if (eng_load(q)) {
+    if (eng_load_or_reply(q)) {
         res_json(q->res, status, q->instance);
         q->instance = NULL;
         q->instance_loaded = false;
@@ -52,8 +49,8 @@ static void find_rows(request *r, const char *const *args, response *res, const 
 {
     mreq q;
     filter f;
-    if (eng_begin(&q, r, res, args[0], NULL) && eng_allowed(&q, method) && eng_filter(&q, &f)) {
-        eng_find_and_answer(&q, &f, one);
+    if (eng_begin_or_reply(&q, r, res, args[0], NULL) && eng_allow_or_reply(&q, method) && eng_filter_or_reply(&q, &f)) {
+        eng_reply_find(&q, &f, one);
         filter_free(&f);
     }
     eng_end(&q);
@@ -73,13 +70,13 @@ void api_model_count(request *r, const char *const *args, response *res)
 {
     mreq q;
     fnode *where;
-    if (eng_begin(&q, r, res, args[0], NULL) && eng_allowed(&q, "count") && eng_where(&q, &where)) {
+    if (eng_begin_or_reply(&q, r, res, args[0], NULL) && eng_allow_or_reply(&q, "count") && eng_where_or_reply(&q, &where)) {
         int64_t n = 0;
         store_err e = store_rows_count(store_of(&q), q.m, where, &n);
         if (e == STORE_OK)
             res_json(res, 200, json_pack("{s:I}", "count", (json_int_t)n));
         else
-            eng_store_failed(&q, e, NULL);
+            eng_reply_store_error(&q, e, NULL);
         fnode_free(where);
     }
     eng_end(&q);
@@ -89,14 +86,15 @@ void api_model_count(request *r, const char *const *args, response *res)
 void api_model_create(request *r, const char *const *args, response *res)
 {
     mreq q;
-    if (!eng_begin(&q, r, res, args[0], NULL))
+    if (!eng_begin_or_reply(&q, r, res, args[0], NULL))
         return;
-    json_t *body = eng_body(&q);
-    if (body && eng_allowed_create(&q, "create", body)) {
-        if (q.m->kind == MODEL_ACCESS_TOKEN)
-            tokapi_create(&q);
-        else if (!refuse_special_write(&q))
-            eng_insert(&q, body);
+    json_t *body = eng_body_or_reply(&q);
+    if (body && eng_allow_create_or_reply(&q, "create", body)) {
+        const model_hooks *h = eng_hooks(q.m);
+        if (h->create)
+            h->create(&q, body);
+        else if (generic_write_or_reply(&q))
+            eng_reply_insert(&q, body);
     }
     json_decref(body);
     eng_end(&q);
@@ -105,10 +103,10 @@ void api_model_create(request *r, const char *const *args, response *res)
 /* Writes body over the row q->id names: all properties (replace) or those given. */
 static void update_one(mreq *q, const json_t *body, body_mode mode)
 {
-    json_t *values = eng_validate(q, body, mode);
+    json_t *values = eng_validate_or_reply(q, body, mode);
     if (values == NULL)
         return;
-    if (!eng_owner_allowed(q, values)) {
+    if (!eng_owner_allowed_or_reply(q, values)) {
         json_decref(values);
         return;
     }
@@ -117,7 +115,7 @@ static void update_one(mreq *q, const json_t *body, body_mode mode)
     const model_prop *fk = q->m->owner_fk;
     if (mode == BODY_REPLACE && fk && json_object_get(body, fk->name) == NULL)
         json_object_del(values, fk->name);
-    fnode *where = eng_id_where(q);
+    fnode *where = eng_id_where_or_reply(q);
     int64_t n = 0;
     store_err e = where ? store_rows_update(store_of(q), q->m, where, values, &n) : STORE_NOT_FOUND;
     fnode_free(where);
@@ -127,7 +125,7 @@ static void update_one(mreq *q, const json_t *body, body_mode mode)
         eng_after_write(q, WROTE_THIS_ROW);
         answer_row(q, 200);
     } else {
-        eng_store_failed(q, e, values);
+        eng_reply_store_error(q, e, values);
     }
     json_decref(values);
 }
@@ -140,44 +138,36 @@ void api_model_upsert(request *r, const char *const *args, response *res)
 {
     bool put = strcmp(r->method, "PUT") == 0;
     mreq q;
-    if (!eng_begin(&q, r, res, args[0], NULL))
+    if (!eng_begin_or_reply(&q, r, res, args[0], NULL))
         return;
     const char *method = put ? "replaceOrCreate" : "patchOrCreate";
-    json_t *body = eng_body(&q);
+    json_t *body = eng_body_or_reply(&q);
     if (body == NULL)
         goto out;
-    if (q.m->kind == MODEL_USER || q.m->kind == MODEL_ACCESS_TOKEN) {
-        if (eng_allowed(&q, method))
-            refuse_special_write(&q);
+    if (eng_hooks(q.m)->refuse_write) {
+        if (eng_allow_or_reply(&q, method))
+            generic_write_or_reply(&q);
         goto out;
     }
     json_t *id = json_object_get(body, "id");
     char idtext[64] = "";
     long long idnum;
-    if (!eng_body_id_ok(&q, body))
+    if (!eng_body_id_or_reply(&q, body))
         goto out;
     if (model_key_value(id, &idnum))
         snprintf(idtext, sizeof idtext, "%lld", idnum);
     else if (json_is_string(id))
         snprintf(idtext, sizeof idtext, "%s", json_string_value(id));
     q.id = idtext[0] ? idtext : NULL;
-    response probe = {0};
-    bool exists = false;
-    if (q.id) {
-        response *real = q.res;
-        q.res = &probe;
-        exists = eng_load(&q);
-        q.res = real;
-        json_decref(probe.body);
-    }
+    bool exists = q.id && eng_fetch(&q) == STORE_OK;
     json_t *rest = json_deep_copy(body);
     json_object_del(rest, "id");
     if (exists) {
-        if (eng_allowed(&q, method))
+        if (eng_allow_or_reply(&q, method))
             update_one(&q, rest, put ? BODY_REPLACE : BODY_PATCH);
-    } else if (eng_allowed_create(&q, method, rest)) {
+    } else if (eng_allow_create_or_reply(&q, method, rest)) {
         q.id = NULL;
-        eng_insert(&q, rest);
+        eng_reply_insert(&q, rest);
     }
     json_decref(rest);
 out:
@@ -189,12 +179,12 @@ void api_model_update_all(request *r, const char *const *args, response *res)
 {
     mreq q;
     fnode *where = NULL;
-    if (!eng_begin(&q, r, res, args[0], NULL) || !eng_allowed(&q, "updateAll") || !eng_where(&q, &where))
+    if (!eng_begin_or_reply(&q, r, res, args[0], NULL) || !eng_allow_or_reply(&q, "updateAll") || !eng_where_or_reply(&q, &where))
         goto out;
-    json_t *body = eng_body(&q);
-    if (body && !refuse_special_write(&q)) {
-        json_t *values = eng_validate(&q, body, BODY_PATCH);
-        if (values && !eng_owner_allowed(&q, values)) {
+    json_t *body = eng_body_or_reply(&q);
+    if (body && generic_write_or_reply(&q)) {
+        json_t *values = eng_validate_or_reply(&q, body, BODY_PATCH);
+        if (values && !eng_owner_allowed_or_reply(&q, values)) {
             json_decref(values);
             values = NULL;
         }
@@ -204,7 +194,7 @@ void api_model_update_all(request *r, const char *const *args, response *res)
             eng_after_write(&q, WROTE_ROWS);
             res_json(res, 200, json_pack("{s:I}", "count", (json_int_t)n));
         } else if (values) {
-            eng_store_failed(&q, e, values);
+            eng_reply_store_error(&q, e, values);
         }
         json_decref(values);
     }
@@ -219,21 +209,21 @@ out:
 void api_model_find_by_id(request *r, const char *const *args, response *res)
 {
     mreq q;
-    if (eng_begin(&q, r, res, args[0], args[1]))
-        eng_find_by_id(&q);
+    if (eng_begin_or_reply(&q, r, res, args[0], args[1]))
+        eng_reply_find_by_id(&q, true);
     eng_end(&q);
 }
 
-static bool instance_exists(mreq *q, bool *exists)
+static bool instance_exists_or_reply(mreq *q, bool *exists)
 {
-    if (!eng_allowed(q, "exists"))
+    if (!eng_allow_or_reply(q, "exists"))
         return false;
     fnode *where = filter_id_equals(q->m, q->id);
     int64_t n = 0;
     store_err e = where ? store_rows_count(store_of(q), q->m, where, &n) : STORE_OK;
     fnode_free(where);
     if (e != STORE_OK) {
-        eng_store_failed(q, e, NULL);
+        eng_reply_store_error(q, e, NULL);
         return false;
     }
     *exists = n > 0;
@@ -244,7 +234,7 @@ void api_model_exists(request *r, const char *const *args, response *res)
 {
     mreq q;
     bool exists;
-    if (eng_begin(&q, r, res, args[0], args[1]) && instance_exists(&q, &exists))
+    if (eng_begin_or_reply(&q, r, res, args[0], args[1]) && instance_exists_or_reply(&q, &exists))
         res_json(res, 200, json_pack("{s:b}", "exists", exists));
     eng_end(&q);
 }
@@ -254,11 +244,11 @@ void api_model_head(request *r, const char *const *args, response *res)
 {
     mreq q;
     bool exists;
-    if (eng_begin(&q, r, res, args[0], args[1]) && instance_exists(&q, &exists)) {
+    if (eng_begin_or_reply(&q, r, res, args[0], args[1]) && instance_exists_or_reply(&q, &exists)) {
         if (exists)
             res_json(res, 200, json_pack("{s:b}", "exists", true));
         else
-            res_error(res, 404, "MODEL_NOT_FOUND", "Unknown \"%s\" id \"%.64s\".", q.m->name, q.id);
+            eng_reply_not_found(&q);
     }
     eng_end(&q);
 }
@@ -267,10 +257,10 @@ static void write_instance(request *r, const char *const *args, response *res, c
                            body_mode mode)
 {
     mreq q;
-    if (!eng_begin(&q, r, res, args[0], args[1]))
+    if (!eng_begin_or_reply(&q, r, res, args[0], args[1]))
         return;
-    json_t *body = eng_body(&q);
-    if (body && eng_allowed(&q, method) && !refuse_special_write(&q) && eng_body_id_ok(&q, body)) {
+    json_t *body = eng_body_or_reply(&q);
+    if (body && eng_allow_or_reply(&q, method) && generic_write_or_reply(&q) && eng_body_id_or_reply(&q, body)) {
         json_object_del(body, "id");
         update_one(&q, body, mode);
     }
@@ -291,25 +281,16 @@ void api_model_patch(request *r, const char *const *args, response *res)
 void api_model_delete(request *r, const char *const *args, response *res)
 {
     mreq q;
-    if (!eng_begin(&q, r, res, args[0], args[1]) || !eng_allowed(&q, "deleteById"))
+    if (!eng_begin_or_reply(&q, r, res, args[0], args[1]) || !eng_allow_or_reply(&q, "deleteById"))
         goto out;
-    fnode *where = eng_id_where(&q);
+    fnode *where = eng_id_where_or_reply(&q);
     if (where == NULL)
         goto out;
-    int64_t n = 0;
-    if (q.m->kind == MODEL_ACCESS_TOKEN) {
-        tokapi_delete(&q, where);
-    } else {
-        if (q.m->kind == MODEL_USER && q.r->who.user_id != 0)
-            sess_revoke_user(r->app->sessions, strtoll(q.id, NULL, 10), NULL);
-        store_err e = store_rows_delete(store_of(&q), q.m, where, &n);
-        if (e == STORE_OK) {
-            eng_after_write(&q, WROTE_THIS_ROW);
-            res_json(res, 200, json_pack("{s:I}", "count", (json_int_t)n));
-        } else {
-            eng_store_failed(&q, e, NULL);
-        }
-    }
+    const model_hooks *h = eng_hooks(q.m);
+    if (h->delete)
+        h->delete(&q, where);
+    else
+        eng_reply_delete(&q, where);
     fnode_free(where);
 out:
     eng_end(&q);

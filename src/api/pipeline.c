@@ -11,37 +11,42 @@
 #include "core/app.h"
 
 static const route ROUTES[] = {
-    {"GET",    "/healthz",                       api_health},
-    {"HEAD",   "/healthz",                       api_health},
-    {"GET",    "/api/{}/count",                  api_model_count},
-    {"GET",    "/api/{}/findOne",                api_model_find_one},
-    {"POST",   "/api/users",                     api_user_create},
-    {"POST",   "/api/users/login",               api_user_login},
-    {"POST",   "/api/users/logout",              api_user_logout},
-    {"POST",   "/api/users/change-password",     api_user_change_password},
-    {"GET",    "/api/users/{}",                  api_user_get},
-    {"PATCH",  "/api/users/{}",                  api_user_patch},
-    {"GET",    "/api/users/{}/accessTokens",     api_user_tokens_list},
-    {"DELETE", "/api/users/{}/accessTokens",     api_user_tokens_delete_all},
-    {"DELETE", "/api/users/{}/accessTokens/{}",  api_user_tokens_delete_one},
+    {"GET",    "/healthz",                       api_health, false},
+    {"HEAD",   "/healthz",                       api_health, false},
+    {"GET",    "/api/{}/count",                  api_model_count, false},
+    {"GET",    "/api/{}/findOne",                api_model_find_one, false},
+    {"POST",   "/api/users",                     api_user_create, true},
+    {"POST",   "/api/users/login",               api_user_login, true},
+    {"POST",   "/api/users/logout",              api_user_logout, false},
+    {"POST",   "/api/users/change-password",     api_user_change_password, true},
+    {"GET",    "/api/users/{}",                  api_user_get, false},
+    {"PATCH",  "/api/users/{}",                  api_user_patch, true},
+    {"GET",    "/api/users/{}/accessTokens",     api_user_tokens_list, false},
+    {"DELETE", "/api/users/{}/accessTokens",     api_user_tokens_delete_all, false},
+    {"DELETE", "/api/users/{}/accessTokens/{}",  api_user_tokens_delete_one, false},
     /* every model, built-in or declared: LoopBack's PersistedModel routes */
-    {"POST",   "/api/{}/update",                 api_model_update_all},
-    {"GET",    "/api/{}",                        api_model_find},
-    {"POST",   "/api/{}",                        api_model_create},
-    {"PUT",    "/api/{}",                        api_model_upsert},
-    {"PATCH",  "/api/{}",                        api_model_upsert},
-    {"GET",    "/api/{}/{}/exists",              api_model_exists},
-    {"GET",    "/api/{}/{}",                     api_model_find_by_id},
-    {"HEAD",   "/api/{}/{}",                     api_model_head},
-    {"PUT",    "/api/{}/{}",                     api_model_replace},
-    {"PATCH",  "/api/{}/{}",                     api_model_patch},
-    {"DELETE", "/api/{}/{}",                     api_model_delete},
-    {"GET",    "/api/{}/{}/{}/count",            api_rel_count},
-    {"GET",    "/api/{}/{}/{}",                  api_rel_get},
-    {"POST",   "/api/{}/{}/{}",                  api_rel_create},
-    {"DELETE", "/api/{}/{}/{}",                  api_rel_delete},
-    {NULL, NULL, NULL},
+    {"POST",   "/api/{}/update",                 api_model_update_all, false},
+    {"GET",    "/api/{}",                        api_model_find, false},
+    {"POST",   "/api/{}",                        api_model_create, false},
+    {"PUT",    "/api/{}",                        api_model_upsert, false},
+    {"PATCH",  "/api/{}",                        api_model_upsert, false},
+    {"GET",    "/api/{}/{}/exists",              api_model_exists, false},
+    {"GET",    "/api/{}/{}",                     api_model_find_by_id, false},
+    {"HEAD",   "/api/{}/{}",                     api_model_head, false},
+    {"PUT",    "/api/{}/{}",                     api_model_replace, false},
+    {"PATCH",  "/api/{}/{}",                     api_model_patch, false},
+    {"DELETE", "/api/{}/{}",                     api_model_delete, false},
+    {"GET",    "/api/{}/{}/{}/count",            api_rel_count, false},
+    {"GET",    "/api/{}/{}/{}",                  api_rel_get, false},
+    {"POST",   "/api/{}/{}/{}",                  api_rel_create, false},
+    {"DELETE", "/api/{}/{}/{}",                  api_rel_delete, false},
+    {NULL, NULL, NULL, false},
 };
+
+const route *api_routes(void)
+{
+    return ROUTES;
+}
 
 /* Drops the enabled token parameters, so no handler or log ever sees them. */
 static void strip_token_params(request *r, const cfg_sources *on)
@@ -130,7 +135,7 @@ static bool csrf_allows(const request *r)
  * check out is an error, never a silent fall back to anonymous: a client
  * whose session ended must learn it.
  */
-static bool authenticate(request *r, response *res)
+static bool authenticate_or_reply(request *r, response *res)
 {
     const app *a = r->app;
     const cfg_sources *on = &a->cfg->auth.sources;
@@ -156,7 +161,7 @@ static bool authenticate(request *r, response *res)
     case SESS_OK:
         return true;
     case SESS_UNAVAILABLE:
-        res_error(res, 503, "DATABASE_UNAVAILABLE", "the database is not reachable; try again");
+        api_reply_store_error(res, STORE_UNAVAILABLE);
         return false;
     case SESS_INVALID:
         break;
@@ -166,31 +171,16 @@ static bool authenticate(request *r, response *res)
     return false;
 }
 
-/* Every write to /api/users... may hash a password: register, login,
- * change-password, PATCH of a password. Reads and token checks never do. */
+/* The routes marked slow may hash a password: register, login,
+ * change-password, PATCH of an account. Reads and token checks never do. */
 bool api_is_slow(const char *method, const char *path)
 {
-    if (strcmp(method, "POST") != 0 && strcmp(method, "PATCH") != 0)
-        return false;
-    while (*path == '/')
-        path++;
-    return strncasecmp(path, "api/users", 9) == 0 && (path[9] == '\0' || path[9] == '/');
+    const route *rt = route_find(ROUTES, method, path);
+    return rt != NULL && rt->slow;
 }
 
 void api_handle(request *r, response *res)
 {
-    if (authenticate(r, res))
+    if (authenticate_or_reply(r, res))
         route_dispatch(ROUTES, r, res);
-}
-
-void api_store_failure(response *res, int store_error)
-{
-    if (store_error == STORE_UNAVAILABLE)
-        res_error(res, 503, "DATABASE_UNAVAILABLE", "the database is not reachable; try again");
-    else if (store_error == STORE_TIMEOUT)
-        res_error(res, 503, "QUERY_TIMEOUT", "the query took too long; narrow it down");
-    else if (store_error == STORE_BAD_PATTERN)
-        res_error(res, 400, "INVALID_FILTER", "this database cannot run the regular expression");
-    else
-        res_error(res, 500, "INTERNAL_ERROR", "%s", store_strerror((store_err)store_error));
 }

@@ -116,7 +116,7 @@ static store_err fetch_chunk(mreq *q, const model_def *target, const char *key, 
  * FILTER_MAX_LIST values, and a page of parents may name more (a find may
  * return up to FILTER_MAX_LIMIT rows), so the lookup runs in chunks.
  */
-static bool fetch_related(mreq *q, const model_def *target, const char *key, json_t *vals, json_t **out)
+static bool fetch_related_or_reply(mreq *q, const model_def *target, const char *key, json_t *vals, json_t **out)
 {
     *out = json_array();
     size_t total = json_array_size(vals);
@@ -126,7 +126,7 @@ static bool fetch_related(mreq *q, const model_def *target, const char *key, jso
         e = fetch_chunk(q, target, key, vals, from, n, *out);
     }
     if (e != STORE_OK)
-        api_store_failure(q->res, e);
+        api_reply_store_error(q->res, e);
     return e == STORE_OK;
 }
 
@@ -174,24 +174,24 @@ static bool attach(json_t *rows, const model_rel *rel, json_t *related)
     return true;
 }
 
-bool eng_include(mreq *q, const filter *f, json_t *rows)
+bool eng_include_or_reply(mreq *q, const filter *f, json_t *rows)
 {
     for (int i = 0; i < f->ninclude; i++) {
         const model_rel *rel = f->include[i].rel;
         mreq t = {.r = q->r, .res = q->res, .m = rel->target};
-        if (!eng_allowed(&t, "find"))
+        if (!eng_allow_or_reply(&t, "find"))
             return false;
-        if (rel->target->kind == MODEL_ACCESS_TOKEN)
-            sess_settle(q->r->app->sessions);
+        if (eng_hooks(rel->target)->before_read)
+            eng_hooks(rel->target)->before_read(q->r);
         bool belongs = rel->type == REL_BELONGS_TO;
         json_t *vals = values_of(rows, belongs ? rel->foreign_key : "id");
         json_t *related = NULL;
-        bool ok = vals && fetch_related(q, rel->target, belongs ? rel->target->id->name : rel->foreign_key,
+        bool ok = vals && fetch_related_or_reply(q, rel->target, belongs ? rel->target->id->name : rel->foreign_key,
                                         vals, &related);
         if (ok && !(ok = attach(rows, rel, related)))
-            api_store_failure(q->res, STORE_ERROR);
+            api_reply_store_error(q->res, STORE_ERROR);
         else if (!vals)
-            api_store_failure(q->res, STORE_ERROR);
+            api_reply_store_error(q->res, STORE_ERROR);
         json_decref(vals);
         json_decref(related);
         if (!ok)
@@ -203,23 +203,23 @@ bool eng_include(mreq *q, const filter *f, json_t *rows)
 /* ---- relation routes ---------------------------------------------------- */
 
 /* Model, relation and parent instance of /M/{id}/REL, after the ACL check. */
-static const model_rel *begin_relation(mreq *q, request *r, response *res, const char *const *args,
+static const model_rel *begin_relation_or_reply(mreq *q, request *r, response *res, const char *const *args,
                                        const char *verb)
 {
-    if (!eng_begin(q, r, res, args[0], args[1]))
+    if (!eng_begin_or_reply(q, r, res, args[0], args[1]))
         return NULL;
     const model_rel *rel = model_rel_named(q->m, args[2]);
     if (rel == NULL) {
-        res_error(res, 404, "NOT_FOUND", "There is no method to handle %s %s", r->method, r->path);
+        route_reply_no_method(r, res);
         return NULL;
     }
     char method[160];
     snprintf(method, sizeof method, "__%s__%s", verb, rel->name);
-    if (rel->target->kind == MODEL_ACCESS_TOKEN)
-        sess_settle(r->app->sessions);
-    if (!eng_allowed(q, method))
+    if (eng_hooks(rel->target)->before_read)
+        eng_hooks(rel->target)->before_read(r);
+    if (!eng_allow_or_reply(q, method))
         return NULL;
-    if (q->instance == NULL && !eng_load(q))
+    if (q->instance == NULL && !eng_load_or_reply(q))
         return NULL;
     return rel;
 }
@@ -231,9 +231,9 @@ static fnode *children_of(const mreq *q, const model_rel *rel)
     return where_of(rel->target, json_pack("{s:O}", rel->foreign_key, id));
 }
 
-static bool writable_target(mreq *q, const model_rel *rel)
+static bool writable_target_or_reply(mreq *q, const model_rel *rel)
 {
-    if (rel->type == REL_HAS_MANY && rel->target->kind == MODEL_DECLARED)
+    if (rel->type == REL_HAS_MANY && eng_hooks(rel->target)->relation_writes)
         return true;
     res_error(q->res, 405, "METHOD_NOT_ALLOWED", "relation %s cannot be written through this route", rel->name);
     return false;
@@ -242,7 +242,7 @@ static bool writable_target(mreq *q, const model_rel *rel)
 void api_rel_get(request *r, const char *const *args, response *res)
 {
     mreq q;
-    const model_rel *rel = begin_relation(&q, r, res, args, "get");
+    const model_rel *rel = begin_relation_or_reply(&q, r, res, args, "get");
     if (rel && rel->type == REL_BELONGS_TO) {
         mreq t = {.r = r, .res = res, .m = rel->target};
         json_t *fk = json_object_get(q.instance, rel->foreign_key);
@@ -252,7 +252,7 @@ void api_rel_get(request *r, const char *const *args, response *res)
             snprintf(id, sizeof id, "%lld", key);
         t.id = id;
         /* the related row is read as the target model's findById would be */
-        if (eng_allowed(&t, "findById") && eng_load(&t)) {
+        if (eng_allow_or_reply(&t, "findById") && eng_load_or_reply(&t)) {
             res_json(res, 200, t.instance);
             t.instance = NULL;
         }
@@ -260,9 +260,9 @@ void api_rel_get(request *r, const char *const *args, response *res)
     } else if (rel) {
         mreq t = {.r = r, .res = res, .m = rel->target};
         filter f;
-        if (eng_filter(&t, &f)) {
+        if (eng_filter_or_reply(&t, &f)) {
             f.where = filter_and(f.where, children_of(&q, rel));
-            eng_find_and_answer(&t, &f, false);
+            eng_reply_find(&t, &f, false);
             filter_free(&f);
         }
     }
@@ -272,20 +272,20 @@ void api_rel_get(request *r, const char *const *args, response *res)
 void api_rel_count(request *r, const char *const *args, response *res)
 {
     mreq q;
-    const model_rel *rel = begin_relation(&q, r, res, args, "count");
+    const model_rel *rel = begin_relation_or_reply(&q, r, res, args, "count");
     if (rel && rel->type != REL_HAS_MANY) {
         res_error(res, 404, "NOT_FOUND", "relation %s is not a list", rel->name);
     } else if (rel) {
         mreq t = {.r = r, .res = res, .m = rel->target};
         fnode *where;
-        if (eng_where(&t, &where)) {
+        if (eng_where_or_reply(&t, &where)) {
             where = filter_and(where, children_of(&q, rel));
             int64_t n = 0;
             store_err e = store_rows_count(store_of(&q), rel->target, where, &n);
             if (e == STORE_OK)
                 res_json(res, 200, json_pack("{s:I}", "count", (json_int_t)n));
             else
-                api_store_failure(res, e);
+                api_reply_store_error(res, e);
             fnode_free(where);
         }
     }
@@ -295,13 +295,13 @@ void api_rel_count(request *r, const char *const *args, response *res)
 void api_rel_create(request *r, const char *const *args, response *res)
 {
     mreq q;
-    const model_rel *rel = begin_relation(&q, r, res, args, "create");
-    if (rel && writable_target(&q, rel)) {
+    const model_rel *rel = begin_relation_or_reply(&q, r, res, args, "create");
+    if (rel && writable_target_or_reply(&q, rel)) {
         mreq t = {.r = r, .res = res, .m = rel->target};
-        json_t *body = eng_body(&t);
+        json_t *body = eng_body_or_reply(&t);
         if (body) {
             json_object_set(body, rel->foreign_key, json_object_get(q.instance, "id"));
-            eng_insert(&t, body);
+            eng_reply_insert(&t, body);
         }
         json_decref(body);
     }
@@ -311,8 +311,8 @@ void api_rel_create(request *r, const char *const *args, response *res)
 void api_rel_delete(request *r, const char *const *args, response *res)
 {
     mreq q;
-    const model_rel *rel = begin_relation(&q, r, res, args, "delete");
-    if (rel && writable_target(&q, rel)) {
+    const model_rel *rel = begin_relation_or_reply(&q, r, res, args, "delete");
+    if (rel && writable_target_or_reply(&q, rel)) {
         fnode *where = children_of(&q, rel);
         int64_t n = 0;
         store_err e = store_rows_delete(store_of(&q), rel->target, where, &n);
@@ -322,7 +322,7 @@ void api_rel_delete(request *r, const char *const *args, response *res)
             res_no_content(res);
         }
         else
-            api_store_failure(res, e);
+            api_reply_store_error(res, e);
         fnode_free(where);
     }
     eng_end(&q);

@@ -16,15 +16,16 @@
 #include "api/access.h"
 #include "api/api.h"
 #include "api/engine.h"
+#include "api/tokens_api.h"
 #include "core/app.h"
 #include "core/isodate.h"
 
 /* A secret in the path names its token as well as the handle does. */
-bool tokapi_resolve_id(mreq *q)
+static void resolve_secret(mreq *q)
 {
     size_t len = strlen(q->id);
     if (tok_is_handle(q->id) || !tok_well_formed(q->id, len))
-        return true;
+        return;
     tok_hash h;
     tok_hash_of(q->id, len, &h);
     tok_record rec;
@@ -33,11 +34,10 @@ bool tokapi_resolve_id(mreq *q)
         snprintf(q->idbuf, sizeof q->idbuf, "%s", rec.handle);
         q->id = q->idbuf;
     }
-    return true;
 }
 
 /* The user a new token is for: the caller, or (admins only) another user. */
-static bool token_owner(mreq *q, const json_t *body, int64_t *user_id)
+static bool token_owner_or_reply(mreq *q, const json_t *body, int64_t *user_id)
 {
     const json_t *uid = json_object_get(body, "userId");
     *user_id = q->r->who.user_id;
@@ -55,23 +55,22 @@ static bool token_owner(mreq *q, const json_t *body, int64_t *user_id)
     return true;
 }
 
-bool tokapi_create(mreq *q)
+/* Tokens are minted for the caller only (admins: for anyone), through the
+ * session layer, the secret shown once. */
+static void mint(mreq *q, const json_t *body)
 {
     const app *a = q->r->app;
     if (q->r->who.user_id == 0) {
         res_error(q->res, 401, "AUTHORIZATION_REQUIRED", "Authorization Required");
-        return true;
+        return;
     }
-    json_t *body = eng_body(q);
-    if (body == NULL)
-        return true;
     int64_t user_id, ttl;
     char why[160];
-    if (!token_owner(q, body, &user_id))
-        goto out;
+    if (!token_owner_or_reply(q, body, &user_id))
+        return;
     if (sess_resolve_ttl(&a->cfg->auth, json_object_get(body, "ttl"), &ttl, why, sizeof why) != 0) {
         res_error(q->res, 422, "INVALID_TTL", "%s", why);
-        goto out;
+        return;
     }
     char secret[TOK_MAX_LEN + 1];
     tok_record rec;
@@ -86,11 +85,8 @@ bool tokapi_create(mreq *q)
     else if (e == STORE_NOT_FOUND)
         res_error(q->res, 422, "INVALID_USER_ID", "no user has id %lld", (long long)user_id);
     else
-        api_store_failure(q->res, e);
+        api_reply_store_error(q->res, e);
     sodium_memzero(secret, sizeof secret);
-out:
-    json_decref(body);
-    return true;
 }
 
 typedef struct doomed {
@@ -103,7 +99,7 @@ static void collect(json_t *row, void *ctx)
 }
 
 /* Deletes the tokens where names, each through the session layer. */
-bool tokapi_delete(mreq *q, const fnode *where)
+static void revoke_rows(mreq *q, const fnode *where)
 {
     const app *a = q->r->app;
     filter f;
@@ -131,8 +127,7 @@ bool tokapi_delete(mreq *q, const fnode *where)
     if (e == STORE_OK)
         res_json(q->res, 200, json_pack("{s:I}", "count", (json_int_t)n));
     else
-        api_store_failure(q->res, e);
-    return true;
+        api_reply_store_error(q->res, e);
 }
 
 /* The shape issue 2's clients know: the handle is named "handle". */
@@ -163,7 +158,7 @@ static void keep_live(json_t *row, void *ctx)
  * ?limit= and ?skip= (or ?offset=), beside the filter's own: a whole number
  * from 0 (limit: up to FILTER_MAX_LIMIT). False when answered (400).
  */
-static bool page_param(request *r, const char *key, int64_t max, int64_t *out, response *res)
+static bool page_param_or_reply(request *r, const char *key, int64_t max, int64_t *out, response *res)
 {
     const char *v = req_query(r, key);
     if (v == NULL)
@@ -179,11 +174,11 @@ static bool page_param(request *r, const char *key, int64_t max, int64_t *out, r
     return true;
 }
 
-static bool page_params(request *r, filter *f, response *res)
+static bool page_params_or_reply(request *r, filter *f, response *res)
 {
-    bool ok = page_param(r, "limit", FILTER_MAX_LIMIT, &f->limit, res) &&
-              page_param(r, "skip", INT64_MAX, &f->skip, res) &&
-              page_param(r, "offset", INT64_MAX, &f->skip, res);
+    bool ok = page_param_or_reply(r, "limit", FILTER_MAX_LIMIT, &f->limit, res) &&
+              page_param_or_reply(r, "skip", INT64_MAX, &f->skip, res) &&
+              page_param_or_reply(r, "offset", INT64_MAX, &f->skip, res);
     if (!ok)
         filter_free(f);
     return ok;
@@ -191,15 +186,16 @@ static bool page_params(request *r, filter *f, response *res)
 
 /* The user's live tokens, oldest first unless the filter orders them; a
  * page of them with limit and skip (in the filter or as parameters). */
-void tokapi_list_for_user(request *r, response *res, int64_t user_id)
+void tokapi_reply_user_tokens(request *r, response *res, int64_t user_id)
 {
     mreq t = {.r = r, .res = res, .m = models_by_name(r->app->models, "AccessToken")};
     filter f;
-    if (!eng_filter(&t, &f) || !page_params(r, &f, res))
+    if (!eng_filter_or_reply(&t, &f) || !page_params_or_reply(r, &f, res))
         return;
-    if (f.norder == 0) { /* oldest first, as the list always was */
+    if (f.norder == 0) { /* oldest first; tokens of one millisecond by handle, so pages never overlap */
         f.order[0] = (forder){model_prop_named(t.m, "created"), false};
-        f.norder = 1;
+        f.order[1] = (forder){model_prop_named(t.m, "id"), false};
+        f.norder = 2;
     }
     char err[128];
     fnode *mine = NULL;
@@ -216,13 +212,20 @@ void tokapi_list_for_user(request *r, response *res, int64_t user_id)
         res_json(res, 200, rows);
     } else {
         json_decref(rows);
-        api_store_failure(res, e);
+        api_reply_store_error(res, e);
     }
 }
 
-bool tokapi_refuse_update(mreq *q)
+/* Reads show last use, which the session cache holds until its next flush. */
+static void settle_last_use(const request *r)
 {
-    res_error(q->res, 405, "METHOD_NOT_ALLOWED",
-              "access tokens cannot be changed: revoke this one and issue a new one");
-    return true;
+    sess_settle(r->app->sessions);
 }
+
+const model_hooks token_hooks = {
+    .create = mint,
+    .delete = revoke_rows,
+    .refuse_write = "access tokens cannot be changed: revoke this one and issue a new one",
+    .resolve_id = resolve_secret,
+    .before_read = settle_last_use,
+};

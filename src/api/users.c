@@ -4,11 +4,13 @@
  */
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/access.h"
 #include "api/api.h"
 #include "api/engine.h"
+#include "api/tokens_api.h"
 #include "auth/password.h"
 #include "core/app.h"
 #include "model/user.h"
@@ -25,18 +27,7 @@ static const char *str_prop(const json_t *o, const char *key)
     return json_string_value(json_object_get(o, key));
 }
 
-/* 422 PASSWORD_TOO_LONG when a password field exceeds the limit. */
-static bool password_too_long(const json_t *body, const char *key, response *res)
-{
-    const json_t *pw = json_object_get(body, key);
-    if (json_is_string(pw) && json_string_length(pw) > PW_MAX_LEN) {
-        res_error(res, 422, "PASSWORD_TOO_LONG", "Password too long: at most %d bytes", PW_MAX_LEN);
-        return true;
-    }
-    return false;
-}
-
-static bool set_password(const request *r, store_user *u, const char *pw, response *res)
+static bool set_password_or_reply(const request *r, store_user *u, const char *pw, response *res)
 {
     if (pw_hash(cost_of(r), pw, strlen(pw), u->password) != 0) {
         res_error(res, 500, "INTERNAL_ERROR", "could not hash the password");
@@ -46,74 +37,111 @@ static bool set_password(const request *r, store_user *u, const char *pw, respon
 }
 
 /* Turns a uniqueness conflict from the store into LoopBack's 422. */
-static void conflict(store_err e, const store_user *u, response *res)
+static void reply_conflict(store_err e, const store_user *u, response *res)
 {
-    res_validation v;
-    res_validation_init(&v);
+    validation v;
+    validation_init(&v);
     json_t *val = json_string(e == STORE_EMAIL_TAKEN ? u->email : u->username);
     if (e == STORE_EMAIL_TAKEN)
-        res_validation_add(&v, "email", "uniqueness", "Email already exists", val);
+        validation_add(&v, "email", "uniqueness", "Email already exists", val);
     else
-        res_validation_add(&v, "username", "uniqueness", "User already exists", val);
+        validation_add(&v, "username", "uniqueness", "User already exists", val);
     json_decref(val);
     res_validation_finish(&v, "User", res);
 }
 
-static void store_failed(store_err e, const store_user *u, response *res)
+/* A store error on the account u: 422 for a taken email or username. */
+static void reply_account_error(store_err e, const store_user *u, response *res)
 {
+    char id[24];
+    snprintf(id, sizeof id, "%lld", (long long)u->id);
     if (e == STORE_EMAIL_TAKEN || e == STORE_USERNAME_TAKEN)
-        conflict(e, u, res);
+        reply_conflict(e, u, res);
     else if (e == STORE_NOT_FOUND)
-        res_error(res, 404, "MODEL_NOT_FOUND", "Unknown \"User\" id \"%lld\".", (long long)u->id);
+        api_reply_not_found(res, "User", id);
     else
-        api_store_failure(res, e);
+        api_reply_store_error(res, e);
 }
 
-/* Parses the body and rejects an over-long password; NULL when answered. */
-static json_t *read_body(request *r, response *res, const char *pw_key)
+/* The User model's rules (model/user.c); false with the 422 answered. */
+static bool user_valid_or_reply(const json_t *body, bool creating, response *res)
+{
+    validation v;
+    validation_init(&v);
+    user_validate(body, creating, &v);
+    if (validation_failed(&v)) {
+        res_validation_finish(&v, "User", res);
+        return false;
+    }
+    validation_free(&v);
+    return true;
+}
+
+/* Parses the body; NULL when answered: 400/415, or 422 PASSWORD_TOO_LONG
+ * when the password field pw_key exceeds the limit. */
+static json_t *read_body_or_reply(request *r, response *res, const char *pw_key)
 {
     json_t *body = req_body_object(r, res);
-    if (body && pw_key && password_too_long(body, pw_key, res)) {
+    const json_t *pw = body && pw_key ? json_object_get(body, pw_key) : NULL;
+    if (json_is_string(pw) && json_string_length(pw) > PW_MAX_LEN) {
+        res_error(res, 422, "PASSWORD_TOO_LONG", "Password too long: at most %d bytes", PW_MAX_LEN);
         json_decref(body);
         return NULL;
     }
     return body;
 }
 
-/* Loads the user an account route names, once the ACL engine allows method. */
-static bool fetch_account(request *r, const char *segment, int64_t id, store_user *u, response *res)
+/*
+ * Asks the ACL engine, through the model engine, whether the caller may run
+ * User's method: on their own account (own) or on none in particular.
+ */
+static bool user_method_or_reply(request *r, const char *method, bool own, response *res)
 {
-    store_err e = store_user_get(store_of(r), id, u);
-    if (e == STORE_OK)
-        return true;
+    mreq q;
+    bool ok = eng_begin_or_reply(&q, r, res, "users", NULL);
+    if (ok && own) {
+        snprintf(q.idbuf, sizeof q.idbuf, "%lld", (long long)r->who.user_id);
+        q.id = q.idbuf;
+    }
+    ok = ok && eng_allow_or_reply(&q, method);
+    eng_end(&q);
+    return ok;
+}
+
+/*
+ * The account routes (/api/users/{id|me}...) go through the model engine
+ * with User's hooks: the id is resolved once (resolve_account_id), access
+ * is the engine's (the account is its own owner). An anonymous caller is
+ * refused before any rule is asked, as these routes always have.
+ */
+static bool account_begin_or_reply(mreq *q, request *r, const char *segment, response *res)
+{
+    memset(q, 0, sizeof *q);
+    if (principal_is_anonymous(&r->who)) {
+        access_reply_denied(r, res);
+        return false;
+    }
+    return eng_begin_or_reply(q, r, res, "users", segment);
+}
+
+/* Reads the account q->id names into *u; 404 when there is none. */
+static bool fetch_account_or_reply(mreq *q, store_user *u)
+{
+    int64_t id = access_user_named(q->r, q->id);
+    store_err e = store_user_get(store_of(q->r), id, u);
     if (e == STORE_NOT_FOUND)
-        res_error(res, 404, "MODEL_NOT_FOUND", "Unknown \"User\" id \"%s\".", segment);
-    else
-        api_store_failure(res, e);
-    return false;
+        eng_reply_not_found(q);
+    else if (e != STORE_OK)
+        api_reply_store_error(q->res, e);
+    return e == STORE_OK;
 }
 
-static bool load_account(request *r, const char *segment, const char *method, store_user *u, response *res)
+/* Loads the user an account route names, once the ACL engine allows method. */
+static bool load_account_or_reply(mreq *q, request *r, const char *segment, const char *method, store_user *u,
+                                  response *res)
 {
-    int64_t id;
-    return access_user_id(r, segment, &id, res) && access_user_method(r, id, method, res) &&
-           fetch_account(r, segment, id, u, res);
-}
-
-/* ---- the account in the row cache ----------------------------------------- */
-
-/* Accounts are kept in the row cache as GET /api/users/{id} prints them,
- * under the User model and the id in decimal, as the model routes key them. */
-typedef struct account_key {
-    const model_def *m;
-    char id[24];
-} account_key;
-
-static account_key key_of(const request *r, int64_t id)
-{
-    account_key k = {models_by_name(r->app->models, "User"), ""};
-    snprintf(k.id, sizeof k.id, "%lld", (long long)id);
-    return k;
+    return account_begin_or_reply(q, r, segment, res) && eng_allow_or_reply(q, method) &&
+           fetch_account_or_reply(q, u);
 }
 
 /*
@@ -127,8 +155,9 @@ static account_key key_of(const request *r, int64_t id)
 static store_err update_account(request *r, store_user *u, unsigned fields, const tok_hash *keep)
 {
     store_err e = store_user_update(store_of(r), u, fields, keep);
-    account_key k = key_of(r, u->id);
-    rowcache_forget(r->app->rows, k.m, k.id);
+    mreq q = {.r = r, .res = NULL, .m = models_by_name(r->app->models, "User"), .id = q.idbuf};
+    snprintf(q.idbuf, sizeof q.idbuf, "%lld", (long long)u->id);
+    eng_after_write(&q, WROTE_THIS_ROW);
     if (e == STORE_OK && (fields & STORE_USER_CREDENTIALS) && !(fields & STORE_USER_REHASH))
         sess_forget_user(r->app->sessions, u->id, keep);
     return e;
@@ -149,7 +178,7 @@ static void credentials_changed(response *res)
  * hashed. A known account is named by its id, so its email and its
  * username share one count; an unknown one by what was given.
  */
-static bool throttle_begin(request *r, const char *account, thr_ticket *tk, response *res)
+static bool throttle_begin_or_reply(request *r, const char *account, thr_ticket *tk, response *res)
 {
     int64_t wait;
     char address[46];
@@ -158,7 +187,7 @@ static bool throttle_begin(request *r, const char *account, thr_ticket *tk, resp
     if (t == THR_OK)
         return true;
     if (t == THR_UNAVAILABLE) {
-        api_store_failure(res, STORE_UNAVAILABLE);
+        api_reply_store_error(res, STORE_UNAVAILABLE);
         return false;
     }
     res_error(res, 429, "TOO_MANY_ATTEMPTS", "too many failed attempts; retry in %lld s", (long long)wait);
@@ -191,29 +220,24 @@ static const tok_hash *token_to_keep(const request *r, int64_t user_id)
 void api_user_create(request *r, const char *const *args, response *res)
 {
     (void)args;
-    if (!access_user_method(r, 0, "create", res))
+    if (!user_method_or_reply(r, "create", false, res))
         return;
-    json_t *body = read_body(r, res, "password");
+    json_t *body = read_body_or_reply(r, res, "password");
     if (body == NULL)
         return;
-    res_validation v;
-    res_validation_init(&v);
-    user_validate(body, true, &v);
-    if (res_validation_failed(&v)) {
-        res_validation_finish(&v, "User", res);
+    if (!user_valid_or_reply(body, true, res)) {
         json_decref(body);
         return;
     }
-    res_validation_free(&v);
 
     store_user u = {0};
     user_apply(body, &u);
-    if (set_password(r, &u, str_prop(body, "password"), res)) {
+    if (set_password_or_reply(r, &u, str_prop(body, "password"), res)) {
         store_err e = store_user_create(store_of(r), &u);
         if (e == STORE_OK)
             res_json(res, 200, user_to_json(&u));
         else
-            store_failed(e, &u, res);
+            reply_account_error(e, &u, res);
     }
     store_user_clear(&u);
     json_decref(body);
@@ -238,17 +262,16 @@ static bool wants_user(const request *r)
     return yes;
 }
 
-/* Finds the account named by email or username; false when there is none.
- * *account gets the name its failed logins are counted under. */
-static bool find_login(request *r, const json_t *body, store_user *u, char *account, size_t cap,
-                       response *res, bool *answered)
+/* Finds the account named by email or username: *found says whether there
+ * is one; *account gets the name its failed logins are counted under.
+ * False when answered (400 for neither name given, a store error). */
+static bool find_login_or_reply(request *r, const json_t *body, store_user *u, char *account, size_t cap,
+                                bool *found, response *res)
 {
     const char *email = str_prop(body, "email");
     const char *username = str_prop(body, "username");
-    *answered = false;
     if ((email == NULL || *email == '\0') && (username == NULL || *username == '\0')) {
         res_error(res, 400, "USERNAME_EMAIL_REQUIRED", "username or email is required");
-        *answered = true;
         return false;
     }
     char lower[STORE_EMAIL_MAX + 1] = "";
@@ -256,13 +279,12 @@ static bool find_login(request *r, const json_t *body, store_user *u, char *acco
         user_email_lower(email, lower);
     store_err e = store_user_find(store_of(r), lower[0] ? lower : NULL, username, u);
     account_name(u, e == STORE_OK, lower, username, account, cap);
-    if (e == STORE_OK)
-        return true;
-    if (e != STORE_NOT_FOUND) {
-        api_store_failure(res, e);
-        *answered = true;
+    *found = e == STORE_OK;
+    if (e != STORE_OK && e != STORE_NOT_FOUND) {
+        api_reply_store_error(res, e);
+        return false;
     }
-    return false;
+    return true;
 }
 
 /*
@@ -277,9 +299,9 @@ void api_user_login(request *r, const char *const *args, response *res)
 {
     (void)args;
     const app *a = r->app;
-    if (!access_user_method(r, 0, "login", res))
+    if (!user_method_or_reply(r, "login", false, res))
         return;
-    json_t *body = read_body(r, res, "password");
+    json_t *body = read_body_or_reply(r, res, "password");
     if (body == NULL)
         return;
     int64_t ttl;
@@ -287,11 +309,11 @@ void api_user_login(request *r, const char *const *args, response *res)
     const char *pw = str_prop(body, "password");
     size_t pwlen = pw ? strlen(pw) : 0;
     store_user u = {0};
-    bool answered;
+    bool found;
     char account[STORE_EMAIL_MAX + 16];
     thr_ticket tk;
-    bool found = find_login(r, body, &u, account, sizeof account, res, &answered);
-    if (answered || !throttle_begin(r, account, &tk, res))
+    if (!find_login_or_reply(r, body, &u, account, sizeof account, &found, res) ||
+        !throttle_begin_or_reply(r, account, &tk, res))
         goto out;
     if (!found || pw == NULL) {
         pw_burn(cost_of(r), pw ? pw : "", pwlen);
@@ -319,7 +341,7 @@ void api_user_login(request *r, const char *const *args, response *res)
         goto out;
     }
     if (e != STORE_OK) {
-        api_store_failure(res, e);
+        api_reply_store_error(res, e);
         goto out;
     }
     json_t *out = sess_token_json(&rec, secret);
@@ -337,7 +359,7 @@ out:
 void api_user_logout(request *r, const char *const *args, response *res)
 {
     (void)args;
-    if (!access_user_method(r, 0, "logout", res))
+    if (!user_method_or_reply(r, "logout", false, res))
         return;
     if (r->who.user_id == 0) {
         res_error(res, 401, "AUTHORIZATION_REQUIRED", "accessToken is required to logout");
@@ -347,57 +369,41 @@ void api_user_logout(request *r, const char *const *args, response *res)
     if (e == STORE_OK || e == STORE_NOT_FOUND)
         res_no_content(res);
     else
-        api_store_failure(res, e);
+        api_reply_store_error(res, e);
 }
 
 /* ---- GET and PATCH /api/users/{id} ---------------------------------------- */
 
-/* Access is decided on the id alone (the account is its own owner), so the
- * cache is asked only for callers already allowed. */
+/* findById through the engine, without ?filter= (this route never read
+ * one): the row, from the row cache when it has it. */
 void api_user_get(request *r, const char *const *args, response *res)
 {
-    int64_t id;
-    if (!access_user_id(r, args[0], &id, res) || !access_user_method(r, id, "findById", res))
-        return;
-    account_key k = key_of(r, id);
-    rowcache_hit hit;
-    if (id > 0 && rowcache_get(r->app->rows, k.m, k.id, &hit)) {
-        res_text(res, 200, hit.text, hit.len);
-        return;
-    }
-    rowcache_ticket t = rowcache_ticket_for(r->app->rows, k.m, k.id); /* before the read */
-    store_user u = {0};
-    if (fetch_account(r, args[0], id, &u, res)) {
-        res_json(res, 200, user_to_json(&u));
-        eng_keep_answer(res, r->app->rows, k.m, k.id, t);
-    }
-    store_user_clear(&u);
+    mreq q;
+    if (account_begin_or_reply(&q, r, args[0], res))
+        eng_reply_find_by_id(&q, false);
+    eng_end(&q);
 }
 
-/* Copies what PATCH may change into u; returns the fields, or -1 when answered. */
-static int patch_fields(request *r, const json_t *body, bool is_admin, store_user *u, response *res)
+/* Copies what PATCH may change into u, the STORE_USER_* mask of them into
+ * *fields; false when answered (422, or a password that could not be hashed). */
+static bool patch_fields_or_reply(request *r, const json_t *body, bool is_admin, store_user *u, unsigned *fields,
+                                  response *res)
 {
-    res_validation v;
-    res_validation_init(&v);
-    user_validate(body, false, &v);
-    if (res_validation_failed(&v)) {
-        res_validation_finish(&v, "User", res);
-        return -1;
-    }
-    res_validation_free(&v);
-    unsigned fields = user_apply(body, u);
+    if (!user_valid_or_reply(body, false, res))
+        return false;
+    *fields = user_apply(body, u);
     const json_t *verified = json_object_get(body, "emailVerified");
     if (is_admin && json_is_boolean(verified)) {
         u->email_verified = json_is_true(verified);
-        fields |= STORE_USER_VERIFIED;
+        *fields |= STORE_USER_VERIFIED;
     }
     const char *pw = str_prop(body, "password");
     if (pw) {
-        if (!set_password(r, u, pw, res))
-            return -1;
-        fields |= STORE_USER_PASSWORD;
+        if (!set_password_or_reply(r, u, pw, res))
+            return false;
+        *fields |= STORE_USER_PASSWORD;
     }
-    return (int)fields;
+    return true;
 }
 
 /*
@@ -407,25 +413,27 @@ static int patch_fields(request *r, const json_t *body, bool is_admin, store_use
  */
 void api_user_patch(request *r, const char *const *args, response *res)
 {
+    mreq q;
     store_user u = {0};
     json_t *body = NULL;
-    if (!load_account(r, args[0], "patchAttributes", &u, res))
+    if (!load_account_or_reply(&q, r, args[0], "patchAttributes", &u, res))
         goto out;
-    if ((body = read_body(r, res, "password")) == NULL)
+    if ((body = read_body_or_reply(r, res, "password")) == NULL)
         goto out;
-    int fields = patch_fields(r, body, access_has_role(r, "admin"), &u, res);
-    if (fields < 0)
+    unsigned fields;
+    if (!patch_fields_or_reply(r, body, access_has_role(r, "admin"), &u, &fields, res))
         goto out;
-    store_err e = update_account(r, &u, (unsigned)fields, token_to_keep(r, u.id));
+    store_err e = update_account(r, &u, fields, token_to_keep(r, u.id));
     if (e == STORE_OK)
         res_json(res, 200, user_to_json(&u));
     else if (e == STORE_STALE)
         credentials_changed(res);
     else
-        store_failed(e, &u, res);
+        reply_account_error(e, &u, res);
 out:
     store_user_clear(&u);
     json_decref(body);
+    eng_end(&q);
 }
 
 /* ---- POST /api/users/change-password -------------------------------------- */
@@ -436,43 +444,43 @@ void api_user_change_password(request *r, const char *const *args, response *res
 {
     (void)args;
     if (r->who.user_id == 0) {
-        access_deny(r, res);
+        access_reply_denied(r, res);
         return;
     }
-    if (!access_user_method(r, r->who.user_id, "changePassword", res))
+    if (!user_method_or_reply(r, "changePassword", true, res))
         return;
-    json_t *body = read_body(r, res, "newPassword");
+    json_t *body = read_body_or_reply(r, res, "newPassword");
     if (body == NULL)
         return;
     const char *old = str_prop(body, "oldPassword");
     const char *new = str_prop(body, "newPassword");
     store_user u = {0};
     if (new == NULL || *new == '\0' || old == NULL) {
-        res_validation v;
-        res_validation_init(&v);
+        validation v;
+        validation_init(&v);
         if (old == NULL)
-            res_validation_add(&v, "oldPassword", "presence", "can't be blank", NULL);
+            validation_add(&v, "oldPassword", "presence", "can't be blank", NULL);
         if (new == NULL || *new == '\0')
-            res_validation_add(&v, "newPassword", "presence", "can't be blank", NULL);
+            validation_add(&v, "newPassword", "presence", "can't be blank", NULL);
         res_validation_finish(&v, "User", res);
         goto out;
     }
     store_err e = store_user_get(store_of(r), r->who.user_id, &u);
     if (e != STORE_OK) {
-        store_failed(e, &u, res);
+        reply_account_error(e, &u, res);
         goto out;
     }
     char account[32];
     thr_ticket tk;
     account_name(&u, true, NULL, NULL, account, sizeof account);
-    if (!throttle_begin(r, account, &tk, res))
+    if (!throttle_begin_or_reply(r, account, &tk, res))
         goto out;
     if (!pw_verify(u.password, old, strlen(old))) {
         res_error(res, 400, "INVALID_PASSWORD", "Invalid current password");
         goto out;
     }
     thr_succeeded(r->app->throttle, &tk);
-    if (!set_password(r, &u, new, res))
+    if (!set_password_or_reply(r, &u, new, res))
         goto out;
     e = update_account(r, &u, STORE_USER_PASSWORD, &r->who.token_hash);
     if (e == STORE_OK)
@@ -480,7 +488,7 @@ void api_user_change_password(request *r, const char *const *args, response *res
     else if (e == STORE_STALE)
         credentials_changed(res);
     else
-        store_failed(e, &u, res);
+        reply_account_error(e, &u, res);
 out:
     store_user_clear(&u);
     json_decref(body);
@@ -490,23 +498,27 @@ out:
 
 void api_user_tokens_list(request *r, const char *const *args, response *res)
 {
+    mreq q;
     store_user u = {0};
-    if (load_account(r, args[0], "__get__accessTokens", &u, res))
-        tokapi_list_for_user(r, res, u.id);
+    if (load_account_or_reply(&q, r, args[0], "__get__accessTokens", &u, res))
+        tokapi_reply_user_tokens(r, res, u.id);
     store_user_clear(&u);
+    eng_end(&q);
 }
 
 void api_user_tokens_delete_all(request *r, const char *const *args, response *res)
 {
+    mreq q;
     store_user u = {0};
-    if (load_account(r, args[0], "__delete__accessTokens", &u, res)) {
+    if (load_account_or_reply(&q, r, args[0], "__delete__accessTokens", &u, res)) {
         store_err e = sess_revoke_user(r->app->sessions, u.id, NULL);
         if (e == STORE_OK)
             res_no_content(res);
         else
-            api_store_failure(res, e);
+            api_reply_store_error(res, e);
     }
     store_user_clear(&u);
+    eng_end(&q);
 }
 
 /* A token named by its handle, or (as LoopBack clients do) by its secret. */
@@ -529,15 +541,50 @@ static store_err revoke_named(request *r, int64_t user_id, const char *name)
 
 void api_user_tokens_delete_one(request *r, const char *const *args, response *res)
 {
+    mreq q;
     store_user u = {0};
-    if (load_account(r, args[0], "__destroyById__accessTokens", &u, res)) {
+    if (load_account_or_reply(&q, r, args[0], "__destroyById__accessTokens", &u, res)) {
         store_err e = revoke_named(r, u.id, args[1]);
         if (e == STORE_OK)
             res_no_content(res);
         else if (e == STORE_NOT_FOUND)
-            res_error(res, 404, "MODEL_NOT_FOUND", "Unknown \"AccessToken\" id \"%.64s\".", args[1]);
+            api_reply_not_found(res, "AccessToken", args[1]);
         else
-            api_store_failure(res, e);
+            api_reply_store_error(res, e);
     }
     store_user_clear(&u);
+    eng_end(&q);
 }
+
+/* ---- User through the model engine ---------------------------------------- */
+
+/* /api/users/me/... is the caller's own account, as in LoopBack; an id
+ * written another way ("05") names the account it spells. Either becomes
+ * the decimal id the store and the row cache key on; a 404 still shows the
+ * id as written. */
+static void resolve_account_id(mreq *q)
+{
+    int64_t id = access_user_named(q->r, q->id);
+    if (id == 0)
+        return;
+    snprintf(q->idbuf, sizeof q->idbuf, "%lld", (long long)id);
+    if (strcmp(q->idbuf, q->id) != 0)
+        q->label = q->id;
+    q->id = q->idbuf;
+}
+
+/* Deleting an account (as an authenticated caller) ends its sessions first. */
+static void delete_account(mreq *q, const fnode *where)
+{
+    if (q->r->who.user_id != 0)
+        sess_revoke_user(q->r->app->sessions, strtoll(q->id, NULL, 10), NULL);
+    eng_reply_delete(q, where);
+}
+
+const model_hooks user_hooks = {
+    .delete = delete_account,
+    .refuse_write = "users are created with POST /api/users and changed with PATCH /api/users/{id}",
+    .resolve_id = resolve_account_id,
+    .cached = true,
+    .owner_is_id = true,
+};

@@ -458,31 +458,6 @@ static char *row_pid(const json_t *row, bool *bad)
     return strdup(buf);
 }
 
-static int parse_access(const char *s)
-{
-    if (s == NULL)
-        return -1;
-    return strcmp(s, "*") == 0 ? (int)ACC_ALL : acl_access_parse(s);
-}
-
-static int parse_ptype(const char *s)
-{
-    if (s == NULL)
-        return -1;
-    if (strcmp(s, "USER") == 0)
-        return PTYPE_USER;
-    if (strcmp(s, "APP") == 0)
-        return PTYPE_APP;
-    return strcmp(s, "ROLE") == 0 ? (int)PTYPE_ROLE : -1;
-}
-
-static int parse_perm(const char *s)
-{
-    if (s != NULL && strcmp(s, "ALLOW") == 0)
-        return PERM_ALLOW;
-    return s != NULL && strcmp(s, "DENY") == 0 ? (int)PERM_DENY : -1;
-}
-
 /* 1: *out filled; 0: not a rule (skipped: the ACL handler validates rules
  * on write, so only a hand-edited database holds such rows); -1: out of
  * memory (the whole load fails rather than silently drop a DENY). */
@@ -490,9 +465,9 @@ static int rule_from_row(const json_t *row, acl_rule *out)
 {
     const char *model = row_str(row, "model", NULL);
     const char *prop = row_str(row, "property", "*");
-    int access = parse_access(row_str(row, "accessType", "*"));
-    int ptype = parse_ptype(row_str(row, "principalType", NULL));
-    int perm = parse_perm(row_str(row, "permission", NULL));
+    int access = acl_access_parse(row_str(row, "accessType", "*"));
+    int ptype = acl_ptype_parse(row_str(row, "principalType", NULL));
+    int perm = acl_perm_parse(row_str(row, "permission", NULL));
     bool bad = model == NULL || prop == NULL || access < 0 || ptype < 0 || perm < 0;
     if (bad)
         return 0;

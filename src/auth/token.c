@@ -60,11 +60,6 @@ void tok_hash_of(const char *secret, size_t len, tok_hash *out)
     crypto_generichash(out->b, TOK_HASH_LEN, (const unsigned char *)secret, len, NULL, 0);
 }
 
-bool tok_hash_equal(const tok_hash *a, const tok_hash *b)
-{
-    return sodium_memcmp(a->b, b->b, TOK_HASH_LEN) == 0;
-}
-
 /*
  * Saturates at INT64_MAX rather than overflowing, so an absurd ttl reads as
  * "never expires" instead of wrapping into the past. A negative ttl other

@@ -41,9 +41,6 @@ bool tok_is_handle(const char *s);
 /* BLAKE2b-256 of the secret: libsodium's generic hash, 3x faster than SHA-256. */
 void tok_hash_of(const char *secret, size_t len, tok_hash *out);
 
-/* Constant-time equality of two hashes. */
-bool tok_hash_equal(const tok_hash *a, const tok_hash *b);
-
 /*
  * Expiry of a token created at created_ms with ttl seconds, in ms since the
  * epoch; INT64_MAX for an eternal token (ttl == TOK_ETERNAL).

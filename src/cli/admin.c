@@ -122,18 +122,18 @@ static int user_add(const cli_common *o, const user_args *ua)
         return CLI_FAILED;
     }
     json_t *body = json_pack("{s:s, s:s, s:s*}", "email", ua->email, "password", pw, "username", ua->username);
-    res_validation v;
-    res_validation_init(&v);
+    validation v;
+    validation_init(&v);
     user_validate(body, true, &v);
     int rc = CLI_FAILED;
-    if (res_validation_failed(&v)) {
+    if (validation_failed(&v)) {
         char *why = json_dumps(v.messages, JSON_COMPACT);
         fprintf(stderr, "tessera user add: invalid user: %s\n", why);
         free(why);
-        res_validation_free(&v);
+        validation_free(&v);
         goto out;
     }
-    res_validation_free(&v);
+    validation_free(&v);
     config cfg;
     store_t *st = open_for(o, &cfg, &rc);
     if (st == NULL)

@@ -209,40 +209,9 @@ void res_error(response *res, int status, const char *code, const char *fmt, ...
 
 /* ---- 422 ValidationError ------------------------------------------------ */
 
-void res_validation_init(res_validation *v)
-{
-    v->codes = json_object();
-    v->messages = json_object();
-    v->values = json_object();
-}
-
-static void push(json_t *obj, const char *field, json_t *item)
-{
-    json_t *list = json_object_get(obj, field);
-    if (list == NULL) {
-        list = json_array();
-        json_object_set_new(obj, field, list);
-    }
-    json_array_append_new(list, item);
-}
-
-void res_validation_add(res_validation *v, const char *field, const char *code, const char *message,
-                        json_t *value)
-{
-    push(v->codes, field, json_string(code));
-    push(v->messages, field, json_string(message));
-    if (value && json_object_get(v->values, field) == NULL)
-        json_object_set(v->values, field, value);
-}
-
-bool res_validation_failed(const res_validation *v)
-{
-    return json_object_size(v->codes) > 0;
-}
-
 /* LoopBack's message: "The `User` instance is not valid. Details: `email` Email
  * already exists (value: "a@b.c")." */
-static void validation_message(const res_validation *v, const char *model, char *out, size_t cap)
+static void validation_message(const validation *v, const char *model, char *out, size_t cap)
 {
     size_t n = (size_t)snprintf(out, cap, "The `%s` instance is not valid. Details:", model);
     const char *field;
@@ -265,7 +234,7 @@ static void validation_message(const res_validation *v, const char *model, char 
         out[n - 1] = '.';
 }
 
-void res_validation_finish(res_validation *v, const char *model, response *res)
+void res_validation_finish(validation *v, const char *model, response *res)
 {
     char msg[1024];
     validation_message(v, model, msg, sizeof msg);
@@ -276,13 +245,6 @@ void res_validation_finish(res_validation *v, const char *model, response *res)
         err = json_pack("{s:i, s:s, s:s}", "statusCode", 422, "name", "ValidationError", "message",
                         "invalid input");
     res_json(res, 422, json_pack("{s:o}", "error", err));
-    res_validation_free(v);
+    validation_free(v);
 }
 
-void res_validation_free(res_validation *v)
-{
-    json_decref(v->codes);
-    json_decref(v->messages);
-    json_decref(v->values);
-    v->codes = v->messages = v->values = NULL;
-}

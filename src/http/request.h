@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "auth/principal.h"
+#include "model/validation.h"
 
 struct app;
 
@@ -110,22 +111,8 @@ void res_no_content(response *res);
 void res_error(response *res, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/*
- * LoopBack's ValidationError (422): details lists, per field, the failed
- * check's code ("presence", "uniqueness", "format", ...) and message.
- */
-typedef struct res_validation {
-    json_t *codes;
-    json_t *messages;
-    json_t *values;
-} res_validation;
-
-void res_validation_init(res_validation *v);
-void res_validation_add(res_validation *v, const char *field, const char *code,
-                        const char *message, json_t *value /* borrowed, may be NULL */);
-bool res_validation_failed(const res_validation *v);
-/* Turns v into the 422 response (model names the model, e.g. "User"); frees v. */
-void res_validation_finish(res_validation *v, const char *model, response *res);
-void res_validation_free(res_validation *v);
+/* LoopBack's ValidationError (422) for v (model names the model, e.g.
+ * "User"); frees v. */
+void res_validation_finish(validation *v, const char *model, response *res);
 
 #endif

@@ -39,6 +39,43 @@ static bool path_matches(const char *pattern, const request *r, const char **arg
     return i == r->nseg;
 }
 
+/* The next non-empty segment of a path at or after p (len 0 at the end). */
+static const char *path_next(const char *p, const char **seg, size_t *len)
+{
+    while (*p == '/')
+        p++;
+    *seg = p;
+    while (*p && *p != '/')
+        p++;
+    *len = (size_t)(p - *seg);
+    return p;
+}
+
+/* path_matches for a path still in one piece. */
+static bool text_matches(const char *pattern, const char *path)
+{
+    const char *pseg, *seg;
+    size_t plen, len;
+    const char *p = pattern_next(pattern, &pseg, &plen);
+    const char *q = path_next(path, &seg, &len);
+    for (; plen > 0; p = pattern_next(p, &pseg, &plen), q = path_next(q, &seg, &len)) {
+        if (len == 0)
+            return false;
+        bool any = plen == 2 && pseg[0] == '{' && pseg[1] == '}';
+        if (!any && (len != plen || strncasecmp(seg, pseg, len) != 0))
+            return false;
+    }
+    return len == 0;
+}
+
+const route *route_find(const route *table, const char *method, const char *path)
+{
+    for (const route *rt = table; rt->method; rt++)
+        if (strcasecmp(rt->method, method) == 0 && text_matches(rt->pattern, path))
+            return rt;
+    return NULL;
+}
+
 void route_dispatch(const route *table, request *r, response *res)
 {
     const char *args[ROUTE_MAX_ARGS] = {0};
@@ -48,5 +85,10 @@ void route_dispatch(const route *table, request *r, response *res)
             return;
         }
     }
+    route_reply_no_method(r, res);
+}
+
+void route_reply_no_method(const request *r, response *res)
+{
     res_error(res, 404, "NOT_FOUND", "There is no method to handle %s %s", r->method, r->path);
 }

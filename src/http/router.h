@@ -8,6 +8,8 @@
 #ifndef TESSERA_ROUTER_H
 #define TESSERA_ROUTER_H
 
+#include <stdbool.h>
+
 #include "http/request.h"
 
 #define ROUTE_MAX_ARGS 4
@@ -18,6 +20,7 @@ typedef struct route {
     const char *method;
     const char *pattern;   /* e.g. "/api/users/{}/accessTokens" */
     route_fn fn;
+    bool slow;             /* may hash a password: run by the slow pool */
 } route;
 
 /*
@@ -26,5 +29,15 @@ typedef struct route {
  * answers for a path or a method it has no handler for.
  */
 void route_dispatch(const route *table, request *r, response *res);
+
+/*
+ * The route a method and a raw path (as the server has it before the
+ * request is built) would be dispatched to, or NULL: the same first match
+ * as route_dispatch, for deciding before the body is read.
+ */
+const route *route_find(const route *table, const char *method, const char *path);
+
+/* Sets res to that 404: no handler for this method and path. */
+void route_reply_no_method(const request *r, response *res);
 
 #endif

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "core/util.h"
-#include "model/schema.h"
+#include "model/builtin.h"
 
 enum {
     F_ID = 1 << 0,       /* the model's id                       */

@@ -8,6 +8,7 @@
  * foreign key. Every error names the JSON path of the offending value.
  */
 #include "core/util.h"
+#include "model/builtin.h"
 #include "model/schema.h"
 
 #include <ctype.h>
@@ -264,32 +265,6 @@ const model_rel *model_rel_named(const model_def *m, const char *name)
         if (strcmp(m->rels[i].name, name) == 0)
             return &m->rels[i];
     return NULL;
-}
-
-int acl_access_parse(const char *s)
-{
-    if (!s)
-        return -1;
-    if (strcmp(s, "*") == 0)
-        return ACC_ALL;
-    if (strcmp(s, "READ") == 0)
-        return ACC_READ;
-    if (strcmp(s, "WRITE") == 0)
-        return ACC_WRITE;
-    if (strcmp(s, "EXECUTE") == 0)
-        return ACC_EXECUTE;
-    return -1;
-}
-
-const char *acl_access_name(acl_access a)
-{
-    switch (a) {
-    case ACC_ALL:     return "*";
-    case ACC_READ:    return "READ";
-    case ACC_WRITE:   return "WRITE";
-    case ACC_EXECUTE: return "EXECUTE";
-    }
-    return "?";
 }
 
 /* ---- coercion --------------------------------------------------------------- */
@@ -578,26 +553,6 @@ static int load_rels(const loader *ld, model_def *m, const json_t *rels, const c
 
 /* ---- ACL rules ------------------------------------------------------------- */
 
-static int parse_ptype(const char *s)
-{
-    if (strcmp(s, "ROLE") == 0)
-        return PTYPE_ROLE;
-    if (strcmp(s, "USER") == 0)
-        return PTYPE_USER;
-    if (strcmp(s, "APP") == 0)
-        return PTYPE_APP;
-    return -1;
-}
-
-static int parse_perm(const char *s)
-{
-    if (strcmp(s, "ALLOW") == 0)
-        return PERM_ALLOW;
-    if (strcmp(s, "DENY") == 0)
-        return PERM_DENY;
-    return -1;
-}
-
 /* A principal id is text ("$owner", "admin"); a USER's may be written as a number. */
 static int read_pid(const loader *ld, const json_t *rule, char *out, size_t outlen,
                     const char *path)
@@ -631,9 +586,9 @@ static int read_acl_words(const loader *ld, const json_t *v, acl_rule *rule, con
         return fail_at(ld, path, ".accessType", NULL, "must be READ, WRITE, EXECUTE or *");
     if (prop && !method_name_ok(prop))
         return fail_at(ld, path, ".property", NULL, "must be \"*\" or a method name");
-    if ((t = parse_ptype(ptype)) < 0)
+    if ((t = acl_ptype_parse(ptype)) < 0)
         return fail_at(ld, path, ".principalType", NULL, "must be ROLE, USER or APP");
-    if ((p = parse_perm(perm)) < 0)
+    if ((p = acl_perm_parse(perm)) < 0)
         return fail_at(ld, path, ".permission", NULL, "must be ALLOW or DENY");
     rule->access = (acl_access)a;
     rule->property = copy_str(prop ? prop : "*");

@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "model/aclrule.h"
+
 typedef enum prop_type {
     PT_STRING, PT_NUMBER, PT_BOOLEAN, PT_DATE, PT_OBJECT, PT_ARRAY, PT_ANY,
 } prop_type;
@@ -50,20 +52,6 @@ typedef struct model_rel {
                             the target, pointing at this model's id          */
     const model_def *target; /* resolved after every model is loaded        */
 } model_rel;
-
-typedef enum acl_access { ACC_ALL, ACC_READ, ACC_WRITE, ACC_EXECUTE } acl_access;
-typedef enum acl_ptype { PTYPE_USER, PTYPE_APP, PTYPE_ROLE } acl_ptype;
-typedef enum acl_perm { PERM_ALLOW, PERM_DENY } acl_perm;
-
-/* One ACL rule, static (model definition) or dynamic (the ACL model). */
-typedef struct acl_rule {
-    char *model;         /* model name, or "*"                               */
-    char *property;      /* method name ("find", "create", ...) or "*"       */
-    acl_access access;
-    acl_ptype ptype;
-    char *pid;           /* principal id: "$owner", "admin", "42", ...       */
-    acl_perm perm;
-} acl_rule;
 
 /* Built-in models that have handlers of their own for some methods. */
 typedef enum model_kind {
@@ -113,10 +101,6 @@ const model_prop *model_prop_named(const model_def *m, const char *name);
 bool model_key_value(const json_t *v, long long *out);
 const model_rel *model_rel_named(const model_def *m, const char *name);
 
-/* "READ" <-> ACC_READ and friends; -1 when unknown. */
-int acl_access_parse(const char *s);
-const char *acl_access_name(acl_access a);
-
 /*
  * Checks and converts a JSON value for a property on write: numbers from
  * numeric strings are NOT accepted here (bodies are JSON); dates accept ISO
@@ -126,17 +110,5 @@ const char *acl_access_name(acl_access a);
  * NULL with a message in err ("must be a number").
  */
 json_t *model_coerce(const model_prop *p, const json_t *v, char *err, size_t errlen);
-
-/* ---- inside src/model only: builtin.c hands its models to schema.c ---- */
-
-/* User, AccessToken, Role, RoleMapping, ACL: the first models of a registry. */
-#define MODELS_BUILTIN_COUNT 5
-
-/*
- * Fills defs[0 .. MODELS_BUILTIN_COUNT) with the built-in models, every
- * string and array on the heap as models_free expects. Relation targets and
- * owner_fk are left for models_load to resolve, as for declared models.
- */
-void models_builtin_fill(model_def *defs);
 
 #endif

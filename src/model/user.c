@@ -42,35 +42,35 @@ static bool blank(const json_t *v)
     return v == NULL || json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0);
 }
 
-static void validate_email(const json_t *v, bool creating, res_validation *out)
+static void validate_email(const json_t *v, bool creating, validation *out)
 {
     if (!creating && v == NULL)
         return;
     if (blank(v))
-        res_validation_add(out, "email", "presence", "can't be blank", NULL);
+        validation_add(out, "email", "presence", "can't be blank", NULL);
     else if (!json_is_string(v) || !user_email_valid(json_string_value(v)))
-        res_validation_add(out, "email", "format", "Must provide a valid email", (json_t *)v);
+        validation_add(out, "email", "format", "Must provide a valid email", (json_t *)v);
 }
 
-static void validate_username(const json_t *v, res_validation *out)
+static void validate_username(const json_t *v, validation *out)
 {
     if (v == NULL || json_is_null(v))
         return;
     if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > STORE_USERNAME_MAX)
-        res_validation_add(out, "username", "format", "must be a string of 1 to 128 characters", NULL);
+        validation_add(out, "username", "format", "must be a string of 1 to 128 characters", NULL);
 }
 
-static void validate_password(const json_t *v, bool creating, res_validation *out)
+static void validate_password(const json_t *v, bool creating, validation *out)
 {
     if (!creating && v == NULL)
         return;
     if (blank(v))
-        res_validation_add(out, "password", "presence", "can't be blank", NULL);
+        validation_add(out, "password", "presence", "can't be blank", NULL);
     else if (!json_is_string(v))
-        res_validation_add(out, "password", "format", "must be a string", NULL);
+        validation_add(out, "password", "format", "must be a string", NULL);
 }
 
-void user_validate(const json_t *body, bool creating, res_validation *v)
+void user_validate(const json_t *body, bool creating, validation *v)
 {
     validate_email(json_object_get(body, "email"), creating, v);
     validate_username(json_object_get(body, "username"), v);

@@ -8,7 +8,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#include "http/request.h"
+#include "model/validation.h"
 #include "store/store.h"
 
 /* Emails are kept and looked up lowercased: one address, one account. */
@@ -22,7 +22,7 @@ bool user_email_valid(const char *s);
  * an update (only the properties present are checked), adding each failure
  * to v. Uniqueness is the store's to check.
  */
-void user_validate(const json_t *body, bool creating, res_validation *v);
+void user_validate(const json_t *body, bool creating, validation *v);
 
 /*
  * Copies body's properties into *u: email (lowercased), username, and every

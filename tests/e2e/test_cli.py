@@ -195,7 +195,8 @@ def test_token_revoke_reaches_running_server(server, cli):
 def test_token_revoke_unknown_exit_1(cli):
     res = cli("token", "revoke", "N" * 64)
     assert res.returncode == 1, res
-    assert res.stderr.strip() or res.stdout.strip()
+    assert res.stderr.strip() == "tessera token revoke: no such token", res
+    assert res.stdout == "", res
 
 
 def test_token_revoke_twice_second_is_unknown(server, cli):

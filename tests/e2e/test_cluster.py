@@ -171,12 +171,59 @@ class Cluster:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
+def shared_cluster(tmp_path_factory):
     c = Cluster(tmp_path_factory)
     try:
         yield c.start()
     finally:
         c.stop()
+
+
+@pytest.fixture
+def cluster(shared_cluster):
+    """The module's cluster, in its steady state before and after each test:
+    every instance LISTENing and trusting its memory cache. No test may rely
+    on what an earlier one left (a distrusting cache hides missed revocations)."""
+    settle(shared_cluster)
+    yield shared_cluster
+    settle(shared_cluster)
+
+
+def listeners(pg_db):
+    return int(psql("SELECT count(*) FROM pg_stat_activity"
+                    f" WHERE datname = '{pg_db}' AND query ILIKE 'LISTEN%'").strip())
+
+
+def trusting(nodes, pg_db):
+    """The nodes that answer a cached token from memory: a token every node
+    has cached is deleted behind their back (no revocation event), so only a
+    node that distrusts its cache (docs/design.md: LISTEN lost) refuses it."""
+    u = nodes[0].new_user()
+    r = nodes[0].login(u["email"], u["password"])
+    assert r.status_code == 200, r.text
+    probe, handle = r.json()["id"], r.json()["handle"]
+    warm_nodes(nodes, probe)
+    psql(f"DELETE FROM access_tokens WHERE handle = '{handle}'", pg_db)
+    out = []
+    for s in nodes:
+        r = s.me(probe)
+        if r.status_code == 200:
+            out.append(s)
+        else:
+            assert_error(r, 401, "INVALID_TOKEN")
+    return out
+
+
+def settle(c, timeout=10.0):
+    """Waits until every instance listens and trusts its cache again."""
+    deadline = time.monotonic() + timeout
+    while True:
+        n = listeners(c.pg_db)
+        if n == len(c.nodes) and len(trusting(c.nodes, c.pg_db)) == len(c.nodes):
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"cluster not back to its steady state within {timeout} s ({n} listening)")
+        time.sleep(0.1)
 
 
 def instance_name(srv):
@@ -200,11 +247,15 @@ def login_on(srv, u):
     return r.json()["id"]
 
 
-def warm(c, token):
-    """Every instance checks the token once: it is in every memory cache now."""
-    for s in c.nodes:
+def warm_nodes(nodes, token):
+    """Every node checks the token once: it is in every memory cache now."""
+    for s in nodes:
         r = s.me(token)
         assert r.status_code == 200, (s.base, r.text)
+
+
+def warm(c, token):
+    warm_nodes(c.nodes, token)
 
 
 def wait_rejected_everywhere(nodes, token, limit=PROPAGATION_LIMIT, t0=None):
@@ -314,6 +365,187 @@ def test_lost_listen_connection_never_leaves_a_revoked_token_trusted(cluster):
     r = cluster.nodes[1].post("/api/users/logout", token=second)
     assert r.status_code == 204, r.text
     wait_rejected_everywhere(cluster.nodes, second)
+
+
+class PgProxy:
+    """A TCP relay to the test PostgreSQL, so that a test controls one
+    instance's sessions. freeze(): new sessions hang (their connect waits,
+    as on a network partition) while open ones keep working; thaw(): the
+    held ones are refused and new ones pass again."""
+
+    def __init__(self):
+        self.upstream = ("127.0.0.1", int(PG_URL.rsplit(":", 1)[1]))
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.lock = threading.Lock()
+        self.frozen = False
+        self.held, self.open = [], []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self, db):
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{db}"
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                if self.frozen:
+                    self.held.append(client)
+                    continue
+            try:
+                server = socket.create_connection(self.upstream, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.open += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def freeze(self):
+        with self.lock:
+            self.frozen = True
+
+    def thaw(self):
+        with self.lock:
+            self.frozen = False
+            held, self.held = self.held, []
+        for c in held:
+            c.close()
+
+    def close(self):
+        self.thaw()
+        self.sock.close()
+        with self.lock:
+            for c in self.open:
+                c.close()
+
+
+@pytest.fixture
+def deaf_pair(tmp_path_factory):
+    """Two instances on one database: A connects directly, B through a
+    PgProxy, with one worker thread (so the session its token checks use is
+    open before a test freezes the proxy)."""
+    db = pg_create_database("deaf")
+    proxy = PgProxy()
+    a = Server(tmp_path_factory.mktemp("deafA"), database=f"{PG_URL}/{db}")
+    b = Server(tmp_path_factory.mktemp("deafB"), {"server": {"threads": 1}}, database=proxy.url(db))
+    try:
+        a.start()
+        b.start()
+        deadline = time.monotonic() + 10
+        while listeners(db) < 2:
+            assert time.monotonic() < deadline, "the two instances do not LISTEN"
+            time.sleep(0.05)
+        yield a, b, proxy, db
+    finally:
+        proxy.thaw()
+        for s in (a, b):
+            if s.proc is not None:
+                s.stop()
+        proxy.close()
+        pg_drop_database(db)
+
+
+def cut_listeners(db, expect):
+    cut = psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+               f" WHERE datname = '{db}' AND query ILIKE 'LISTEN%'")
+    assert int(cut.strip()) == expect, cut
+
+
+def refused_at_once(node, token):
+    """The first check after a revocation refuses the token (no waiting for a
+    poll); returns how long that check took."""
+    t0 = time.perf_counter()
+    r = node.me(token)
+    took = time.perf_counter() - t0
+    assert_error(r, 401, "INVALID_TOKEN")
+    return took
+
+
+def test_deaf_instance_asks_the_database_for_every_cached_token(deaf_pair):
+    """B loses its LISTEN connection and cannot open another (the proxy holds
+    new sessions): past a whole poll interval, and however long that lasts, B
+    distrusts its cache. A token revoked on A, and the other tokens of a user
+    whose password changed on A, are refused by B's very first check after
+    the 204, where a trusting cache would answer 200 until the next poll (250
+    ms) or, with no listener, for as long as the connect hangs."""
+    a, b, proxy, db = deaf_pair
+    u = a.new_user()
+    toks = [login_on(a, u) for _ in range(4)]
+    for t in toks:
+        warm_nodes([a, b], t)
+    proxy.freeze()
+    cut_listeners(db, 2)
+    time.sleep(0.6)  # more than two poll intervals (250 ms): no sync may end the distrust
+    r = a.post("/api/users/logout", token=toks[0])
+    assert r.status_code == 204, r.text
+    took = refused_at_once(b, toks[0])
+    r = b.me(toks[1])  # still valid: the database says so
+    assert r.status_code == 200, r.text
+    assert r.json()["id"] == u["id"]
+    r = a.post("/api/users/change-password", token=toks[1],
+               json={"oldPassword": u["password"], "newPassword": "deaf-pw-2"})
+    assert r.status_code == 204, r.text
+    took = max(took, refused_at_once(b, toks[2]), refused_at_once(b, toks[3]))
+    assert b.me(toks[1]).status_code == 200  # the token that changed it lives on
+    report_line(f"cluster: instance without LISTEN refused a token revoked elsewhere at its first check, "
+                f"in {took * 1000:.1f} ms (poll interval 250 ms)")
+    assert took < 0.125, took  # well under the poll interval: no waiting for a sync
+    # listening again, B trusts its cache and hears revocations as before
+    proxy.thaw()
+    deadline = time.monotonic() + 10
+    while listeners(db) < 2 or len(trusting([a, b], db)) < 2:
+        assert time.monotonic() < deadline, "B did not listen and trust its cache again within 10 s"
+        time.sleep(0.1)
+    r = a.post("/api/users/logout", token=toks[1])
+    assert r.status_code == 204, r.text
+    wait_rejected_everywhere([b], toks[1])
+
+
+def test_deaf_instance_stays_distrusting_until_it_listens_again(deaf_pair):
+    """While B cannot LISTEN, a token deleted behind its back (no revocation
+    event at all: only the database knows) is refused by B at every moment,
+    not just until B's next poll of the log succeeds."""
+    a, b, proxy, db = deaf_pair
+    u = a.new_user()
+    warm_nodes([b], login_on(a, u))  # B's session is open before the freeze
+    proxy.freeze()
+    cut_listeners(db, 2)
+    deadline = time.monotonic() + 1.5  # six poll intervals
+    n = 0
+    while time.monotonic() < deadline:
+        r = a.login(u["email"], u["password"])
+        assert r.status_code == 200, r.text
+        tok, handle = r.json()["id"], r.json()["handle"]
+        warm_nodes([b], tok)
+        psql(f"DELETE FROM access_tokens WHERE handle = '{handle}'", db)
+        refused_at_once(b, tok)
+        n += 1
+    assert n >= 5, n
+    proxy.thaw()
 
 
 def test_password_change_on_one_rejects_other_tokens_everywhere(cluster):
@@ -493,8 +725,8 @@ def test_postgresql_outage_503_then_recovery(cluster):
             if s is not b:
                 assert_db_unavailable(s.get("/api/no-such-model-here", token=uncached))
             # a revoked token is never let through, database or not
-            r = s.get("/api/no-such-model-here", token=revoked)
-            assert r.status_code in (401, 503), r.text
+            # (refused before the outage, it is in the cache of refusals)
+            assert_error(s.get("/api/no-such-model-here", token=revoked), 401, "INVALID_TOKEN")
             # a write: refused whole
             assert_db_unavailable(s.post("/api/users/change-password", token=cached,
                                          json={"oldPassword": u["password"], "newPassword": "never-set"}))

@@ -7,9 +7,9 @@ import stat
 
 import pytest
 
-from conftest import BACKEND, Server, run_bin
+from conftest import Server, run_bin
 
-pytestmark = pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite files only")
+pytestmark = pytest.mark.sqlite_only  # SQLite's files; PostgreSQL's are the database server's
 
 
 def modes(db_path):

@@ -10,7 +10,7 @@ import sqlite3
 import time
 
 from conftest import deep_merge, pg_rows, pg_tables, psql
-from models_fixtures import MODELS_CONFIG, fparams, make_admin, ok
+from models_fixtures import MODELS_CONFIG, assert_model_validation, fparams, make_admin, ok
 
 
 def db(srv):
@@ -155,7 +155,7 @@ def test_model_sync_adds_columns_and_indexes_on_restart(server_factory):
     rows = ok(srv.get("/api/widgets", token=adm["token"], params=fparams({"where": {"weight": {"gt": 2}}})))
     assert [r["id"] for r in rows] == [w2["id"]]
     r = srv.post("/api/widgets", token=adm["token"], json={"name": "dup", "sku": "S1"})
-    assert r.status_code == 422, r.text
+    assert_model_validation(r, "Widget", {"sku": "uniqueness"})
     ix = store_indexes(srv, "m_widget")
     assert (["weight"], False) in ix.values() and (["sku"], True) in ix.values(), ix
 

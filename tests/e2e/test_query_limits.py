@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import BACKEND, assert_error, psql
+from conftest import assert_error, psql
 from models_fixtures import MODELS_CONFIG, actors, fparams, mserver, ok, start_models_server  # noqa: F401
 
 
@@ -100,7 +100,7 @@ def test_javascript_syntax_and_flags(mserver):
     assert ids("(?<=Alpha )42") == [t["id"]]         # lookbehind
 
 
-@pytest.mark.skipif(BACKEND != "sqlite", reason="PCRE2 runs in SQLite; PostgreSQL's engine is its own")
+@pytest.mark.sqlite_only  # PCRE2 runs in SQLite; PostgreSQL's engine is its own
 def test_catastrophic_backtracking_is_cut_short(mserver):
     """(a|aa)*x against 100 kB took glibc 15 s; PCRE2's limits stop it ([xy]: no
     literal PCRE2 could look for first and skip the match)."""

@@ -1,6 +1,7 @@
 """Logout, change-password, and the user's accessTokens list / revoke routes."""
 
 import datetime as dt
+import time
 
 import pytest
 
@@ -127,7 +128,11 @@ def test_list_access_tokens_shape_and_no_secret(server):
         assert t["userId"] == u["id"]
         assert isinstance(t["ttl"], int)
         assert ISO_MS_RE.match(t["created"]), t
-        assert t["lastUsed"] is None or ISO_MS_RE.match(t["lastUsed"]), t
+        # the caller's token was just used (for this list); t2 never was
+        if t["handle"] == t2["handle"]:
+            assert t["lastUsed"] is None, t
+        else:
+            assert ISO_MS_RE.match(t["lastUsed"]), t
         assert "id" not in t or t["id"] not in (u["token"], t2["id"]), t
     text = server.get("/api/users/me/accessTokens", token=u["token"]).text
     assert u["token"] not in text and t2["id"] not in text
@@ -159,16 +164,19 @@ def test_list_does_not_show_dead_tokens(server):
     assert len(toks) == 1
 
 
-def test_last_used_is_null_or_iso(server):
+def test_last_used_null_until_used_then_iso(server):
     u = server.new_user_token()
+    unused = server.login(u["email"], u["password"]).json()  # issued, never used
     for _ in range(3):
         server.me(u["token"])
-    toks = _list(server, u["token"])
-    for t in toks:
-        if t["lastUsed"] is not None:
-            lu = dt.datetime.strptime(t["lastUsed"], "%Y-%m-%dT%H:%M:%S.%fZ")
-            cr = dt.datetime.strptime(t["created"], "%Y-%m-%dT%H:%M:%S.%fZ")
-            assert lu >= cr
+    by_handle = {t["handle"]: t for t in _list(server, u["token"])}
+    assert by_handle[unused["handle"]]["lastUsed"] is None
+    used = [t for h, t in by_handle.items() if h != unused["handle"]]
+    assert len(used) == 1
+    assert ISO_MS_RE.match(used[0]["lastUsed"]), used
+    lu = dt.datetime.strptime(used[0]["lastUsed"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    cr = dt.datetime.strptime(used[0]["created"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    assert lu > cr
 
 
 def test_delete_one_token_by_handle(server):
@@ -212,6 +220,65 @@ def test_delete_other_users_token_by_handle_refused(server):
     r = server.delete(f"/api/users/me/accessTokens/{hb}", token=a["token"])
     assert_error(r, 404, "MODEL_NOT_FOUND")
     assert server.me(b["token"]).status_code == 200
+
+
+def test_delete_other_users_token_by_secret_refused(server):
+    """A secret names a token as well as a handle does; through a's own path,
+    b's secret is not one of a's tokens (docs/api.md: own tokens only)."""
+    a, b = server.new_user_token(), server.new_user_token()
+    assert server.me(b["token"]).status_code == 200  # cached
+    r = server.delete(f"/api/users/me/accessTokens/{b['token']}", token=a["token"])
+    assert_error(r, 404, "MODEL_NOT_FOUND")
+    r = server.delete(f"/api/users/{a['id']}/accessTokens/{b['token']}", token=a["token"])
+    assert_error(r, 404, "MODEL_NOT_FOUND")
+    assert server.me(b["token"]).status_code == 200
+    assert len(_list(server, b["token"])) == 1
+    # the owner may: the same secret through b's own path
+    r = server.delete(f"/api/users/me/accessTokens/{b['token']}", token=b["token"])
+    assert r.status_code == 204, r.text
+    assert_error(server.me(b["token"]), 401, "INVALID_TOKEN")
+
+
+def test_secret_is_case_sensitive(server):
+    """Secrets are [A-Za-z0-9], hashed as sent: the same letters in another
+    case are another (unknown) token, from every source."""
+    u = server.new_user_token()
+    tok = u["token"]
+    assert tok != tok.swapcase()
+    for variant in (tok.swapcase(), tok.lower(), tok.upper()):
+        if variant == tok:
+            continue
+        for via in ("bearer", "query"):
+            assert_error(server.me(variant, via=via), 401, "INVALID_TOKEN")
+    assert server.me(tok).status_code == 200
+
+
+def test_secret_changed_anywhere_is_unknown(server):
+    """The whole secret counts: one character changed, at the start, middle
+    or end, makes an unknown token."""
+    u = server.new_user_token()
+    tok = u["token"]
+    for i in (0, len(tok) // 2, len(tok) - 1):
+        other = "A" if tok[i] != "A" else "B"
+        assert_error(server.me(tok[:i] + other + tok[i + 1:]), 401, "INVALID_TOKEN")
+    assert server.me(tok).status_code == 200
+
+
+def test_count_is_live_tokens_only(server_factory):
+    """docs/api.md: like the list, the count leaves out expired tokens, even
+    before the background purge has removed them."""
+    srv = server_factory({"auth": {"ttl": 1}})
+    u = srv.new_user()
+    keep = srv.token_for(u, ttl=600)
+    srv.token_for(u)  # expires in 1 s, never used again
+    r = srv.get("/api/users/me/accessTokens/count", token=keep)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"count": 2}
+    time.sleep(1.3)
+    r = srv.get("/api/users/me/accessTokens/count", token=keep)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"count": 1}
+    assert len(_list(srv, keep)) == 1
 
 
 def test_delete_all_tokens_logs_out_everywhere(server):

@@ -79,3 +79,32 @@ def test_eternal_form_encoded(short_server):
     r = short_server.post("/api/users/login", data={"email": u["email"], "password": u["password"], "ttl": "-1"})
     assert r.status_code == 200, r.text
     assert r.json()["ttl"] == -1
+
+
+def stored_handles(srv, user_id):
+    """The handles of the user's tokens as the store holds them (expired or not)."""
+    if srv.db_path:
+        import sqlite3
+        with sqlite3.connect(srv.db_path) as db:
+            return sorted(h for (h,) in db.execute("SELECT handle FROM access_tokens WHERE user_id = ?",
+                                                   (user_id,)))
+    from conftest import psql
+    out = psql(f"SELECT handle FROM access_tokens WHERE user_id = {int(user_id)} ORDER BY handle", srv.pg_db)
+    return sorted(out.split())
+
+
+def test_first_request_finding_a_token_expired_deletes_it(server_factory):
+    """docs/api.md: the first request that finds a token expired also deletes
+    it, from the store as well as the cache (long before the minute's purge)."""
+    srv = server_factory()
+    u = srv.new_user()
+    r = srv.login(u["email"], u["password"], ttl=1)
+    assert r.status_code == 200, r.text
+    doomed = r.json()
+    keep = srv.login(u["email"], u["password"], ttl=600).json()
+    assert srv.me(doomed["id"]).status_code == 200  # cached
+    assert stored_handles(srv, u["id"]) == sorted([doomed["handle"], keep["handle"]])
+    time.sleep(1.2)
+    assert stored_handles(srv, u["id"]) == sorted([doomed["handle"], keep["handle"]])  # not purged yet
+    assert_error(srv.me(doomed["id"]), 401, "INVALID_TOKEN")
+    assert stored_handles(srv, u["id"]) == [keep["handle"]]

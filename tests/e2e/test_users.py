@@ -253,14 +253,37 @@ def test_roles_in_patch_body_do_not_grant_admin(server):
     assert_error(r, 401, "AUTHORIZATION_REQUIRED")
 
 
+def test_patch_email_verified_ignored_for_non_admin(server):
+    """docs/api.md: only an admin can set emailVerified; from anyone else the
+    field is silently ignored (200, the rest of the patch applied)."""
+    u = server.new_user_token()
+    name = uniq("nv")
+    r = server.patch("/api/users/me", token=u["token"], json={"emailVerified": True, "username": name})
+    assert r.status_code == 200, r.text
+    assert r.json()["emailVerified"] is False
+    assert r.json()["username"] == name
+    r = server.me(u["token"])
+    assert r.json()["emailVerified"] is False
+
+
+def test_admin_sets_email_verified(server, admin):
+    u = server.new_user_token()
+    r = server.patch(f"/api/users/{u['id']}", token=admin["token"], json={"emailVerified": True})
+    assert r.status_code == 200, r.text
+    assert r.json()["emailVerified"] is True
+    assert server.me(u["token"]).json()["emailVerified"] is True
+
+
 def test_patch_cannot_change_id(server):
     u = server.new_user_token()
     other = server.new_user()
+    # docs/api.md, PATCH: `id` in the body is ignored; the rest applies
     r = server.patch("/api/users/me", token=u["token"], json={"id": other["id"], "city": "Kyiv"})
-    # whatever the answer, the user keeps its id and the other user is untouched
+    assert r.status_code == 200, r.text
+    assert r.json()["id"] == u["id"] and r.json()["city"] == "Kyiv"
     me = server.me(u["token"]).json()
-    assert me["id"] == u["id"]
-    assert r.status_code in (200, 400, 422), r.text
+    assert me["id"] == u["id"] and me["city"] == "Kyiv"
+    assert server.login(other["email"], other["password"]).json()["userId"] == other["id"]
 
 
 def test_admin_revokes_one_token_of_another_user(server, admin):

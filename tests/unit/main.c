@@ -96,6 +96,7 @@ int main(void)
     suite_rowcache();
     suite_response();
     suite_fairq();
+    suite_api();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

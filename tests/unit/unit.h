@@ -46,5 +46,6 @@ void suite_tokcache(void);
 void suite_rowcache(void);
 void suite_response(void);
 void suite_fairq(void);
+void suite_api(void);
 
 #endif

@@ -1,0 +1,19 @@
+/*
+ * builtin.h — inside src/model only: builtin.c hands its models to schema.c.
+ */
+#ifndef TESSERA_BUILTIN_H
+#define TESSERA_BUILTIN_H
+
+#include "model/schema.h"
+
+/* User, AccessToken, Role, RoleMapping, ACL: the first models of a registry. */
+#define MODELS_BUILTIN_COUNT 5
+
+/*
+ * Fills defs[0 .. MODELS_BUILTIN_COUNT) with the built-in models, every
+ * string and array on the heap as models_free expects. Relation targets and
+ * owner_fk are left for models_load to resolve, as for declared models.
+ */
+void models_builtin_fill(model_def *defs);
+
+#endif
