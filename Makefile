@@ -7,19 +7,31 @@
 #   make run      install what is missing, build, start on SQLite at 127.0.0.1:3000
 #   make test     install what is missing, build (release + ASan/UBSan), run every test
 #   make asan     build build-asan/tessera with AddressSanitizer + UBSan
+#   make layers   check that every #include looks down the layer order
 #   make bench    the benchmark against nginx (not a test: asserts nothing)
 #   make mutate   plant each mutation of tests/mutate/mutations.json, run its tests (slow)
 #   make fuzz     run each libFuzzer target for FUZZ_SECONDS (default 60)
 
 CC       ?= cc
 PKGS     := libmicrohttpd jansson sqlite3 libsodium libpq libpcre2-8
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# A module pkg-config does not know would otherwise leave its flags out
+# silently and fail later with a missing header; say which one, and how to
+# get it. (Not for the goals that run `make deps` first, nor for clean.)
+ifneq ($(filter-out deps clean run test bench soak layers,$(or $(MAKECMDGOALS),all)),)
+PKG_MISSING := $(strip $(foreach p,$(PKGS),$(if $(shell pkg-config --exists $(p) && echo ok),,$(p))))
+ifneq ($(PKG_MISSING),)
+$(error pkg-config does not know: $(PKG_MISSING). Run `make deps` (scripts/install-deps.sh) to install them)
+endif
+endif
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 ifneq ($(WERROR),)
 WARN     += -Werror
 endif
-CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE $(WARN) -Isrc $(PKG_CFLAGS) -pthread
+# -MMD -MP: each object gets a .d file naming the headers it really
+# includes, so a header change rebuilds only what uses it.
+CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE $(WARN) -Isrc $(PKG_CFLAGS) -pthread -MMD -MP
 LDLIBS   := $(PKG_LIBS) -pthread -lm
 
 SRCS     := $(wildcard src/*/*.c)
@@ -29,38 +41,52 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 BUILD      := build
 ASAN_BUILD := build-asan
 
-RELEASE_CFLAGS := $(CFLAGS_COMMON) -O2 -g
-ASAN_CFLAGS    := $(CFLAGS_COMMON) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+# The user's CFLAGS and LDFLAGS (make CFLAGS=... LDFLAGS=...) come last, so
+# they can add to or override ours.
+RELEASE_CFLAGS := $(CFLAGS_COMMON) -O2 -g $(CFLAGS)
+ASAN_CFLAGS    := $(CFLAGS_COMMON) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined $(CFLAGS)
 
-.PHONY: all run test asan unit e2e clean deps bench soak mutate fuzz fuzz-build
+.PHONY: all run test asan unit e2e clean deps bench soak layers mutate fuzz fuzz-build
 all: $(BUILD)/tessera
 
 deps:
 	@bash scripts/install-deps.sh
 
 # --- release build -------------------------------------------------------
-$(BUILD)/%.o: %.c $(wildcard src/*/*.h)
+$(BUILD)/%.o: %.c $(BUILD)/%.d
 	@mkdir -p $(dir $@)
 	$(CC) $(RELEASE_CFLAGS) -c $< -o $@
+	@touch $@
 
 $(BUILD)/tessera: $(SRCS:%.c=$(BUILD)/%.o)
-	$(CC) $(RELEASE_CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(RELEASE_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/unit-tests: $(LIB_SRCS:%.c=$(BUILD)/%.o) $(UNIT_SRCS:%.c=$(BUILD)/%.o)
-	$(CC) $(RELEASE_CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(RELEASE_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # --- sanitizer build -----------------------------------------------------
-$(ASAN_BUILD)/%.o: %.c $(wildcard src/*/*.h)
+$(ASAN_BUILD)/%.o: %.c $(ASAN_BUILD)/%.d
 	@mkdir -p $(dir $@)
 	$(CC) $(ASAN_CFLAGS) -c $< -o $@
+	@touch $@
 
 $(ASAN_BUILD)/tessera: $(SRCS:%.c=$(ASAN_BUILD)/%.o)
-	$(CC) $(ASAN_CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ASAN_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(ASAN_BUILD)/unit-tests: $(LIB_SRCS:%.c=$(ASAN_BUILD)/%.o) $(UNIT_SRCS:%.c=$(ASAN_BUILD)/%.o)
-	$(CC) $(ASAN_CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ASAN_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 asan: $(ASAN_BUILD)/tessera
+
+# An object without its .d (built before -MMD) is built again; the touch
+# above keeps the .o newer than the .d gcc writes beside it.
+%.d: ;
+.PRECIOUS: %.d
+-include $(wildcard $(BUILD)/src/*/*.d $(BUILD)/tests/unit/*.d $(ASAN_BUILD)/src/*/*.d $(ASAN_BUILD)/tests/unit/*.d)
+
+# layers only look down (core < model < store < auth < http < api < cli)
+layers:
+	@bash scripts/layers.sh
 
 # --- fuzzing (clang + libFuzzer, docs/security/fuzzing.md) ----------------
 # The project's objects again, built by clang with the fuzzer's coverage and
@@ -97,6 +123,7 @@ run: deps
 	./$(BUILD)/tessera serve --config examples/tessera.json
 
 test: deps
+	@bash scripts/layers.sh
 	@$(MAKE) --no-print-directory WERROR=1 $(BUILD)/tessera $(BUILD)/unit-tests $(ASAN_BUILD)/tessera $(ASAN_BUILD)/unit-tests
 	@$(MAKE) --no-print-directory WERROR=1 fuzz-build
 	@bash tests/run.sh

@@ -8,7 +8,7 @@
 
 #include "api/access.h"
 #include "api/api.h"
-#include "core/app.h"
+#include "api/app.h"
 
 bool access_has_role(const request *r, const char *role)
 {

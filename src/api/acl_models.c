@@ -5,7 +5,7 @@
  * meaning (model/aclrule.h), checked on write.
  */
 #include "api/engine.h"
-#include "core/app.h"
+#include "api/app.h"
 
 static void rules_changed(mreq *q, eng_wrote what)
 {

@@ -9,7 +9,7 @@
 #include "api/access.h"
 #include "api/api.h"
 #include "api/engine.h"
-#include "core/app.h"
+#include "api/app.h"
 #include "core/jtext.h"
 
 static store_t *store_of(const mreq *q) { return q->r->app->store; }

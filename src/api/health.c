@@ -4,7 +4,7 @@
 #include <stdio.h>
 
 #include "api/api.h"
-#include "core/app.h"
+#include "api/app.h"
 
 /* Says which instance answered: behind a load balancer, that is how an
  * operator (or a test) sees the traffic reach every one of them. */

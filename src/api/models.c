@@ -15,7 +15,7 @@
 
 #include "api/api.h"
 #include "api/engine.h"
-#include "core/app.h"
+#include "api/app.h"
 
 static store_t *store_of(const mreq *q) { return q->r->app->store; }
 

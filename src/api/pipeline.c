@@ -8,7 +8,7 @@
 
 #include "api/api.h"
 #include "auth/extract.h"
-#include "core/app.h"
+#include "api/app.h"
 
 static const route ROUTES[] = {
     {"GET",    "/healthz",                       api_health, false},

@@ -16,8 +16,8 @@
 #include "api/access.h"
 #include "api/api.h"
 #include "api/engine.h"
+#include "api/app.h"
 #include "api/tokens_api.h"
-#include "core/app.h"
 #include "core/isodate.h"
 
 /* A secret in the path names its token as well as the handle does. */

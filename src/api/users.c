@@ -12,7 +12,7 @@
 #include "api/engine.h"
 #include "api/tokens_api.h"
 #include "auth/password.h"
-#include "core/app.h"
+#include "api/app.h"
 #include "model/user.h"
 
 /* ---- helpers ------------------------------------------------------------ */

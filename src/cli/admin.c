@@ -70,7 +70,8 @@ int cli_migrate(int argc, char **argv)
         return rc;
     int version = 0;
     store_migrate(st, &version);
-    printf("database %s: schema at version %d\n", cfg.database, version);
+    char db[512];
+    printf("database %s: schema at version %d\n", cli_db_for_log(cfg.database, db, sizeof db), version);
     close_all(st, &cfg);
     return CLI_OK;
 }
@@ -94,7 +95,9 @@ typedef struct user_args {
     bool password_stdin;
 } user_args;
 
-/* Reads one line from stdin into a sodium-guarded buffer; NULL on failure. */
+/* Reads one line from stdin with getline (an ordinary heap buffer) and cuts
+ * the line end; NULL on failure. The caller wipes it (sodium_memzero)
+ * before freeing it. */
 static char *read_password(void)
 {
     char *line = NULL;
@@ -118,6 +121,8 @@ static int user_add(const cli_common *o, const user_args *ua)
     char *pw = read_password();
     if (pw == NULL || strlen(pw) > PW_MAX_LEN) {
         fprintf(stderr, "tessera user add: %s\n", pw ? "password too long" : "no password on standard input");
+        if (pw)
+            sodium_memzero(pw, strlen(pw));
         free(pw);
         return CLI_FAILED;
     }

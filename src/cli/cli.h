@@ -40,6 +40,12 @@ int cli_common_opt(int c, cli_common *o, const char *usage);
  */
 int cli_load_config(const cli_common *o, config *cfg);
 
+/*
+ * The database URL as it may be logged: a password in it (user:PASSWORD@ of
+ * a URL, password=... of libpq's key=value form) is replaced by "***".
+ */
+const char *cli_db_for_log(const char *url, char *buf, size_t cap);
+
 /* Opens the configured database and brings its schema up to date. */
 store_t *cli_open_store(const config *cfg);
 

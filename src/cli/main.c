@@ -3,9 +3,11 @@
  */
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/log.h"
 #include "core/version.h"
 
 static const char USAGE[] =
@@ -38,8 +40,15 @@ int main(int argc, char **argv)
         printf("tessera %s\n", TESSERA_VERSION);
         return CLI_OK;
     }
+    /* TESSERA_LOG_LEVEL: debug, info (the default), warning or error */
+    const char *level = getenv("TESSERA_LOG_LEVEL");
+    log_level lvl;
+    if (level && *level && log_level_parse(level, &lvl) == 0)
+        log_set_level(lvl);
+    else if (level && *level)
+        log_warn("TESSERA_LOG_LEVEL: '%s' is not debug, info, warning or error; using info", level);
     if (sodium_init() < 0) {
-        fputs("tessera: libsodium failed to initialise\n", stderr);
+        log_error("libsodium failed to initialise");
         return CLI_FAILED;
     }
     if (strcmp(cmd, "serve") == 0)

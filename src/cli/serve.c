@@ -8,7 +8,8 @@
 
 #include "api/api.h"
 #include "cli/cli.h"
-#include "core/app.h"
+#include "core/log.h"
+#include "api/app.h"
 #include "http/server.h"
 
 static const char USAGE[] =
@@ -53,13 +54,13 @@ static model_registry *load_models(const config *cfg, store_t *st)
     char err[512];
     model_registry *reg = models_load(cfg->models, err, sizeof err);
     if (reg == NULL) {
-        fprintf(stderr, "tessera: config: %s\n", err);
+        log_error("config: %s", err);
         return NULL;
     }
     for (size_t i = 0; i < models_count(reg); i++) {
         const model_def *m = models_at(reg, i);
         if (m->kind == MODEL_DECLARED && store_model_sync(st, m) != STORE_OK) {
-            fprintf(stderr, "tessera: database: cannot create the table of model %s\n", m->name);
+            log_error("database: cannot create the table of model %s", m->name);
             models_free(reg);
             return NULL;
         }
@@ -84,9 +85,11 @@ static int run(const config *cfg)
     bool sole = false;
     store_err claimed = store_claim(st, &sole);
     if (claimed != STORE_OK) {
+        char db[512];
         if (claimed == STORE_CONFLICT)
-            fprintf(stderr, "tessera: another tessera server is already serving %s "
-                            "(one server per SQLite file; use PostgreSQL for several)\n", cfg->database);
+            log_error("another tessera server is already serving %s "
+                      "(one server per SQLite file; use PostgreSQL for several)",
+                      cli_db_for_log(cfg->database, db, sizeof db));
         store_close(st);
         return CLI_FAILED;
     }
@@ -102,9 +105,9 @@ static int run(const config *cfg)
     a.sessions = sess_new(&cfg->auth, st);
     a.throttle = thr_new(&cfg->auth.login_throttle, st);
     if (a.sessions && sess_preload(a.sessions) != STORE_OK)
-        fputs("tessera: could not load the live tokens; they will be read on first use\n", stderr);
+        log_warn("could not load the live tokens; they will be read on first use");
     if (a.acl == NULL || a.sessions == NULL || a.throttle == NULL || sess_start_sync(a.sessions, SYNC_INTERVAL_MS) != 0) {
-        fputs("tessera: cannot start the token cache\n", stderr);
+        log_error("cannot start the token cache");
         rc_cleanup(&a);
         return CLI_FAILED;
     }
@@ -121,20 +124,21 @@ static int run(const config *cfg)
         .header_timeout_ms = cfg->server.header_timeout_ms,
         .body_timeout_ms = cfg->server.body_timeout_ms,
         .max_body_memory = cfg->server.max_body_memory,
+        .access_log = cfg->server.access_log,
         .app = &a,
     };
     char err[512];
     http_server *http = http_start(&opt, err, sizeof err);
     int rc = CLI_FAILED;
     if (http == NULL) {
-        fprintf(stderr, "tessera: %s\n", err);
+        log_error("%s", err);
     } else {
         snprintf(a.instance, sizeof a.instance, "%s", http_address(http));
         printf("tessera listening on http://%s\n", http_address(http));
         fflush(stdout);
         int sig = 0;
         sigwait(&stop, &sig);
-        fprintf(stderr, "tessera: %s received, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        log_info("%s received, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
         http_stop(http, SHUTDOWN_GRACE_MS);
         rc = CLI_OK;
     }

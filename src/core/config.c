@@ -9,6 +9,7 @@
  * A section whose keys are not fixed (a map of names, like "models") is a
  * K_JSON entry: kept as written, for its own module to check in depth.
  */
+#include "core/log.h"
 #include "core/util.h"
 #include "core/config.h"
 
@@ -84,6 +85,8 @@ static const key_spec server_keys[] = {
     JSON_ARRAY("allowedOrigins", server.allowed_origins, check_origins),
     /* query limits (docs/security/queries.md) */
     INTEGER("queryTimeoutMs", K_INT, server.query_timeout_ms, 0, 3600000, NULL),
+    /* logging (docs/design.md, "Logs") */
+    STRING("accessLog", server.access_log, check_nonempty),
     END,
 };
 
@@ -147,7 +150,7 @@ static char *dup_or_die(const char *s)
 {
     char *d = strdup(s);
     if (!d) {
-        fputs("tessera: out of memory\n", stderr);
+        log_error("out of memory");
         abort();
     }
     return d;
@@ -176,6 +179,7 @@ void cfg_defaults(config *c)
     c->server.slow_queue_per_client = 64;
     c->server.slow_queue_max = 1024;
     c->server.query_timeout_ms = 2000;
+    c->server.access_log = dup_or_die("stderr");
     c->auth.ttl = 1209600;
     c->auth.max_ttl = 31556926;
     c->auth.allow_eternal = false;
@@ -198,6 +202,8 @@ void cfg_free(config *c)
     free(c->server.listen);
     json_decref(c->models);
     json_decref(c->server.allowed_origins);
+    free(c->server.access_log);
+    c->server.access_log = NULL;
     c->database = NULL;
     c->server.listen = NULL;
     c->models = NULL;
@@ -455,6 +461,7 @@ static int apply_document(config *c, const json_t *doc, const char *source,
     next.server.listen = c->server.listen ? dup_or_die(c->server.listen) : NULL;
     next.models = json_incref(c->models);
     next.server.allowed_origins = json_incref(c->server.allowed_origins);
+    next.server.access_log = c->server.access_log ? dup_or_die(c->server.access_log) : NULL;
     if (walk_object(&w, root_keys, doc, "") != 0) {
         cfg_free(&next);
         return -1;

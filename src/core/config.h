@@ -67,6 +67,8 @@ typedef struct cfg_server {
                                  NULL: cross-site origins trusted for
                                  cookie-authenticated writes             */
     int query_timeout_ms;     /* time budget of one model query; 0: none */
+    /* logging (docs/design.md, "Logs") */
+    char *access_log;         /* "stderr", "off", or a file path (owned) */
 } cfg_server;
 
 typedef struct config {

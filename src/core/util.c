@@ -5,12 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "core/util.h"
 
 void *util_need(void *p)
 {
     if (p == NULL) {
-        fputs("tessera: out of memory\n", stderr);
+        log_error("out of memory");
         abort();
     }
     return p;

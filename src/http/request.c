@@ -2,7 +2,6 @@
  * request.c — reading a request's body and query, and shaping responses in
  * LoopBack's envelopes.
  */
-#include <microhttpd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,34 +20,49 @@ const char *req_query(const request *r, const char *key)
 
 const char *req_header(const request *r, const char *name)
 {
-    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+    for (int i = 0; i < r->nheaders; i++)
+        if (strcasecmp(r->headers[i].key, name) == 0)
+            return r->headers[i].value;
+    return NULL;
 }
 
-typedef struct cookie_search {
-    const char *name;
-    size_t len;
-    const char *value;
-} cookie_search;
-
-static enum MHD_Result match_cookie(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
-                                    const char *value, size_t value_size)
-{
-    cookie_search *c = cls;
-    (void)kind;
-    (void)value_size;
-    if (key_size != c->len || memcmp(key, c->name, key_size) != 0)
-        return MHD_YES;
-    c->value = value ? value : "";
-    return MHD_NO; /* the first one, as libmicrohttpd's own lookup */
-}
-
-/* libmicrohttpd's lookup ignores case; a cookie's name does not, so
- * "Access_Token" is another cookie than "access_token". */
+/* Case matters: "Access_Token" is another cookie than "access_token". */
 const char *req_cookie(const request *r, const char *name)
 {
-    cookie_search c = {name, strlen(name), NULL};
-    MHD_get_connection_values_n(r->conn, MHD_COOKIE_KIND, match_cookie, &c);
-    return c.value;
+    for (int i = 0; i < r->ncookies; i++)
+        if (strcmp(r->cookies[i].key, name) == 0)
+            return r->cookies[i].value;
+    return NULL;
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Decodes %XX in place (a '%' not followed by two hex digits stays as it
+ * is); returns the decoded length, which is less than strlen(s) afterwards
+ * when a %00 put a NUL in it. */
+static size_t pct_decode(char *s)
+{
+    char *w = s;
+    for (const char *p = s; *p; p++) {
+        int hi, lo;
+        if (*p == '%' && (hi = hex_value(p[1])) >= 0 && (lo = hex_value(p[2])) >= 0) {
+            *w++ = (char)(hi * 16 + lo);
+            p += 2;
+        } else {
+            *w++ = *p;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - s);
 }
 
 /* The media type of a Content-Type value, without parameters. */
@@ -86,7 +100,7 @@ static json_t *parse_form(const char *body, size_t len, response *res)
             if (*p == '+') *p = ' ';
         /* %00 decodes to a NUL, which would silently cut the text short
          * ("abc%00xyz" stored as "abc"): refused, never truncated. */
-        if (MHD_http_unescape(pair) != strlen(pair) || MHD_http_unescape(val) != strlen(val)) {
+        if (pct_decode(pair) != strlen(pair) || pct_decode(val) != strlen(val)) {
             json_decref(o);
             free(copy);
             res_error(res, 400, "BAD_REQUEST", "a form field contains a NUL character (%%00)");

@@ -33,7 +33,10 @@ typedef struct request {
     const char *content_type;        /* NULL when absent                    */
     const char *body;                /* NUL-terminated, may be empty        */
     size_t body_len;
-    void *conn;                      /* the server's connection handle      */
+    const req_param *headers;        /* every header, in order (server.c)   */
+    int nheaders;
+    const req_param *cookies;        /* every cookie, in order (server.c)   */
+    int ncookies;
     char client_ip[46];              /* the peer's address, text ("" unknown) */
     principal who;                   /* who is calling                      */
     struct app *app;
@@ -75,7 +78,7 @@ typedef struct response {
 /* A query argument's value, or NULL. */
 const char *req_query(const request *r, const char *key);
 
-/* A request header's value, or NULL. */
+/* A request header's value (the first of that name, case ignored), or NULL. */
 const char *req_header(const request *r, const char *name);
 
 /* A cookie's value, or NULL. Names are case-sensitive (RFC 6265). */

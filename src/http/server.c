@@ -5,7 +5,10 @@
  * the headers, then once per piece of body, then once more with no data. This
  * file gathers the body (up to the configured limit), turns the connection
  * into a `request`, hands it to the application's handler, and sends back the
- * `response` as JSON. Nothing else in tessera includes microhttpd.h for this.
+ * `response` as JSON. Nothing else in tessera includes microhttpd.h: the
+ * request carries copies of the headers, cookies and query it needs.
+ * Every answer carries X-Request-Id, and every request ends with one line
+ * of the access log (http/accesslog.h).
  */
 #include <stdarg.h>
 #include <microhttpd.h>
@@ -19,10 +22,12 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "core/isodate.h"
 #include "core/jtext.h"
+#include "core/log.h"
+#include "http/accesslog.h"
 #include "http/fairq.h"
 #include "http/guard.h"
-#include "http/ratelog.h"
 #include "http/server.h"
 
 /* File descriptors kept back from connections: the database, SQLite's
@@ -47,6 +52,14 @@ typedef struct pending {
     struct MHD_Connection *conn;
     const char *url, *method;
     response res;
+    /* for the X-Request-Id header and the access log */
+    char rid[ALOG_RID_MAX + 1];
+    char log_method[16];
+    char *target;        /* the logged path and query (NULL: log off)      */
+    int64_t start_ms;    /* wall clock, for the line's time                */
+    int64_t start_us;    /* monotonic, for the duration                    */
+    int status;          /* of the answer queued, 0 before                 */
+    int64_t user_id;     /* who called, 0: anonymous                       */
 } pending;
 
 /* The threads that run slow requests, and their fair queue. */
@@ -67,8 +80,8 @@ struct http_server {
     size_t body_bytes; /* body memory held by all requests (atomic)     */
     slow_pool slow;
     guard *guard;
-    ratelog log;
-    struct MHD_Response *fixed[RES_FIXED_COUNT]; /* built once, sent to all */
+    log_limiter log;   /* libmicrohttpd's own messages */
+    access_log *alog;  /* NULL: off */
 };
 
 /* ---- building the request ---------------------------------------------- */
@@ -85,6 +98,48 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
     r->query[r->nquery].value = value ? value : "";
     r->nquery++;
     return MHD_YES;
+}
+
+typedef struct collected {
+    req_param *v;
+    int n, cap;
+} collected;
+
+static enum MHD_Result collect_value(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    collected *c = cls;
+    (void)kind;
+    if (c->n == c->cap)
+        return MHD_NO;
+    c->v[c->n].key = key;
+    c->v[c->n].value = value ? value : "";
+    c->n++;
+    return MHD_YES;
+}
+
+/* Copies the pointers to every value of one kind (headers, cookies) into a
+ * new array, so that nothing above this file needs the connection. -1 when
+ * out of memory. */
+static int collect_values(struct MHD_Connection *conn, enum MHD_ValueKind kind, req_param **out, int *n)
+{
+    collected c = {NULL, 0, MHD_get_connection_values(conn, kind, NULL, NULL)};
+    *out = NULL;
+    *n = 0;
+    if (c.cap <= 0)
+        return 0;
+    if ((c.v = calloc((size_t)c.cap, sizeof *c.v)) == NULL)
+        return -1;
+    MHD_get_connection_values(conn, kind, collect_value, &c);
+    *out = c.v;
+    *n = c.n;
+    return 0;
+}
+
+static int64_t monotonic_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* Splits the path on '/', dropping empty segments; -1 when too deep. */
@@ -117,7 +172,7 @@ static void free_segments(request *r)
 /* A response for JSON text (NULL: an empty body), with the headers every
  * answer carries. */
 static struct MHD_Response *mhd_response(char *text, size_t len, enum MHD_ResponseMemoryMode mode,
-                                         const char *www_authenticate)
+                                         const char *www_authenticate, const char *rid)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(len, text ? text : (char *)"",
                                                              text ? mode : MHD_RESPMEM_PERSISTENT);
@@ -129,36 +184,16 @@ static struct MHD_Response *mhd_response(char *text, size_t len, enum MHD_Respon
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, www_authenticate);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "X-Request-Id", rid);
     return r;
 }
 
-/* Builds the fixed answers once; libmicrohttpd lets one response be queued
- * on any number of connections. */
-static int fixed_start(http_server *s)
-{
-    for (int k = RES_NOT_FIXED + 1; k < RES_FIXED_COUNT; k++) {
-        const res_fixed_answer *a = res_fixed_answer_of((res_fixed_kind)k);
-        s->fixed[k] = mhd_response((char *)a->text, strlen(a->text), MHD_RESPMEM_PERSISTENT,
-                                   a->www_authenticate);
-        if (s->fixed[k] == NULL)
-            return -1;
-    }
-    return 0;
-}
-
-static void fixed_stop(http_server *s)
-{
-    for (int k = 0; k < RES_FIXED_COUNT; k++)
-        if (s->fixed[k])
-            MHD_destroy_response(s->fixed[k]);
-}
-
-/* Sends res. Text already printed moves into libmicrohttpd's response. */
-static enum MHD_Result send_response(http_server *s, struct MHD_Connection *conn, response *res)
+/* Sends res. Text already printed moves into libmicrohttpd's response; a
+ * fixed answer's text is never copied. Each answer is a response object of
+ * its own, since each carries its request's X-Request-Id. */
+static enum MHD_Result send_response(struct MHD_Connection *conn, pending *p, response *res)
 {
     const res_fixed_answer *fixed = res_fixed_answer_of(res->fixed);
-    if (fixed && res->header_name == NULL && !res->close_connection)
-        return MHD_queue_response(conn, (unsigned)res->status, s->fixed[res->fixed]);
     char *text = res->text;
     size_t len = res->text_len;
     enum MHD_ResponseMemoryMode mode = MHD_RESPMEM_MUST_FREE;
@@ -171,7 +206,7 @@ static enum MHD_Result send_response(http_server *s, struct MHD_Connection *conn
         text = jtext_dump(res->body);
         len = text ? strlen(text) : 0;
     }
-    struct MHD_Response *r = mhd_response(text, len, mode, res->www_authenticate);
+    struct MHD_Response *r = mhd_response(text, len, mode, res->www_authenticate, p->rid);
     if (r == NULL) {
         if (mode == MHD_RESPMEM_MUST_FREE)
             free(text);
@@ -183,12 +218,14 @@ static enum MHD_Result send_response(http_server *s, struct MHD_Connection *conn
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ok = MHD_queue_response(conn, (unsigned)res->status, r);
     MHD_destroy_response(r);
+    if (ok == MHD_YES)
+        p->status = res->status;
     return ok;
 }
 
 /* An error of the HTTP layer. close: the connection cannot be trusted
  * (or the server wants it gone), so it is closed after the answer. */
-static enum MHD_Result send_error(http_server *s, struct MHD_Connection *conn, int status, const char *code,
+static enum MHD_Result send_error(struct MHD_Connection *conn, pending *p, int status, const char *code,
                                   const char *msg, bool close)
 {
     response res = {0};
@@ -198,7 +235,7 @@ static enum MHD_Result send_error(http_server *s, struct MHD_Connection *conn, i
         res.header_name = "Retry-After";
         snprintf(res.header_value, sizeof res.header_value, "1");
     }
-    enum MHD_Result ok = send_response(s, conn, &res);
+    enum MHD_Result ok = send_response(conn, p, &res);
     res_clear(&res);
     return ok;
 }
@@ -268,7 +305,6 @@ static void run_handler(http_server *s, struct MHD_Connection *conn, const char 
     request r = {0};
     r.method = method;
     r.path = url;
-    r.conn = conn;
     if (p->gc)
         memcpy(r.client_ip, p->gc->ip, sizeof r.client_ip);
     r.app = s->opt.app;
@@ -276,19 +312,34 @@ static void run_handler(http_server *s, struct MHD_Connection *conn, const char 
     r.body_len = p->len;
     r.content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &r);
+    req_param *headers = NULL, *cookies = NULL;
+    int nh = 0, nc = 0;
+    bool no_memory = collect_values(conn, MHD_HEADER_KIND, &headers, &nh) != 0 ||
+                     collect_values(conn, MHD_COOKIE_KIND, &cookies, &nc) != 0;
+    r.headers = headers;
+    r.nheaders = nh;
+    r.cookies = cookies;
+    r.ncookies = nc;
 
-    if (r.nquery > REQ_MAX_QUERY)
+    if (no_memory)
+        res_error(res, 503, "SERVER_BUSY", "out of memory; try again");
+    else if (r.nquery > REQ_MAX_QUERY)
         res_error(res, 400, "BAD_REQUEST", "too many query parameters (at most %d)", REQ_MAX_QUERY);
     else if (split_path(&r, url) != 0)
         res_error(res, 404, "NOT_FOUND", "There is no method to handle %s %s", method, "this path");
     else
         s->opt.handler(&r, res);
+    p->user_id = r.who.user_id;
+    if (p->target && r.nquery <= REQ_MAX_QUERY) /* the query as the handler left it: no token */
+        alog_target(p->target, ALOG_TARGET_MAX, url, r.query, r.nquery);
     free_segments(&r);
+    free(headers);
+    free(cookies);
 }
 
-static enum MHD_Result send_and_free(http_server *s, struct MHD_Connection *conn, response *res)
+static enum MHD_Result send_and_free(struct MHD_Connection *conn, pending *p, response *res)
 {
-    enum MHD_Result ok = send_response(s, conn, res);
+    enum MHD_Result ok = send_response(conn, p, res);
     res_clear(res);
     return ok;
 }
@@ -373,24 +424,24 @@ static enum MHD_Result dispatch(http_server *s, struct MHD_Connection *conn, con
                                 const char *method, pending *p)
 {
     if (p->done)
-        return send_and_free(s, conn, &p->res);
+        return send_and_free(conn, p, &p->res);
     if (p->gc)
         guard_enter(s->guard, p->gc, GUARD_BUSY);
     if (p->too_large)
-        return send_error(s, conn, 413, "PAYLOAD_TOO_LARGE", "request body exceeds the configured limit", true);
+        return send_error(conn, p, 413, "PAYLOAD_TOO_LARGE", "request body exceeds the configured limit", true);
     if (p->no_memory)
-        return send_error(s, conn, 503, "SERVER_BUSY", "the server holds too many request bodies; try again", true);
+        return send_error(conn, p, 503, "SERVER_BUSY", "the server holds too many request bodies; try again", true);
     if (s->slow.n > 0 && s->opt.is_slow(method, url)) {
         p->conn = conn;
         p->url = url;
         p->method = method;
         if (slow_enqueue(&s->slow, conn, p))
             return MHD_YES;
-        return send_error(s, conn, 503, "SERVER_BUSY", "too many password requests are waiting; try again", false);
+        return send_error(conn, p, 503, "SERVER_BUSY", "too many password requests are waiting; try again", false);
     }
     response res = {0};
     run_handler(s, conn, url, method, p, &res);
-    return send_and_free(s, conn, &res);
+    return send_and_free(conn, p, &res);
 }
 
 /* How the request says its body is framed. */
@@ -435,20 +486,20 @@ static bool is_chunked(const char *v)
  * closed: two Content-Length headers, or Content-Length with
  * Transfer-Encoding. A coding other than chunked cannot be read at all.
  */
-static enum MHD_Result check_framing(http_server *s, struct MHD_Connection *conn, framing *fr, bool *refused)
+static enum MHD_Result check_framing(struct MHD_Connection *conn, pending *p, framing *fr, bool *refused)
 {
     framing f = {0};
     MHD_get_connection_values_n(conn, MHD_HEADER_KIND, count_framing, &f);
     *fr = f;
     *refused = true;
     if (f.content_length > 1)
-        return send_error(s, conn, 400, "BAD_REQUEST", "more than one Content-Length header", true);
+        return send_error(conn, p, 400, "BAD_REQUEST", "more than one Content-Length header", true);
     if (f.content_length && f.transfer_encoding)
-        return send_error(s, conn, 400, "BAD_REQUEST", "Content-Length and Transfer-Encoding together", true);
+        return send_error(conn, p, 400, "BAD_REQUEST", "Content-Length and Transfer-Encoding together", true);
     if (f.transfer_encoding > 1)
-        return send_error(s, conn, 400, "BAD_REQUEST", "more than one Transfer-Encoding header", true);
+        return send_error(conn, p, 400, "BAD_REQUEST", "more than one Transfer-Encoding header", true);
     if (f.transfer_encoding && !is_chunked(f.coding))
-        return send_error(s, conn, 501, "NOT_IMPLEMENTED", "the only transfer coding understood is chunked", true);
+        return send_error(conn, p, 501, "NOT_IMPLEMENTED", "the only transfer coding understood is chunked", true);
     *refused = false;
     return MHD_YES;
 }
@@ -461,19 +512,55 @@ static enum MHD_Result check_framing(http_server *s, struct MHD_Connection *conn
 static enum MHD_Result first_call(http_server *s, struct MHD_Connection *conn, pending *p)
 {
     if (p->gc && p->gc->refused)
-        return send_error(s, conn, 503, "SERVER_BUSY", "too many connections; try again", true);
+        return send_error(conn, p, 503, "SERVER_BUSY", "too many connections; try again", true);
     bool refused;
     framing f;
-    enum MHD_Result ok = check_framing(s, conn, &f, &refused);
+    enum MHD_Result ok = check_framing(conn, p, &f, &refused);
     if (refused)
         return ok;
     /* libmicrohttpd has checked it is digits only (or answered 400 itself) */
     unsigned long long declared = f.length ? strtoull(f.length, NULL, 10) : 0;
     if (declared > s->opt.max_body)
-        return send_error(s, conn, 413, "PAYLOAD_TOO_LARGE", "request body exceeds the configured limit", true);
+        return send_error(conn, p, 413, "PAYLOAD_TOO_LARGE", "request body exceeds the configured limit", true);
     if (declared > 0 && !reserve_body(s, p, (size_t)declared + 1))
-        return send_error(s, conn, 503, "SERVER_BUSY", "the server holds too many request bodies; try again", true);
+        return send_error(conn, p, 503, "SERVER_BUSY", "the server holds too many request bodies; try again", true);
     return MHD_YES;
+}
+
+/* What the access log and X-Request-Id need, taken when the headers are in:
+ * an answer may be sent before the handler runs. */
+static void begin_request(http_server *s, struct MHD_Connection *conn, const char *url, const char *method,
+                          pending *p)
+{
+    p->start_us = monotonic_us();
+    p->start_ms = iso_now_ms();
+    alog_request_id(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id"), p->rid);
+    if (s->alog == NULL)
+        return;
+    snprintf(p->log_method, sizeof p->log_method, "%s", method);
+    for (char *c = p->log_method; *c; c++)
+        if (*c <= ' ' || *c >= 0x7f || *c == '"' || *c == '\\' || *c == '%')
+            *c = '?';
+    p->target = malloc(ALOG_TARGET_MAX);
+    if (p->target)
+        alog_target(p->target, ALOG_TARGET_MAX, url, NULL, 0); /* the query waits for the handler */
+}
+
+/* One line in the access log for the request p, now that it is over. */
+static void log_request(http_server *s, const pending *p)
+{
+    if (s->alog == NULL)
+        return;
+    alog_entry e = {
+        .start_ms = p->start_ms,
+        .rid = p->rid,
+        .method = p->log_method,
+        .target = p->target ? p->target : "-",
+        .status = p->status,
+        .micros = monotonic_us() - p->start_us,
+        .user_id = p->user_id,
+    };
+    alog_request(s->alog, &e);
 }
 
 static guard_conn *guard_of(struct MHD_Connection *conn)
@@ -495,6 +582,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         *con_cls = p;
         __atomic_add_fetch(&s->in_flight, 1, __ATOMIC_RELAXED);
+        begin_request(s, conn, url, method, p);
         p->gc = guard_of(conn);
         if (p->gc)
             guard_enter(s->guard, p->gc, GUARD_BODY);
@@ -520,9 +608,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     guard_conn *gc = guard_of(conn); /* afresh: NULL once the connection is closed */
     if (gc)
         guard_enter(s->guard, gc, GUARD_HEADERS); /* the next request's header deadline */
+    log_request(s, p);
     release_body(s, p);
     res_clear(&p->res);
     free(p->body);
+    free(p->target);
     free(p);
     *con_cls = NULL;
     __atomic_sub_fetch(&s->in_flight, 1, __ATOMIC_RELAXED);
@@ -566,7 +656,7 @@ static int resolve(const char *listen, struct sockaddr_storage *sa, socklen_t *s
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     http_server *s = cls;
-    rlog_vprintf(&s->log, fmt, ap);
+    log_limited(&s->log, fmt, ap);
 }
 
 /* Accepted and closed connections: the guard counts them per address. */
@@ -621,6 +711,15 @@ static guard_limits guard_limits_of(const http_options *opt, unsigned limit)
     return gl;
 }
 
+/* Frees what http_start set up around the daemon, which is stopped. */
+static void stop_parts(http_server *s)
+{
+    guard_free(s->guard);
+    log_limiter_finish(&s->log);
+    alog_close(s->alog);
+    free(s);
+}
+
 http_server *http_start(const http_options *opt, char *err, size_t errlen)
 {
     struct sockaddr_storage sa;
@@ -636,14 +735,15 @@ http_server *http_start(const http_options *opt, char *err, size_t errlen)
     int threads = opt->threads > 1 ? opt->threads : 1;
     unsigned limit = connection_limit(threads);
     guard_limits gl = guard_limits_of(opt, limit);
-    rlog_init(&s->log, "tessera: http: ");
-    s->guard = guard_new(&gl);
-    if (s->guard == NULL || fixed_start(s) != 0) {
-        snprintf(err, errlen, "out of memory");
-        fixed_stop(s);
-        guard_free(s->guard);
-        rlog_finish(&s->log);
+    if (alog_open(opt->access_log, &s->alog, err, errlen) != 0) {
         free(s);
+        return NULL;
+    }
+    log_limiter_init(&s->log, "http");
+    s->guard = guard_new(&gl);
+    if (s->guard == NULL) {
+        snprintf(err, errlen, "out of memory");
+        stop_parts(s);
         return NULL;
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_TURBO |
@@ -662,20 +762,14 @@ http_server *http_start(const http_options *opt, char *err, size_t errlen)
                               MHD_OPTION_END);
     if (s->mhd == NULL) {
         snprintf(err, errlen, "cannot listen on %s (address in use, or not allowed?)", opt->listen);
-        fixed_stop(s);
-        guard_free(s->guard);
-        rlog_finish(&s->log);
-        free(s);
+        stop_parts(s);
         return NULL;
     }
     if (slow_start(s) != 0) {
         snprintf(err, errlen, "cannot start the threads for slow requests");
         slow_stop(&s->slow);
         MHD_stop_daemon(s->mhd);
-        fixed_stop(s);
-        guard_free(s->guard);
-        rlog_finish(&s->log);
-        free(s);
+        stop_parts(s);
         return NULL;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
@@ -703,8 +797,5 @@ void http_stop(http_server *s, int grace_ms)
     }
     slow_stop(&s->slow); /* every suspended connection is resumed by then */
     MHD_stop_daemon(s->mhd);
-    guard_free(s->guard); /* after the daemon: every connection is closed */
-    fixed_stop(s);
-    rlog_finish(&s->log);
-    free(s);
+    stop_parts(s); /* after the daemon: every connection is closed, every line queued */
 }

@@ -41,6 +41,8 @@ typedef struct http_options {
     int header_timeout_ms;
     int body_timeout_ms;
     size_t max_body_memory;
+    /* The access log: "stderr", a file path, or "off"/NULL (http/accesslog.h). */
+    const char *access_log;
 } http_options;
 
 /* Binds and starts serving. NULL with a message in err when it cannot. */

@@ -248,6 +248,7 @@ class Server:
         PostgreSQL database); by default a fresh one of the backend under test."""
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
+        _servers_made.append(self)
         if database is not None:
             self.pg_db = None  # not ours: the caller drops it
             self.db_path = Path(database[len("sqlite:"):]) if database.startswith("sqlite:") else None
@@ -402,8 +403,11 @@ class Server:
             else:
                 raise ValueError(via)
         kw.setdefault("timeout", HTTP_TIMEOUT)
-        return self.http.request(method, self.url(path), headers=headers, params=params or None,
-                                 cookies=cookies, **kw)
+        note_request_secrets(token, kw)
+        r = self.http.request(method, self.url(path), headers=headers, params=params or None,
+                              cookies=cookies, **kw)
+        note_response_secrets(r)
+        return r
 
     def get(self, path, **kw):
         return self.request("GET", path, **kw)
@@ -488,6 +492,7 @@ class Server:
         res = CliResult(argv, p.returncode, p.stdout.decode("utf-8", "replace"),
                         p.stderr.decode("utf-8", "replace"))
         assert_no_sanitizer_report(res.stderr, "tessera " + " ".join(args))
+        note_cli_secrets(input, res)
         return res
 
     def add_user(self, email=None, password="cli-pw-1", roles=(), username=None):
@@ -522,7 +527,114 @@ def run_bin(*args, input=None, timeout=30, env=None, cwd=None):
     res = CliResult(argv, p.returncode, p.stdout.decode("utf-8", "replace"),
                     p.stderr.decode("utf-8", "replace"))
     assert_no_sanitizer_report(res.stderr, "tessera " + " ".join(args))
+    note_cli_secrets(input, res)
     return res
+
+
+# --------------------------------------------------------------------------
+# no token and no password in any log: every token the run obtained or sent
+# and every password it sent are looked for, at the end of the run, in the
+# stderr of every server and command it ran (diagnostics and the access
+# log) and in every *.log file of the servers' directories. A find fails the
+# run (pytest_sessionfinish below).
+
+_servers_made = []       # every Server of the run
+_cli_logs = []           # the stderr of every command run through cli()/run_bin()
+_token_secrets = set()   # tokens: [A-Za-z0-9], >= SECRET_WINDOW characters
+_other_secrets = set()   # passwords, and tokens of any other shape
+SECRET_MIN_LEN = 8       # shorter ones ("pw", "a") would match ordinary words
+SECRET_WINDOW = 16       # a logged piece of a token this long counts as a leak
+PASSWORD_KEYS = ("password", "oldPassword", "newPassword")
+_ALNUM_RUN = re.compile(r"[A-Za-z0-9]{%d,}" % SECRET_WINDOW)
+
+
+def note_secret(value):
+    if not isinstance(value, str) or len(value) < SECRET_MIN_LEN:
+        return
+    if _ALNUM_RUN.fullmatch(value):
+        _token_secrets.add(value)
+    else:
+        _other_secrets.add(value)
+
+
+def note_request_secrets(token, kw):
+    note_secret(token)
+    for body in (kw.get("json"), kw.get("data")):
+        if isinstance(body, dict):
+            for k in PASSWORD_KEYS:
+                note_secret(body.get(k))
+
+
+def note_response_secrets(r):
+    """A token is handed out as the "id" of a login or a created AccessToken."""
+    content = r.content
+    if not content.startswith(b"{") or len(content) > 8192:
+        return
+    try:
+        body = r.json()
+    except ValueError:
+        return
+    if isinstance(body, dict) and isinstance(body.get("id"), str) and _ALNUM_RUN.fullmatch(body["id"]):
+        note_secret(body["id"])
+
+
+def note_cli_secrets(stdin, res):
+    if isinstance(stdin, bytes):
+        stdin = stdin.decode("utf-8", "replace")
+    if isinstance(stdin, str):
+        for line in stdin.splitlines():
+            note_secret(line)
+    for line in res.stdout.splitlines():  # `token issue` prints the token
+        if _ALNUM_RUN.fullmatch(line.strip()):
+            note_secret(line.strip())
+    _cli_logs.append((" ".join(res.argv[1:3]), res.stderr))
+
+
+def _logs_of_run():
+    """(name, text) of every log the run produced."""
+    seen = set()
+    for srv in _servers_made:
+        if srv.dir in seen or not srv.dir.is_dir():
+            continue
+        seen.add(srv.dir)
+        for f in sorted(srv.dir.rglob("*.log")):
+            yield str(f), f.read_text(errors="replace")
+        yield f"{srv.dir}/stdout", "\n".join(srv.stdout_lines)
+    yield from _cli_logs
+
+
+def secret_leaks():
+    """[(log name, what leaked)] for every secret of the run found in a log."""
+    windows = {}
+    for t in _token_secrets:
+        for i in range(len(t) - SECRET_WINDOW + 1):
+            windows.setdefault(t[i:i + SECRET_WINDOW], t)
+    leaks = []
+    for name, text in _logs_of_run():
+        for run in _ALNUM_RUN.findall(text):
+            for i in range(len(run) - SECRET_WINDOW + 1):
+                if run[i:i + SECRET_WINDOW] in windows:
+                    leaks.append((name, "token " + windows[run[i:i + SECRET_WINDOW]][:6] + "..."))
+                    break
+        for secret in _other_secrets:
+            if secret in text:
+                leaks.append((name, "password or token " + secret[:3] + "..."))
+    return leaks
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session, exitstatus):
+    if not _servers_made and not _cli_logs:
+        return
+    leaks = secret_leaks()
+    nlogs = sum(1 for _ in _logs_of_run())
+    if leaks:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        report_line(f"SECRET IN A LOG: {len(leaks)} finds, e.g. " +
+                    "; ".join(f"{what} in {name}" for name, what in leaks[:10]))
+    else:
+        report_line(f"no secret in any log: {len(_token_secrets) + len(_other_secrets)} tokens and "
+                    f"passwords looked for in {nlogs} logs")
 
 
 # --------------------------------------------------------------------------

@@ -97,6 +97,8 @@ int main(void)
     suite_response();
     suite_fairq();
     suite_api();
+    suite_session();
+    suite_log();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

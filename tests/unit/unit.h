@@ -47,5 +47,7 @@ void suite_rowcache(void);
 void suite_response(void);
 void suite_fairq(void);
 void suite_api(void);
+void suite_session(void);
+void suite_log(void);
 
 #endif

@@ -1,0 +1,294 @@
+/*
+ * accesslog.c — the access log (http/accesslog.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/isodate.h"
+#include "core/log.h"
+#include "http/accesslog.h"
+
+/* The shortest token is 32 letters and digits (auth.tokenLength). */
+#define ALOG_SECRET_RUN 32
+
+/* Each of the two buffers: what workers may queue while one is written. */
+#define ALOG_BUFFER_BYTES (1024 * 1024)
+
+struct access_log {
+    int fd;
+    bool own_fd;          /* a file we opened (closed with the log) */
+    pthread_t writer;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    char *fill;           /* where workers append (under lock)      */
+    size_t fill_len;
+    char *spare;          /* what the writer writes (its own)       */
+    unsigned long dropped; /* lines left out since the last report  */
+    bool stopping;
+};
+
+/*
+ * Writes whole lines, at most PIPE_BUF bytes per write(2): into a pipe such
+ * a write is atomic, so the diagnostics other threads write to the same
+ * stderr never land inside an access-log line.
+ */
+static void write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        size_t chunk = n;
+        if (chunk > PIPE_BUF) {
+            chunk = PIPE_BUF;
+            while (chunk > 0 && p[chunk - 1] != '\n')
+                chunk--;
+            if (chunk == 0)
+                chunk = PIPE_BUF; /* a line longer than PIPE_BUF: cannot be whole */
+        }
+        ssize_t w = write(fd, p, chunk);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return; /* nowhere to write: the lines are lost, the server goes on */
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Swaps the buffers under the lock, writes the full one without it. */
+static void *writer_main(void *arg)
+{
+    access_log *l = arg;
+    pthread_mutex_lock(&l->lock);
+    for (;;) {
+        while (l->fill_len == 0 && l->dropped == 0 && !l->stopping)
+            pthread_cond_wait(&l->wake, &l->lock);
+        char *full = l->fill;
+        size_t len = l->fill_len;
+        unsigned long dropped = l->dropped;
+        bool stop = l->stopping;
+        l->fill = l->spare;
+        l->fill_len = 0;
+        l->dropped = 0;
+        l->spare = full;
+        pthread_mutex_unlock(&l->lock);
+        write_all(l->fd, full, len);
+        if (dropped)
+            log_warn("access log: %lu lines dropped (the log could not keep up)", dropped);
+        pthread_mutex_lock(&l->lock);
+        if (stop && l->fill_len == 0)
+            break;
+    }
+    pthread_mutex_unlock(&l->lock);
+    return NULL;
+}
+
+int alog_open(const char *spec, access_log **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (spec == NULL || strcmp(spec, "off") == 0)
+        return 0;
+    access_log *l = calloc(1, sizeof *l);
+    if (l == NULL || (l->fill = malloc(ALOG_BUFFER_BYTES)) == NULL ||
+        (l->spare = malloc(ALOG_BUFFER_BYTES)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (strcmp(spec, "stderr") == 0) {
+        l->fd = STDERR_FILENO;
+    } else {
+        l->fd = open(spec, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+        if (l->fd < 0) {
+            snprintf(err, errlen, "server.accessLog: cannot open %s: %s", spec, strerror(errno));
+            goto fail;
+        }
+        l->own_fd = true;
+    }
+    pthread_mutex_init(&l->lock, NULL);
+    pthread_cond_init(&l->wake, NULL);
+    if (pthread_create(&l->writer, NULL, writer_main, l) != 0) {
+        snprintf(err, errlen, "cannot start the access log's thread");
+        pthread_mutex_destroy(&l->lock);
+        pthread_cond_destroy(&l->wake);
+        if (l->own_fd)
+            close(l->fd);
+        goto fail;
+    }
+    *out = l;
+    return 0;
+fail:
+    if (l) {
+        free(l->fill);
+        free(l->spare);
+    }
+    free(l);
+    return -1;
+}
+
+void alog_close(access_log *l)
+{
+    if (l == NULL)
+        return;
+    pthread_mutex_lock(&l->lock);
+    l->stopping = true;
+    pthread_cond_signal(&l->wake);
+    pthread_mutex_unlock(&l->lock);
+    pthread_join(l->writer, NULL);
+    if (l->own_fd)
+        close(l->fd);
+    pthread_mutex_destroy(&l->lock);
+    pthread_cond_destroy(&l->wake);
+    free(l->fill);
+    free(l->spare);
+    free(l);
+}
+
+void alog_request(access_log *l, const alog_entry *e)
+{
+    if (l == NULL)
+        return;
+    char when[ISODATE_LEN], status[12], user[24];
+    char line[ALOG_TARGET_MAX + ALOG_RID_MAX + 192];
+    iso_format(e->start_ms, when);
+    if (e->status > 0)
+        snprintf(status, sizeof status, "%d", e->status);
+    else
+        snprintf(status, sizeof status, "-");
+    if (e->user_id)
+        snprintf(user, sizeof user, "%" PRId64, e->user_id);
+    else
+        snprintf(user, sizeof user, "-");
+    int n = snprintf(line, sizeof line, "%s %s %s %s %s %" PRId64 ".%03dms %s\n", when, e->rid, e->method,
+                     e->target, status, e->micros / 1000, (int)(e->micros % 1000), user);
+    if (n <= 0)
+        return;
+    size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+    pthread_mutex_lock(&l->lock);
+    if (l->fill_len + len > ALOG_BUFFER_BYTES) {
+        l->dropped++;
+    } else {
+        bool was_empty = l->fill_len == 0;
+        memcpy(l->fill + l->fill_len, line, len);
+        l->fill_len += len;
+        if (was_empty)
+            pthread_cond_signal(&l->wake);
+    }
+    pthread_mutex_unlock(&l->lock);
+}
+
+/* ---- what a line says --------------------------------------------------- */
+
+typedef struct outbuf {
+    char *p;
+    size_t len, cap; /* cap counts the NUL */
+    bool cut;
+} outbuf;
+
+static bool is_alnum(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+/* Appends n bytes of text as they are; false (and "..." put) when full. */
+static bool put_raw(outbuf *o, const char *text, size_t n)
+{
+    if (o->len + n + 4 > o->cap) { /* room for "..." and the NUL */
+        memcpy(o->p + o->len, "...", 3);
+        o->len += 3;
+        o->p[o->len] = '\0';
+        o->cut = true;
+        return false;
+    }
+    memcpy(o->p + o->len, text, n);
+    o->len += n;
+    o->p[o->len] = '\0';
+    return true;
+}
+
+/*
+ * Appends s escaped. A run of ALOG_SECRET_RUN or more letters and digits
+ * may be a token (in a path such as /api/accessTokens/{id}, or in a
+ * filter), so it is written as "[redacted]" instead.
+ */
+static void put_escaped(outbuf *o, const char *s)
+{
+    static const char HEX[] = "0123456789ABCDEF";
+    while (*s && !o->cut) {
+        size_t run = 0;
+        while (is_alnum(s[run]))
+            run++;
+        if (run >= ALOG_SECRET_RUN) {
+            put_raw(o, "[redacted]", 10);
+            s += run;
+            continue;
+        }
+        if (run > 0) {
+            put_raw(o, s, run);
+            s += run;
+            continue;
+        }
+        unsigned char c = (unsigned char)*s++;
+        bool plain = c > 0x20 && c < 0x7f && c != '%' && c != '"' && c != '\\';
+        char esc[3] = {'%', HEX[c >> 4], HEX[c & 15]};
+        if (plain)
+            put_raw(o, (const char *)&c, 1);
+        else
+            put_raw(o, esc, 3);
+    }
+}
+
+static void put_plain(outbuf *o, const char *s)
+{
+    put_escaped(o, s); /* the separators are plain characters */
+}
+
+void alog_target(char *out, size_t cap, const char *path, const req_param *query, int nquery)
+{
+    outbuf o = {out, 0, cap, false};
+    out[0] = '\0';
+    if (cap < 8)
+        return;
+    put_escaped(&o, path);
+    bool first = true;
+    for (int i = 0; i < nquery; i++) {
+        const char *k = query[i].key;
+        if (strcmp(k, "access_token") == 0 || strcmp(k, "token") == 0)
+            continue;
+        put_plain(&o, first ? "?" : "&");
+        first = false;
+        put_escaped(&o, k);
+        put_plain(&o, "=");
+        put_escaped(&o, query[i].value);
+    }
+}
+
+static bool rid_is_sane(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+                  c == '_' || c == ':' || c == '-';
+        if (!ok || n >= ALOG_RID_MAX)
+            return false;
+    }
+    return n > 0;
+}
+
+void alog_request_id(const char *given, char out[ALOG_RID_MAX + 1])
+{
+    if (given && rid_is_sane(given)) {
+        strcpy(out, given);
+        return;
+    }
+    unsigned char raw[12];
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2hex(out, ALOG_RID_MAX + 1, raw, sizeof raw);
+}
