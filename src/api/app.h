@@ -18,7 +18,7 @@ typedef struct app {
     sess *sessions;
     model_registry *models;
     acl_engine *acl;
-    rowcache *rows;      /* NULL when rows cannot be cached (store_ops.claim) */
+    rowcache *rows;      /* NULL when rows cannot be cached (store_claim) */
     char instance[128];  /* "HOST:PORT" this process listens on */
     throttle *throttle;  /* failed logins (NULL: none throttled) */
 } app;

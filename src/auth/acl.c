@@ -539,7 +539,7 @@ static ruleset *dyn_load(acl_engine *a, const char *model)
 {
     ruleset *rs = ruleset_new();
     const model_def *aclm = a->models ? models_by_name(a->models, "ACL") : NULL;
-    if (rs == NULL || aclm == NULL || a->store == NULL || a->store->ops->rows_find == NULL)
+    if (rs == NULL || aclm == NULL || a->store == NULL)
         return rs;
     load_ctx lc = {rs, false};
     if (query_rules(a->store, aclm, model, &lc) != STORE_OK || lc.oom) {

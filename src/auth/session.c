@@ -262,7 +262,7 @@ store_err sess_issue(sess *s, int64_t user_id, int64_t ttl, const store_grant *g
     rec->user_id = user_id;
     rec->created_ms = iso_now_ms();
     rec->ttl = ttl;
-    store_err e = store_token_insert(s->store, rec, grant);
+    store_err e = store_token_insert(s->store, rec, tok_expires_ms(rec->created_ms, rec->ttl), grant);
     if (e != STORE_OK)
         return e;
     tcache_put(s->cache, rec);

@@ -61,7 +61,7 @@ store_err sess_revoke_handle(sess *s, int64_t user_id, const char *handle);
 /* All of a user's tokens, except *keep when not NULL. */
 store_err sess_revoke_user(sess *s, int64_t user_id, const tok_hash *keep);
 /* The cache's part of sess_revoke_user, for tokens the store has already
- * deleted (store_ops.user_update on a credential change). */
+ * deleted (store_user_update on a credential change). */
 void sess_forget_user(sess *s, int64_t user_id, const tok_hash *keep);
 
 /* Writes the last use of tokens used since the previous flush to the store. */

@@ -13,27 +13,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store/store.h"
+
 #define TOK_MIN_LEN     32
 #define TOK_MAX_LEN     512
-#define TOK_HASH_LEN    32 /* BLAKE2b-256 */
-#define TOK_HANDLE_LEN  24
+#define TOK_HASH_LEN    STORE_HASH_LEN   /* BLAKE2b-256 */
+#define TOK_HANDLE_LEN  STORE_HANDLE_LEN
 #define TOK_ETERNAL     (-1)
 
-typedef struct tok_hash {
-    uint8_t b[TOK_HASH_LEN];
-} tok_hash;
-
-/* A token's metadata: everything but its secret. */
-typedef struct tok_record {
-    tok_hash hash;
-    char handle[TOK_HANDLE_LEN + 1];
-    int64_t user_id;
-    int64_t app_id;       /* 0: none                          */
-    int64_t created_ms;
-    int64_t ttl;          /* seconds, or TOK_ETERNAL          */
-    int64_t last_used_ms; /* 0: never                         */
-    uint64_t scopes;      /* 0: unrestricted                  */
-} tok_record;
+/* A token's hash and metadata (everything but its secret) are what the
+ * store keeps (store/store.h); auth computes the hash and decides expiry. */
+typedef store_hash tok_hash;
+typedef store_token tok_record;
 
 /* Fills out[0..len-1] with random [A-Za-z0-9] and NUL-terminates it. */
 void tok_generate(char *out, size_t len);

@@ -10,7 +10,7 @@
  * before the write is answered, and a read that raced with a write cannot
  * put back what it read (see rowcache_ticket). Writes made by another server
  * process cannot be seen, so the cache is only switched on where none can
- * happen (store_ops.claim: one server per SQLite file).
+ * happen (store_claim: one server per SQLite file).
  *
  * Bounded: a fixed number of entries in sets of four, the least recently
  * read one giving way. All functions accept a NULL cache (switched off).

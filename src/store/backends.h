@@ -1,5 +1,5 @@
 /*
- * backends.h — the constructors of the storage backends. Only store.c calls
+ * backends.h — the constructors of the storage drivers. Only store.c calls
  * these; everything else opens a store by URL with store_open.
  */
 #ifndef TESSERA_BACKENDS_H

@@ -829,3 +829,56 @@ int sql_build_create_index(sql_query *q, const model_def *m, const model_prop *p
     put(q, ")");
     return done(q);
 }
+
+/* ---- text of the store's own statements -------------------------------- */
+
+int sql_number_placeholders(const char *in, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (const char *p = in; *p; p++) {
+        if (n + 1 >= cap)
+            return -1;
+        out[n++] = *p == '?' && p[1] >= '0' && p[1] <= '9' ? '$' : *p;
+    }
+    if (cap == 0)
+        return -1;
+    out[n] = '\0';
+    return 0;
+}
+
+typedef struct dialect_word {
+    const char *name;
+    const char *sqlite, *postgres;
+} dialect_word;
+
+static const dialect_word WORDS[] = {
+    {"{ID}", "INTEGER PRIMARY KEY AUTOINCREMENT", "BIGSERIAL PRIMARY KEY"},
+    {"{INT}", "INTEGER", "BIGINT"},
+    {"{TEXT}", "TEXT", "TEXT COLLATE \"C\""},
+    {"{BOOL}", "INTEGER", "BOOLEAN"},
+    {"{FALSE}", "0", "false"},
+    {"{BLOB}", "BLOB", "BYTEA"},
+    {"{NOROWID}", " WITHOUT ROWID", ""},
+};
+
+char *sql_dialect_text(sql_dialect d, const char *tmpl)
+{
+    sql_query q;
+    sql_query_init(&q, d);
+    for (const char *p = tmpl; *p && !q.failed;) {
+        const dialect_word *w = NULL;
+        for (size_t i = 0; *p == '{' && i < sizeof WORDS / sizeof WORDS[0]; i++) {
+            if (strncmp(p, WORDS[i].name, strlen(WORDS[i].name)) == 0)
+                w = &WORDS[i];
+        }
+        if (w) {
+            put(&q, d == SQL_POSTGRES ? w->postgres : w->sqlite);
+            p += strlen(w->name);
+        } else {
+            put_n(&q, p++, 1);
+        }
+    }
+    char *out = q.failed ? NULL : strdup(q.text);
+    sql_query_free(&q);
+    return out;
+}

@@ -1,5 +1,5 @@
 /*
- * sql.h — SQL text for model rows, shared by the SQL backends.
+ * sql.h — SQL text for model rows, and the dialect of the store's own statements.
  *
  * A model definition (model/schema.h) and a parsed filter (model/filter.h)
  * become one statement: its text, with numbered placeholders ("?1" for
@@ -11,7 +11,7 @@
  * Values are converted to what the column stores: booleans become 0/1
  * (SQLite), ms_date properties integer milliseconds, object/array/any values
  * their compact JSON text with sorted keys (so equal JSON compares equal as
- * text). The backend then binds each JSON value by its type: integer, real,
+ * text). The driver then binds each JSON value by its type: integer, real,
  * string, null.
  *
  * Operators (fnode.op): eq/neq (null → IS [NOT] NULL; neq otherwise is SQL
@@ -91,7 +91,7 @@ json_t *sql_insert_values(const model_def *m, const json_t *obj);
 
 int sql_build_delete(sql_query *q, const model_def *m, const fnode *where);
 
-/* For statements of a backend's own: appends text (from code, never from a
+/* For statements of the store's own: appends text (from code, never from a
  * request), an identifier, and " WHERE <where>" (nothing when where is NULL). */
 void sql_append(sql_query *q, const char *text);
 void sql_append_ident(sql_query *q, const char *name);   /* double-quoted */
@@ -109,7 +109,16 @@ const char *sql_column_type(sql_dialect d, const model_prop *p);
 /* The value to bind for p given v (a new reference; NULL when out of memory). */
 json_t *sql_value(sql_dialect d, const model_prop *p, const json_t *v);
 
-/* ---- test hooks of the SQLite backend (store/sqlite.c); only tests call these ---- */
+/* The store's own statements, written once (store/queries.c, schema.c):
+ * "?N" turned into PostgreSQL's "$N" (-1: out does not hold it), and a
+ * schema template with its {WORDS} in dialect d (schema.c; malloc'd, NULL
+ * when out of memory). */
+int sql_number_placeholders(const char *in, char *out, size_t cap);
+char *sql_dialect_text(sql_dialect d, const char *tmpl);
+/* Schema template of version v (1..), NULL past the last (store/schema.c). */
+const char *store_migration(int version);
+
+/* ---- test hooks of the SQLite driver (store/sqlite.c); only tests call these ---- */
 
 /* EXPLAIN QUERY PLAN of q on s, one plan line per "\n"-ended line; malloc'd,
  * NULL on error. */

@@ -1,12 +1,13 @@
 /*
- * store.c — choosing a backend from a database URL, and the parts of the
- * storage contract that are the same for every backend.
+ * store.c — choosing a driver from a database URL; what the storage
+ * contract hands to the driver as it is.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store/backends.h"
+#include "store/driver.h"
 #include "store/store.h"
 
 store_t *store_open(const char *url, char *err, size_t errlen)
@@ -49,4 +50,14 @@ void store_user_clear(store_user *u)
 {
     free(u->extra);
     memset(u, 0, sizeof *u);
+}
+
+void store_close(store_t *s)
+{
+    s->drv->close(s);
+}
+
+store_err store_claim(store_t *s, bool *sole)
+{
+    return s->drv->claim(s, sole);
 }

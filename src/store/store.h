@@ -1,12 +1,12 @@
 /*
  * store.h — the storage contract.
  *
- * Everything tessera keeps goes through one struct of function pointers,
- * store_ops. The SQLite backend (store/sqlite.c) is the first implementation;
- * another backend fills the same struct and registers in store.c. Nothing
- * outside a backend's own file knows which database is behind a store_t.
+ * Everything tessera keeps goes through the store_X functions below,
+ * written once over a small driver (store/driver.h) that SQLite
+ * (store/sqlite.c) and PostgreSQL (store/postgres.c) implement. Nothing
+ * outside those two files knows which database is behind a store_t.
  *
- * Every call is safe from any thread: a backend keeps one connection per
+ * Every call is safe from any thread: a driver keeps one connection per
  * thread. Every write is atomic: it happens whole, in one transaction, or not
  * at all. Errors are return codes (store_err); store_strerror names them.
  */
@@ -17,7 +17,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "auth/token.h"
 #include "model/filter.h"
 #include "model/schema.h"
 
@@ -31,13 +30,32 @@ typedef enum store_err {
     STORE_BAD_REFERENCE,     /* a foreign key names a row that is not there */
     STORE_STALE,             /* a guarded write found the row changed since
                                 it was read (a credential version)        */
-    STORE_ERROR,             /* anything else; the backend logged why     */
+    STORE_ERROR,             /* anything else; the driver logged why      */
     STORE_TIMEOUT,           /* a model query ran past its time budget, or
                                 a regexp match past its limits            */
     STORE_BAD_PATTERN,       /* the database refused a filter's regexp    */
 } store_err;
 
-typedef struct store store_t; /* opaque: a backend's own handle */
+#define STORE_HASH_LEN   32 /* a token's hash (auth computes it) */
+#define STORE_HANDLE_LEN 24 /* a token's public handle */
+
+typedef struct store_hash {
+    uint8_t b[STORE_HASH_LEN];
+} store_hash;
+
+/* An access token as stored: its hash and metadata, never its secret. */
+typedef struct store_token {
+    store_hash hash;
+    char handle[STORE_HANDLE_LEN + 1];
+    int64_t user_id;
+    int64_t app_id;       /* 0: none                          */
+    int64_t created_ms;
+    int64_t ttl;          /* seconds, or -1: never expires    */
+    int64_t last_used_ms; /* 0: never                         */
+    uint64_t scopes;      /* 0: unrestricted                  */
+} store_token;
+
+typedef struct store store_t; /* a driver's handle, struct store first */
 
 #define STORE_EMAIL_MAX    254
 #define STORE_USERNAME_MAX 128
@@ -54,7 +72,7 @@ typedef struct store_user {
     int64_t cred_version; /* bumped by every change of email or password */
 } store_user;
 
-/* Which user fields store_ops.user_update writes. */
+/* Which user fields store_user_update writes. */
 enum {
     STORE_USER_EMAIL    = 1 << 0,
     STORE_USER_USERNAME = 1 << 1,
@@ -76,7 +94,7 @@ enum {
  */
 typedef struct store_grant {
     int64_t cred_version;
-    const tok_hash *parent;
+    const store_hash *parent;
 } store_grant;
 
 /* Failed logins counted for one key (an account, hashed): how many in a row,
@@ -99,114 +117,24 @@ typedef enum { STORE_EV_TOKEN = 1, STORE_EV_USER = 2 } store_ev_kind;
 typedef struct store_event {
     int64_t seq;
     store_ev_kind kind;
-    tok_hash hash;     /* STORE_EV_TOKEN; STORE_EV_USER: kept token   */
+    store_hash hash;   /* STORE_EV_TOKEN; STORE_EV_USER: kept token   */
     bool has_keep;
     int64_t user_id;
 } store_event;
 
-typedef void (*store_token_cb)(const tok_record *t, void *ctx);
+typedef void (*store_token_cb)(const store_token *t, void *ctx);
 /* One row of a model as JSON: visible properties only (never hidden ones),
  * dates as ISO 8601, the extra column merged in. The callee owns row. */
 typedef void (*store_row_cb)(json_t *row, void *ctx);
 typedef void (*store_event_cb)(const store_event *e, void *ctx);
 
-typedef struct store_ops {
-    const char *name;
-
-    void      (*close)(store_t *s);
-    /* creates or upgrades the schema; *version gets the version now in place */
-    store_err (*migrate)(store_t *s, int *version);
-    store_err (*ping)(store_t *s);
-    /*
-     * Called once by a server before it serves. STORE_OK with *sole true:
-     * no other server can write this database while this process lives
-     * (SQLite: a lock on the file), so what this process has not written is
-     * unchanged and its rows may be cached; *sole false: other instances
-     * share the database (PostgreSQL). STORE_CONFLICT: another server
-     * already serves this database, and this one must not start.
-     */
-    store_err (*claim)(store_t *s, bool *sole);
-
-    /* users */
-    store_err (*user_create)(store_t *s, store_user *u);   /* sets u->id, created_ms */
-    store_err (*user_get)(store_t *s, int64_t id, store_user *out);
-    store_err (*user_find)(store_t *s, const char *email, const char *username, store_user *out);
-    /*
-     * Writes the fields named. A write of a credential (STORE_USER_CREDENTIALS)
-     * happens only while the row's cred_version is still u->cred_version
-     * (else STORE_STALE), bumps it (not for STORE_USER_REHASH; u gets the new
-     * one), and in the same transaction deletes every token of the user but
-     * *keep (when not NULL), logging it as token_delete_user does.
-     */
-    store_err (*user_update)(store_t *s, store_user *u, unsigned fields, const tok_hash *keep);
-    /* roles: grant creates the role on demand; list calls cb per role name */
-    store_err (*role_grant)(store_t *s, int64_t user_id, const char *role);
-    store_err (*user_roles)(store_t *s, int64_t user_id,
-                            void (*cb)(const char *role, void *ctx), void *ctx);
-
-    /* access tokens */
-    /* inserts only while the user exists and *grant holds (grant may be NULL):
-       STORE_NOT_FOUND when the user is gone, STORE_STALE when the grant no
-       longer holds */
-    store_err (*token_insert)(store_t *s, const tok_record *t, const store_grant *grant);
-    store_err (*token_find)(store_t *s, const tok_hash *h, tok_record *out);
-    /* every token live at now_ms, streamed (to fill the cache at start) */
-    store_err (*token_scan_live)(store_t *s, int64_t now_ms, store_token_cb cb, void *ctx);
-    store_err (*token_delete)(store_t *s, const tok_hash *h);
-    store_err (*token_delete_handle)(store_t *s, int64_t user_id, const char *handle,
-                                     tok_hash *deleted);
-    /* deletes all of a user's tokens, except *keep when not NULL; *deleted
-       (when not NULL) gets how many went */
-    store_err (*token_delete_user)(store_t *s, int64_t user_id, const tok_hash *keep,
-                                   int64_t *deleted);
-    /* writes last_used_ms of n tokens, in one transaction */
-    store_err (*token_touch)(store_t *s, const tok_record *recs, size_t n);
-    store_err (*token_purge_expired)(store_t *s, int64_t now_ms, int64_t *purged);
-    /* the hashes of a user's live tokens beyond the newest `keep` (the oldest
-       first), at most `max` of them */
-    store_err (*token_beyond)(store_t *s, int64_t user_id, int64_t now_ms, int64_t keep, int max,
-                              store_token_cb cb, void *ctx);
-
-    /* failed logins per account (auth/throttle.c): read (a key never
-       counted reads as zero), compare-and-set (STORE_STALE when the row is
-       no longer *old), forget one, forget those older than a time */
-    store_err (*failures_get)(store_t *s, const uint8_t key[STORE_FAILURE_KEY_LEN], store_failures *out);
-    store_err (*failures_cas)(store_t *s, const uint8_t key[STORE_FAILURE_KEY_LEN],
-                              const store_failures *old, const store_failures *new_);
-    store_err (*failures_clear)(store_t *s, const uint8_t key[STORE_FAILURE_KEY_LEN]);
-    store_err (*failures_purge)(store_t *s, int64_t older_than_ms);
-
-    /* revocation log */
-    store_err (*events_since)(store_t *s, int64_t seq, store_event_cb cb, void *ctx,
-                              int64_t *last_seq);
-    store_err (*events_trim)(store_t *s, int64_t older_than_ms);
-    /*
-     * Optional (NULL when the database cannot push): blocks up to timeout_ms
-     * until another process may have logged revocations. STORE_OK: read the
-     * log now; STORE_UNAVAILABLE: this process cannot hear revocations at
-     * the moment, so its cache must not be trusted alone.
-     */
-    store_err (*events_wait)(store_t *s, int timeout_ms);
-
-    /*
-     * Rows of any model (model/schema.h), queried with parsed filters
-     * (model/filter.h). The backend turns a filter into SQL whose values are
-     * all bound parameters; identifiers come only from the model definition.
-     */
-    /* creates the table, its columns and indexes when missing (declared models) */
-    store_err (*model_sync)(store_t *s, const model_def *m);
-    store_err (*rows_find)(store_t *s, const model_def *m, const filter *f, store_row_cb cb, void *ctx);
-    store_err (*rows_count)(store_t *s, const model_def *m, const fnode *where, int64_t *count);
-    /* obj holds coerced, validated values by property name; *row gets the stored row */
-    store_err (*rows_insert)(store_t *s, const model_def *m, const json_t *obj, json_t **row);
-    /* sets the properties in patch on every row matching where; null clears */
-    store_err (*rows_update)(store_t *s, const model_def *m, const fnode *where, const json_t *patch,
-                             int64_t *count);
-    store_err (*rows_delete)(store_t *s, const model_def *m, const fnode *where, int64_t *count);
-} store_ops;
+/* Every store is one database behind a driver (store/driver.h); the
+ * contract below is implemented once over it (store/users.c, tokens.c,
+ * failures.c, events.c, rows.c, schema.c). */
+struct store_driver;
 
 struct store {
-    const store_ops *ops;
+    const struct store_driver *drv;
     /* time budget of each model query (rows_*), ms; 0: none. Set by the
        server from server.queryTimeoutMs before it serves. */
     int query_timeout_ms;
@@ -219,177 +147,95 @@ struct store {
  */
 store_t *store_open(const char *url, char *err, size_t errlen);
 
+void      store_close(store_t *s);
+/* creates or upgrades the schema; *version gets the version now in place */
+store_err store_migrate(store_t *s, int *version);
+store_err store_ping(store_t *s);
+/*
+ * Called once by a server before it serves. STORE_OK with *sole true:
+ * no other server can write this database while this process lives
+ * (SQLite: a lock on the file), so what this process has not written is
+ * unchanged and its rows may be cached; *sole false: other instances
+ * share the database (PostgreSQL). STORE_CONFLICT: another server
+ * already serves this database, and this one must not start.
+ */
+store_err store_claim(store_t *s, bool *sole);
+
+/* users */
+store_err store_user_create(store_t *s, store_user *u);   /* sets u->id, created_ms */
+store_err store_user_get(store_t *s, int64_t id, store_user *out);
+store_err store_user_find(store_t *s, const char *email, const char *username, store_user *out);
+/*
+ * Writes the fields named. A write of a credential (STORE_USER_CREDENTIALS)
+ * happens only while the row's cred_version is still u->cred_version
+ * (else STORE_STALE), bumps it (not for STORE_USER_REHASH; u gets the new
+ * one), and in the same transaction deletes every token of the user but
+ * *keep (when not NULL), logging it as token_delete_user does.
+ */
+store_err store_user_update(store_t *s, store_user *u, unsigned fields, const store_hash *keep);
+/* roles: grant creates the role on demand; list calls cb per role name */
+store_err store_role_grant(store_t *s, int64_t user_id, const char *role);
+store_err store_user_roles(store_t *s, int64_t user_id, void (*cb)(const char *role, void *ctx), void *ctx);
+
+/* access tokens */
+/* inserts only while the user exists and *grant holds (grant may be NULL):
+   STORE_NOT_FOUND when the user is gone, STORE_STALE when the grant no
+   longer holds. expires_ms: when it stops being live (the caller decides;
+   the purge and the live scan go by it). */
+store_err store_token_insert(store_t *s, const store_token *t, int64_t expires_ms, const store_grant *grant);
+store_err store_token_find(store_t *s, const store_hash *h, store_token *out);
+/* every token live at now_ms, streamed (to fill the cache at start) */
+store_err store_token_scan_live(store_t *s, int64_t now_ms, store_token_cb cb, void *ctx);
+store_err store_token_delete(store_t *s, const store_hash *h);
+store_err store_token_delete_handle(store_t *s, int64_t user_id, const char *handle, store_hash *deleted);
+/* deletes all of a user's tokens, except *keep when not NULL; *deleted
+   (when not NULL) gets how many went, once committed */
+store_err store_token_delete_user(store_t *s, int64_t user_id, const store_hash *keep, int64_t *deleted);
+/* writes last_used_ms of n tokens, in one transaction */
+store_err store_token_touch(store_t *s, const store_token *recs, size_t n);
+store_err store_token_purge_expired(store_t *s, int64_t now_ms, int64_t *purged);
+/* the hashes of a user's live tokens beyond the newest `keep` (the oldest
+   first), at most `max` of them */
+store_err store_token_beyond(store_t *s, int64_t user_id, int64_t now_ms, int64_t keep, int max,
+                             store_token_cb cb, void *ctx);
+
+/* failed logins per account (auth/throttle.c): read (a key never
+   counted reads as zero), compare-and-set (STORE_STALE when the row is
+   no longer *old), forget one, forget those older than a time */
+store_err store_failures_get(store_t *s, const uint8_t key[STORE_FAILURE_KEY_LEN], store_failures *out);
+store_err store_failures_cas(store_t *s, const uint8_t key[STORE_FAILURE_KEY_LEN],
+                             const store_failures *old, const store_failures *new_);
+store_err store_failures_clear(store_t *s, const uint8_t key[STORE_FAILURE_KEY_LEN]);
+store_err store_failures_purge(store_t *s, int64_t older_than_ms);
+
+/* revocation log */
+store_err store_events_since(store_t *s, int64_t seq, store_event_cb cb, void *ctx, int64_t *last_seq);
+store_err store_events_trim(store_t *s, int64_t older_than_ms);
+/* Whether the database can push news of revocations (events_wait). */
+bool store_can_wait(const store_t *s);
+/*
+ * Only when store_can_wait: blocks up to timeout_ms until another process
+ * may have logged revocations. STORE_OK: read the log now;
+ * STORE_UNAVAILABLE: this process cannot hear revocations at the moment,
+ * so its cache must not be trusted alone.
+ */
+store_err store_events_wait(store_t *s, int timeout_ms);
 
 /*
- * The one way callers reach a backend: store_X(st, ...) calls st's X. A
- * single seam (as SQLite's os.c wraps its VFS methods) where logging or
- * fault injection can be added without touching every caller.
+ * Rows of any model (model/schema.h), queried with parsed filters
+ * (model/filter.h). A filter becomes SQL whose values are all bound
+ * parameters; identifiers come only from the model definition.
  */
-static inline void store_close(store_t *s)
-{
-    s->ops->close(s);
-}
-
-static inline store_err store_migrate(store_t *s, int *version)
-{
-    return s->ops->migrate(s, version);
-}
-
-static inline store_err store_ping(store_t *s)
-{
-    return s->ops->ping(s);
-}
-
-static inline store_err store_claim(store_t *s, bool *sole)
-{
-    return s->ops->claim(s, sole);
-}
-
-static inline store_err store_user_create(store_t *s, store_user *u)
-{
-    return s->ops->user_create(s, u);
-}
-
-static inline store_err store_user_get(store_t *s, int64_t id, store_user *out)
-{
-    return s->ops->user_get(s, id, out);
-}
-
-static inline store_err store_user_find(store_t *s, const char *email, const char *username, store_user *out)
-{
-    return s->ops->user_find(s, email, username, out);
-}
-
-static inline store_err store_user_update(store_t *s, store_user *u, unsigned fields, const tok_hash *keep)
-{
-    return s->ops->user_update(s, u, fields, keep);
-}
-
-static inline store_err store_role_grant(store_t *s, int64_t user_id, const char *role)
-{
-    return s->ops->role_grant(s, user_id, role);
-}
-
-static inline store_err store_user_roles(store_t *s, int64_t user_id, void (*cb)(const char *role, void *ctx), void *ctx)
-{
-    return s->ops->user_roles(s, user_id, cb, ctx);
-}
-
-static inline store_err store_token_insert(store_t *s, const tok_record *t, const store_grant *grant)
-{
-    return s->ops->token_insert(s, t, grant);
-}
-
-static inline store_err store_token_find(store_t *s, const tok_hash *h, tok_record *out)
-{
-    return s->ops->token_find(s, h, out);
-}
-
-static inline store_err store_token_scan_live(store_t *s, int64_t now_ms, store_token_cb cb, void *ctx)
-{
-    return s->ops->token_scan_live(s, now_ms, cb, ctx);
-}
-
-static inline store_err store_token_delete(store_t *s, const tok_hash *h)
-{
-    return s->ops->token_delete(s, h);
-}
-
-static inline store_err store_token_delete_handle(store_t *s, int64_t user_id, const char *handle, tok_hash *deleted)
-{
-    return s->ops->token_delete_handle(s, user_id, handle, deleted);
-}
-
-static inline store_err store_token_delete_user(store_t *s, int64_t user_id, const tok_hash *keep, int64_t *deleted)
-{
-    return s->ops->token_delete_user(s, user_id, keep, deleted);
-}
-
-static inline store_err store_token_touch(store_t *s, const tok_record *recs, size_t n)
-{
-    return s->ops->token_touch(s, recs, n);
-}
-
-static inline store_err store_token_purge_expired(store_t *s, int64_t now_ms, int64_t *purged)
-{
-    return s->ops->token_purge_expired(s, now_ms, purged);
-}
-
-static inline store_err store_token_beyond(store_t *s, int64_t user_id, int64_t now_ms, int64_t keep, int max, store_token_cb cb, void *ctx)
-{
-    return s->ops->token_beyond(s, user_id, now_ms, keep, max, cb, ctx);
-}
-
-static inline store_err store_failures_get(store_t *s, const uint8_t key[STORE_FAILURE_KEY_LEN], store_failures *out)
-{
-    return s->ops->failures_get(s, key, out);
-}
-
-static inline store_err store_failures_cas(store_t *s, const uint8_t key[STORE_FAILURE_KEY_LEN], const store_failures *old, const store_failures *new_)
-{
-    return s->ops->failures_cas(s, key, old, new_);
-}
-
-static inline store_err store_failures_clear(store_t *s, const uint8_t key[STORE_FAILURE_KEY_LEN])
-{
-    return s->ops->failures_clear(s, key);
-}
-
-static inline store_err store_failures_purge(store_t *s, int64_t older_than_ms)
-{
-    return s->ops->failures_purge(s, older_than_ms);
-}
-
-static inline store_err store_events_since(store_t *s, int64_t seq, store_event_cb cb, void *ctx, int64_t *last_seq)
-{
-    return s->ops->events_since(s, seq, cb, ctx, last_seq);
-}
-
-static inline store_err store_events_trim(store_t *s, int64_t older_than_ms)
-{
-    return s->ops->events_trim(s, older_than_ms);
-}
-
-/* Whether the backend can push news of revocations (events_wait). */
-static inline bool store_can_wait(const store_t *s)
-{
-    return s->ops->events_wait != NULL;
-}
-
-static inline store_err store_events_wait(store_t *s, int timeout_ms)
-{
-    return s->ops->events_wait(s, timeout_ms);
-}
-
-static inline store_err store_model_sync(store_t *s, const model_def *m)
-{
-    return s->ops->model_sync(s, m);
-}
-
-static inline store_err store_rows_find(store_t *s, const model_def *m, const filter *f, store_row_cb cb, void *ctx)
-{
-    return s->ops->rows_find(s, m, f, cb, ctx);
-}
-
-static inline store_err store_rows_count(store_t *s, const model_def *m, const fnode *where, int64_t *count)
-{
-    return s->ops->rows_count(s, m, where, count);
-}
-
-static inline store_err store_rows_insert(store_t *s, const model_def *m, const json_t *obj, json_t **row)
-{
-    return s->ops->rows_insert(s, m, obj, row);
-}
-
-static inline store_err store_rows_update(store_t *s, const model_def *m, const fnode *where, const json_t *patch, int64_t *count)
-{
-    return s->ops->rows_update(s, m, where, patch, count);
-}
-
-static inline store_err store_rows_delete(store_t *s, const model_def *m, const fnode *where, int64_t *count)
-{
-    return s->ops->rows_delete(s, m, where, count);
-}
+/* creates the table, its columns and indexes when missing (declared models) */
+store_err store_model_sync(store_t *s, const model_def *m);
+store_err store_rows_find(store_t *s, const model_def *m, const filter *f, store_row_cb cb, void *ctx);
+store_err store_rows_count(store_t *s, const model_def *m, const fnode *where, int64_t *count);
+/* obj holds coerced, validated values by property name; *row gets the stored row */
+store_err store_rows_insert(store_t *s, const model_def *m, const json_t *obj, json_t **row);
+/* sets the properties in patch on every row matching where; null clears */
+store_err store_rows_update(store_t *s, const model_def *m, const fnode *where, const json_t *patch,
+                            int64_t *count);
+store_err store_rows_delete(store_t *s, const model_def *m, const fnode *where, int64_t *count);
 
 const char *store_strerror(store_err e);
 

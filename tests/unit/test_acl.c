@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "auth/acl.h"
+#include "store/driver.h"
 #include "unit.h"
 
 
@@ -413,62 +414,105 @@ static void test_user_defaults(void)
 
 /* ---- the engine, against a fake store ----------------------------------- */
 
+/*
+ * A fake database behind the store: a driver (store/driver.h) whose
+ * statements answer from memory. The user_roles statement hands back
+ * roles[]; a model query hands back the JSON array rows, column by column
+ * as the query asked for them, and notes whether it asked for model = M
+ * or "*". fail: what every statement returns instead.
+ */
 typedef struct fake_store {
     store_t base;
     const char *roles[4];
     int role_calls;
-    store_err fail;
-} fake_store;
-
-static store_err fake_user_roles(store_t *s, int64_t user_id, void (*cb)(const char *, void *),
-                                 void *ctx)
-{
-    fake_store *f = (fake_store *)s;
-    f->role_calls++;
-    if (f->fail != STORE_OK)
-        return f->fail;
-    for (size_t i = 0; i < 4 && f->roles[i]; i++)
-        cb(f->roles[i], ctx);
-    return STORE_OK;
-}
-
-static const store_ops fake_ops = {.name = "fake", .user_roles = fake_user_roles};
-
-/* A fake ACL table: rows_find checks the query asks for model = M or
- * "*" and hands back every row (acl_decide sorts out the model). */
-typedef struct fake_acls {
-    store_t base;
     const char *rows;  /* JSON array of ACL rows */
     int find_calls;
     bool where_ok;
     store_err fail;
-} fake_acls;
+    const sql_query *q; /* the model query being read */
+    json_t *found;
+} fake_store;
 
-static bool is_eq(const fnode *n, const char *value)
-{
-    return n->kind == FN_CMP && n->op == OP_EQ && n->prop && strcmp(n->prop->name, "model") == 0 &&
-           json_is_string(n->value) && strcmp(json_string_value(n->value), value) == 0;
-}
+static dconn *fake_conn(store_t *s) { return (dconn *)s; }
 
-static store_err fake_rows_find(store_t *s, const model_def *m, const filter *f, store_row_cb cb,
-                                void *ctx)
+static store_err fake_run(dconn *c, const dstmt *st, const dval *v, int n, dcur *cur, int64_t *changes)
 {
-    fake_acls *fa = (fake_acls *)s;
-    fa->find_calls++;
-    const fnode *w = f->where;
-    fa->where_ok = strcmp(m->name, "ACL") == 0 && w && w->kind == FN_OR && w->nkids == 2 &&
-                   is_eq(w->kids[0], "Widget") && is_eq(w->kids[1], "*");
-    if (fa->fail != STORE_OK)
-        return fa->fail;
-    json_t *rows = json_loads(fa->rows, 0, NULL);
-    size_t i;
-    json_t *row;
-    json_array_foreach(rows, i, row) cb(json_incref(row), ctx);
-    json_decref(rows);
+    fake_store *f = (fake_store *)c;
+    f->role_calls++;
+    if (f->fail != STORE_OK)
+        return f->fail;
+    size_t k = 0;
+    while (k < 4 && f->roles[k])
+        k++;
+    *cur = (dcur){.c = c, .res = NULL, .row = -1, .nrows = (int)k};
     return STORE_OK;
 }
 
-static const store_ops fake_acl_ops = {.name = "fake-acls", .rows_find = fake_rows_find};
+static bool binds_are(const sql_query *q, const char *a, const char *b)
+{
+    return json_array_size(q->binds) == 2 &&
+           strcmp(json_string_value(json_array_get(q->binds, 0)) ? json_string_value(json_array_get(q->binds, 0)) : "", a) == 0 &&
+           strcmp(json_string_value(json_array_get(q->binds, 1)) ? json_string_value(json_array_get(q->binds, 1)) : "", b) == 0;
+}
+
+static store_err fake_query(dconn *c, const sql_query *q, dcur *cur, int64_t *changes)
+{
+    fake_store *f = (fake_store *)c;
+    f->find_calls++;
+    f->where_ok = q->model && strcmp(q->model->name, "ACL") == 0 && strstr(q->text, " OR ") &&
+                  binds_are(q, "Widget", "*");
+    if (f->fail != STORE_OK)
+        return f->fail;
+    json_decref(f->found);
+    f->found = json_loads(f->rows, 0, NULL);
+    f->q = q;
+    *cur = (dcur){.c = c, .res = f->found, .row = -1, .nrows = (int)json_array_size(f->found)};
+    return STORE_OK;
+}
+
+static bool fake_next(dcur *cur) { return ++cur->row < cur->nrows; }
+
+static store_err fake_end(dcur *cur) { return STORE_OK; }
+
+/* The value of column col of the current row: a role, or a property. */
+static json_t *fake_cell(dcur *cur, int col)
+{
+    fake_store *f = (fake_store *)cur->c;
+    if (cur->res == NULL)
+        return NULL;
+    json_t *row = json_array_get(cur->res, (size_t)cur->row);
+    return (size_t)col < f->q->ncols ? json_object_get(row, f->q->cols[col]->name) : NULL;
+}
+
+static dkind fake_kind(dcur *cur, int col)
+{
+    json_t *v = fake_cell(cur, col);
+    return json_is_integer(v) ? DK_INT : json_is_string(v) ? DK_TEXT : DK_NULL;
+}
+
+static int64_t fake_col_int(dcur *cur, int col) { return json_integer_value(fake_cell(cur, col)); }
+
+static const char *fake_col_text(dcur *cur, int col, size_t *len)
+{
+    fake_store *f = (fake_store *)cur->c;
+    const char *t = cur->res == NULL ? f->roles[cur->row] : json_string_value(fake_cell(cur, col));
+    if (len)
+        *len = t ? strlen(t) : 0;
+    return t;
+}
+
+static const store_driver fake_driver = {
+    .name = "fake",
+    .dialect = SQL_SQLITE,
+    .conn = fake_conn,
+    .run = fake_run,
+    .query = fake_query,
+    .next = fake_next,
+    .end = fake_end,
+    .kind = fake_kind,
+    .col_int = fake_col_int,
+    .col_text = fake_col_text,
+};
 
 static model_def widget_model(acl_rule *rules, size_t n)
 {
@@ -482,7 +526,7 @@ static model_def widget_model(acl_rule *rules, size_t n)
 
 static void test_engine_roles_and_admin(void)
 {
-    fake_store fs = {.base = {&fake_ops}, .roles = {"editor"}};
+    fake_store fs = {.base = {&fake_driver}, .roles = {"editor"}};
     acl_rule rules[] = {
         ROLE_RULE("*", ANY, "$everyone", DENY),
         ROLE_RULE("*", ACC_WRITE, "editor", ALLOW),
@@ -513,7 +557,7 @@ static void test_engine_roles_and_admin(void)
 
 static void test_engine_store_errors(void)
 {
-    fake_store fs = {.base = {&fake_ops}, .fail = STORE_UNAVAILABLE};
+    fake_store fs = {.base = {&fake_driver}, .fail = STORE_UNAVAILABLE};
     acl_rule rules[] = {ROLE_RULE("*", ANY, "$everyone", ALLOW)};
     model_def m = widget_model(rules, N(rules));
     acl_engine *a = acl_new(NULL, &fs.base, true);
@@ -530,7 +574,7 @@ static void test_engine_store_errors(void)
 
 static void test_engine_owner_callback(void)
 {
-    fake_store fs = {.base = {&fake_ops}};
+    fake_store fs = {.base = {&fake_driver}};
     acl_rule rules[] = {
         ROLE_RULE("*", ANY, "$everyone", DENY),
         ROLE_RULE("*", ACC_WRITE, "$owner", ALLOW),
@@ -556,7 +600,7 @@ static void test_engine_dynamic_rules(void)
     model_registry *reg = models_load(NULL, err, sizeof err);
     if (!CHECK(reg != NULL))
         return;
-    fake_acls fa = {.base = {&fake_acl_ops}, .rows = "[]"};
+    fake_store fa = {.base = {&fake_driver}, .rows = "[]"};
     acl_rule rules[] = {ROLE_RULE("*", ANY, "$everyone", DENY)};
     model_def m = widget_model(rules, N(rules));
     acl_engine *a = acl_new(reg, &fa.base, false);
@@ -593,6 +637,7 @@ static void test_engine_dynamic_rules(void)
     CHECK_INT(acl_check(a, &m, "find", ACC_READ, &anon, NULL, NULL), ACL_ALLOWED);
     acl_free(a);
 out:
+    json_decref(fa.found);
     models_free(reg);
 }
 

@@ -4,11 +4,15 @@
  * process, distrust of the cache while revocations cannot be heard, expiry.
  */
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "auth/session.h"
 #include "core/isodate.h"
+#include "store/driver.h"
+#include "store/queries.h"
 #include "unit.h"
 
 /* ---- the fake store ----------------------------------------------------- */
@@ -49,10 +53,9 @@ static void log_event(fake_tokens *f, store_ev_kind kind, const tok_hash *h, int
     e->user_id = user_id;
 }
 
-static store_err fake_insert(store_t *s, const tok_record *t, const store_grant *grant)
+/* A token written straight into the fake, as another process would. */
+static store_err put_token(fake_tokens *f, const tok_record *t)
 {
-    fake_tokens *f = (fake_tokens *)s;
-    (void)grant;
     pthread_mutex_lock(&f->lock);
     store_err e = STORE_ERROR;
     for (int i = 0; i < FAKE_TOKENS; i++)
@@ -66,22 +69,7 @@ static store_err fake_insert(store_t *s, const tok_record *t, const store_grant 
     return e;
 }
 
-static store_err fake_find(store_t *s, const tok_hash *h, tok_record *out)
-{
-    fake_tokens *f = (fake_tokens *)s;
-    pthread_mutex_lock(&f->lock);
-    f->finds++;
-    int i = slot_of(f, h);
-    store_err e = f->find_fails;
-    if (e == STORE_OK && i < 0)
-        e = STORE_NOT_FOUND;
-    if (e == STORE_OK)
-        *out = f->tok[i];
-    pthread_mutex_unlock(&f->lock);
-    return e;
-}
-
-/* Deletes a token, logging the revocation (log: as every backend does). */
+/* Deletes a token, logging the revocation (log: as every store does). */
 static store_err remove_token(fake_tokens *f, const tok_hash *h, bool log)
 {
     pthread_mutex_lock(&f->lock);
@@ -95,15 +83,9 @@ static store_err remove_token(fake_tokens *f, const tok_hash *h, bool log)
     return i < 0 ? STORE_NOT_FOUND : STORE_OK;
 }
 
-static store_err fake_delete(store_t *s, const tok_hash *h)
+/* Deletes a user's tokens but keep; how many went. Caller holds the lock. */
+static int64_t drop_user_tokens(fake_tokens *f, int64_t user_id, const tok_hash *keep)
 {
-    return remove_token((fake_tokens *)s, h, true);
-}
-
-static store_err fake_delete_user(store_t *s, int64_t user_id, const tok_hash *keep, int64_t *deleted)
-{
-    fake_tokens *f = (fake_tokens *)s;
-    pthread_mutex_lock(&f->lock);
     int64_t n = 0;
     for (int i = 0; i < FAKE_TOKENS; i++)
         if (f->used[i] && f->tok[i].user_id == user_id &&
@@ -111,30 +93,183 @@ static store_err fake_delete_user(store_t *s, int64_t user_id, const tok_hash *k
             f->used[i] = false;
             n++;
         }
+    return n;
+}
+
+/* "Log out everywhere" by another process: deleted and logged. */
+static void remove_user_tokens(fake_tokens *f, int64_t user_id, const tok_hash *keep)
+{
+    pthread_mutex_lock(&f->lock);
+    drop_user_tokens(f, user_id, keep);
     log_event(f, STORE_EV_USER, keep, user_id);
-    if (keep)
-        f->ev[f->nev - 1].has_keep = true;
     pthread_mutex_unlock(&f->lock);
-    if (deleted)
-        *deleted = n;
+}
+
+/*
+ * The fake is a database behind the store's one implementation: a driver
+ * (store/driver.h) that runs the token and revocation-log statements of
+ * store/queries.h on the arrays above. A cursor's rows are copied out
+ * (rows: tokens or events), so callbacks run without the lock.
+ */
+typedef struct fake_rows {
+    int id;
+    int n;
+    tok_record tok[FAKE_TOKENS];
+    store_event ev[FAKE_EVENTS];
+} fake_rows;
+
+static dconn *fake_conn(store_t *s) { return (dconn *)s; }
+
+static void read_hash(const dval *v, tok_hash *h)
+{
+    memset(h, 0, sizeof *h);
+    if (!v->null && v->len == TOK_HASH_LEN)
+        memcpy(h->b, v->p, TOK_HASH_LEN);
+}
+
+static store_err fake_write(fake_tokens *f, int id, const dval *v, int64_t *changes)
+{
+    tok_hash h;
+    *changes = 0;
+    switch (id) {
+    case Q_TOKEN_INSERT:
+    case Q_TOKEN_INSERT_GUARDED:
+        for (int i = 0; i < FAKE_TOKENS; i++)
+            if (!f->used[i]) {
+                tok_record *t = &f->tok[i];
+                memset(t, 0, sizeof *t);
+                read_hash(&v[0], &t->hash);
+                snprintf(t->handle, sizeof t->handle, "%s", (const char *)v[1].p);
+                t->user_id = v[2].i;
+                t->app_id = v[3].null ? 0 : v[3].i;
+                t->created_ms = v[4].i;
+                t->ttl = v[5].i;
+                t->last_used_ms = v[6].null ? 0 : v[6].i;
+                t->scopes = (uint64_t)v[7].i;
+                f->used[i] = true;
+                *changes = 1;
+                return STORE_OK;
+            }
+        return STORE_ERROR;
+    case Q_TOKEN_DELETE: {
+        read_hash(&v[0], &h);
+        int i = slot_of(f, &h);
+        if (i >= 0)
+            f->used[i] = false;
+        *changes = i >= 0;
+        return STORE_OK;
+    }
+    case Q_TOKEN_DELETE_USER:
+    case Q_TOKEN_DELETE_USER_KEEP:
+        read_hash(&v[1], &h);
+        *changes = drop_user_tokens(f, v[0].i, id == Q_TOKEN_DELETE_USER_KEEP ? &h : NULL);
+        return STORE_OK;
+    case Q_EVENT_INSERT:
+        read_hash(&v[1], &h);
+        log_event(f, (store_ev_kind)v[0].i, v[1].null ? NULL : &h, v[2].null ? 0 : v[2].i);
+        return STORE_OK;
+    case Q_TOKEN_TOUCH:
+    case Q_TOKEN_PURGE:
+    case Q_EVENTS_TRIM:
+        return STORE_OK;
+    default:
+        return STORE_ERROR;
+    }
+}
+
+/* The rows of a read: one token by hash, or the events after a seq. */
+static store_err fake_read(fake_tokens *f, int id, const dval *v, fake_rows *rows)
+{
+    tok_hash h;
+    rows->id = id;
+    if (id == Q_TOKEN_FIND) {
+        f->finds++;
+        if (f->find_fails != STORE_OK)
+            return f->find_fails;
+        read_hash(&v[0], &h);
+        int i = slot_of(f, &h);
+        if (i >= 0)
+            rows->tok[rows->n++] = f->tok[i];
+        return STORE_OK;
+    }
+    if (id == Q_EVENTS_SINCE) {
+        for (int i = 0; i < f->nev; i++)
+            if (f->ev[i].seq > v[0].i)
+                rows->ev[rows->n++] = f->ev[i];
+        return STORE_OK;
+    }
+    return STORE_ERROR;
+}
+
+static store_err fake_run(dconn *c, const dstmt *st, const dval *v, int n, dcur *cur, int64_t *changes)
+{
+    fake_tokens *f = (fake_tokens *)c;
+    int64_t ignored;
+    pthread_mutex_lock(&f->lock);
+    store_err e;
+    if (cur == NULL) {
+        e = fake_write(f, st->id, v, changes ? changes : &ignored);
+    } else {
+        fake_rows *rows = calloc(1, sizeof *rows);
+        e = rows ? fake_read(f, st->id, v, rows) : STORE_ERROR;
+        if (e == STORE_OK)
+            *cur = (dcur){.c = c, .res = rows, .row = -1, .nrows = rows->n};
+        else
+            free(rows);
+    }
+    pthread_mutex_unlock(&f->lock);
+    return e;
+}
+
+static bool fake_next(dcur *cur) { return ++cur->row < cur->nrows; }
+
+static store_err fake_end(dcur *cur)
+{
+    free(cur->res);
     return STORE_OK;
 }
 
-static store_err fake_events_since(store_t *s, int64_t seq, store_event_cb cb, void *ctx, int64_t *last)
+static int64_t fake_col_int(dcur *cur, int col)
 {
-    fake_tokens *f = (fake_tokens *)s;
-    pthread_mutex_lock(&f->lock);
-    store_event copy[FAKE_EVENTS];
-    int n = 0;
-    for (int i = 0; i < f->nev; i++)
-        if (f->ev[i].seq > seq)
-            copy[n++] = f->ev[i];
-    *last = f->nev;
-    pthread_mutex_unlock(&f->lock);
-    for (int i = 0; cb && i < n; i++)
-        cb(&copy[i], ctx);
-    return STORE_OK;
+    const fake_rows *r = cur->res;
+    if (r->id == Q_EVENTS_SINCE) {
+        const store_event *e = &r->ev[cur->row];
+        return col == 0 ? e->seq : col == 1 ? e->kind : e->user_id;
+    }
+    const tok_record *t = &r->tok[cur->row];
+    const int64_t cols[] = {0, 0, t->user_id, t->app_id, t->created_ms, t->ttl, t->last_used_ms,
+                            (int64_t)t->scopes};
+    return cols[col];
 }
+
+static const char *fake_col_text(dcur *cur, int col, size_t *len)
+{
+    const fake_rows *r = cur->res;
+    const char *t = r->id == Q_TOKEN_FIND && col == 1 ? r->tok[cur->row].handle : NULL;
+    if (len)
+        *len = t ? strlen(t) : 0;
+    return t;
+}
+
+/* Column 0 of a token, column 2 of an event (when it names one). */
+static bool fake_col_blob(dcur *cur, int col, void *dst, size_t len)
+{
+    const fake_rows *r = cur->res;
+    const tok_hash *h = NULL;
+    static const tok_hash none;
+    if (r->id == Q_TOKEN_FIND && col == 0)
+        h = &r->tok[cur->row].hash;
+    else if (r->id == Q_EVENTS_SINCE && col == 2 && memcmp(&r->ev[cur->row].hash, &none, sizeof none) != 0)
+        h = &r->ev[cur->row].hash;
+    if (h == NULL || len != TOK_HASH_LEN)
+        return false;
+    memcpy(dst, h->b, len);
+    return true;
+}
+
+static store_err fake_begin(dconn *c) { return STORE_OK; }
+
+static store_err fake_finish(dconn *c, store_err e) { return e; }
 
 static store_err fake_events_wait(store_t *s, int timeout_ms)
 {
@@ -149,60 +284,40 @@ static store_err fake_events_wait(store_t *s, int timeout_ms)
     return e;
 }
 
-static store_err fake_nothing(store_t *s, int64_t when, int64_t *n)
-{
-    (void)s;
-    (void)when;
-    if (n)
-        *n = 0;
-    return STORE_OK;
-}
-
-static store_err fake_touch(store_t *s, const tok_record *recs, size_t n)
-{
-    (void)s;
-    (void)recs;
-    (void)n;
-    return STORE_OK;
-}
-
-static store_err fake_trim(store_t *s, int64_t older_than_ms)
-{
-    (void)s;
-    (void)older_than_ms;
-    return STORE_OK;
-}
-
-static const store_ops fake_polling_ops = {
+static const store_driver fake_polling_ops = {
     .name = "fake-tokens",
-    .token_insert = fake_insert,
-    .token_find = fake_find,
-    .token_delete = fake_delete,
-    .token_delete_user = fake_delete_user,
-    .token_touch = fake_touch,
-    .token_purge_expired = fake_nothing,
-    .events_since = fake_events_since,
-    .events_trim = fake_trim,
+    .dialect = SQL_SQLITE,
+    .conn = fake_conn,
+    .run = fake_run,
+    .next = fake_next,
+    .end = fake_end,
+    .col_int = fake_col_int,
+    .col_text = fake_col_text,
+    .col_blob = fake_col_blob,
+    .begin = fake_begin,
+    .finish = fake_finish,
 };
 
 /* The same, able to push (events_wait), as PostgreSQL's LISTEN is. */
-static const store_ops fake_pushing_ops = {
+static const store_driver fake_pushing_ops = {
     .name = "fake-tokens-push",
-    .token_insert = fake_insert,
-    .token_find = fake_find,
-    .token_delete = fake_delete,
-    .token_delete_user = fake_delete_user,
-    .token_touch = fake_touch,
-    .token_purge_expired = fake_nothing,
-    .events_since = fake_events_since,
-    .events_trim = fake_trim,
+    .dialect = SQL_SQLITE,
+    .conn = fake_conn,
+    .run = fake_run,
+    .next = fake_next,
+    .end = fake_end,
+    .col_int = fake_col_int,
+    .col_text = fake_col_text,
+    .col_blob = fake_col_blob,
+    .begin = fake_begin,
+    .finish = fake_finish,
     .events_wait = fake_events_wait,
 };
 
-static void fake_init(fake_tokens *f, const store_ops *ops)
+static void fake_init(fake_tokens *f, const store_driver *drv)
 {
     memset(f, 0, sizeof *f);
-    f->base.ops = ops;
+    f->base.drv = drv;
     pthread_mutex_init(&f->lock, NULL);
 }
 
@@ -251,7 +366,7 @@ static void foreign_token(fake_tokens *f, int64_t user_id, int64_t created_ms, i
     t.user_id = user_id;
     t.created_ms = created_ms;
     t.ttl = ttl;
-    fake_insert(&f->base, &t, NULL);
+    put_token(f, &t);
     *h = t.hash;
 }
 
@@ -362,7 +477,7 @@ static void test_revocation_log_from_another_process(void)
     CHECK_INT(check(s, c, NULL), SESS_OK);
 
     remove_token(&f, &ha, true);                 /* `tessera token revoke` */
-    fake_delete_user(&f.base, 2, &hc, NULL);     /* "log out everywhere" but c */
+    remove_user_tokens(&f, 2, &hc);              /* "log out everywhere" but c */
     CHECK_INT(check(s, a, NULL), SESS_OK);       /* not heard yet */
     CHECK(sess_sync_once(s));
     CHECK_INT(check(s, a, NULL), SESS_INVALID);

@@ -938,13 +938,13 @@ static void count_events(const store_event *e, void *ctx)
 /* Tokens deleted as rows are revoked for every process: logged as events. */
 static void check_token_rows(store_t *s, int64_t uid)
 {
-    tok_record t = {0};
-    memset(t.hash.b, 7, TOK_HASH_LEN);
+    store_token t = {0};
+    memset(t.hash.b, 7, STORE_HASH_LEN);
     snprintf(t.handle, sizeof t.handle, "h1");
     t.user_id = uid;
     t.created_ms = 1000;
     t.ttl = 3600;
-    CHECK_INT(store_token_insert(s, &t, NULL), STORE_OK);
+    CHECK_INT(store_token_insert(s, &t, 1000 + 3600 * 1000, NULL), STORE_OK);
     json_t *row = NULL;
     CHECK_INT(store_rows_find(s, &token_model, NULL, one_row, &row), STORE_OK);
     char *text = json_dumps(row, JSON_COMPACT | JSON_SORT_KEYS);
@@ -1075,6 +1075,39 @@ static void test_100k_uses_index(void)
     remove_temp();
 }
 
+/* The store's statements are written once with "?N": PostgreSQL's driver
+ * numbers them "$N", and nothing else in the text changes. */
+static void test_number_placeholders(void)
+{
+    char out[64];
+    CHECK_INT(sql_number_placeholders("SELECT a FROM t WHERE b = ?1 AND c = ?12", out, sizeof out), 0);
+    CHECK_STR(out, "SELECT a FROM t WHERE b = $1 AND c = $12");
+    CHECK_INT(sql_number_placeholders("SELECT '?' || x", out, sizeof out), 0);
+    CHECK_STR(out, "SELECT '?' || x");
+    CHECK_INT(sql_number_placeholders("SELECT 1 WHERE ?1 = ?2", out, 10), -1);
+}
+
+/* One schema list: each dialect gets its own type names, and text without
+ * a {WORD} comes back as it is. */
+static void test_dialect_text(void)
+{
+    const char *t = "CREATE TABLE x (id {ID}, n {INT}, s {TEXT}, b {BOOL} DEFAULT {FALSE}, h {BLOB}){NOROWID};";
+    char *lite = sql_dialect_text(SQL_SQLITE, t);
+    char *pg = sql_dialect_text(SQL_POSTGRES, t);
+    CHECK_STR(lite, "CREATE TABLE x (id INTEGER PRIMARY KEY AUTOINCREMENT, n INTEGER, s TEXT,"
+                    " b INTEGER DEFAULT 0, h BLOB) WITHOUT ROWID;");
+    CHECK_STR(pg, "CREATE TABLE x (id BIGSERIAL PRIMARY KEY, n BIGINT, s TEXT COLLATE \"C\","
+                  " b BOOLEAN DEFAULT false, h BYTEA);");
+    free(lite);
+    free(pg);
+    char *plain = sql_dialect_text(SQL_POSTGRES, "SELECT '{x}' {NOPE}");
+    CHECK_STR(plain, "SELECT '{x}' {NOPE}");
+    free(plain);
+    CHECK(store_migration(1) != NULL);
+    CHECK(store_migration(0) == NULL);
+    CHECK(store_migration(4) == NULL);
+}
+
 void suite_sql(void)
 {
     RUN(test_compare_ops);
@@ -1099,4 +1132,6 @@ void suite_sql(void)
     RUN(test_store_widgets);
     RUN(test_store_builtins);
     RUN(test_100k_uses_index);
+    RUN(test_number_placeholders);
+    RUN(test_dialect_text);
 }

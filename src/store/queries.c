@@ -1,0 +1,74 @@
+/*
+ * queries.c — the text of every fixed statement (queries.h).
+ */
+#include <stddef.h>
+
+#include "store/queries.h"
+
+#define TOKEN_COLS "hash, handle, user_id, app_id, created_ms, ttl, last_used_ms, scopes"
+#define USER_COLS "id, email, username, password, email_verified, extra, created_ms, cred_version"
+
+/* the row only while the user exists and the grant holds: one statement, so
+ * a password change or a deletion is either before it or after it */
+#define TOKEN_INSERT_GUARDED                                                              \
+    "INSERT INTO access_tokens (" TOKEN_COLS ", expires_ms)"                              \
+    " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM users"                               \
+    " WHERE id = ?3 AND (?10 IS NULL OR cred_version = ?10)"                              \
+    " AND (?11 IS NULL OR EXISTS (SELECT 1 FROM access_tokens p WHERE p.hash = ?11))"
+
+typedef struct query_def {
+    const char *sql;
+    const char *pg;     /* PostgreSQL's own text, when it differs */
+} query_def;
+
+static const query_def QUERIES[Q_COUNT] = {
+    [Q_USER_INSERT] = {"INSERT INTO users (email, username, password, email_verified, extra, created_ms)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id", NULL},
+    [Q_USER_GET] = {"SELECT " USER_COLS " FROM users WHERE id = ?1", NULL},
+    [Q_USER_BY_EMAIL] = {"SELECT " USER_COLS " FROM users WHERE email = ?1", NULL},
+    [Q_USER_BY_USERNAME] = {"SELECT " USER_COLS " FROM users WHERE username = ?1", NULL},
+    [Q_USER_EMAIL_OWNER] = {"SELECT id FROM users WHERE email = ?1", NULL},
+    [Q_USER_USERNAME_OWNER] = {"SELECT id FROM users WHERE username = ?1", NULL},
+    [Q_USER_VERSION] = {"SELECT cred_version FROM users WHERE id = ?1", NULL},
+    [Q_ROLE_ENSURE] = {"INSERT INTO roles (name, created_ms) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING", NULL},
+    [Q_ROLE_MAP] = {"INSERT INTO role_mappings (role_id, principal_type, principal_id)"
+                    " SELECT id, 'USER', ?2 FROM roles WHERE name = ?1 ON CONFLICT DO NOTHING", NULL},
+    [Q_USER_ROLES] = {"SELECT r.name FROM roles r JOIN role_mappings m ON m.role_id = r.id"
+                      " WHERE m.principal_type = 'USER' AND m.principal_id = ?1 ORDER BY r.name", NULL},
+    [Q_TOKEN_INSERT] = {"INSERT INTO access_tokens (" TOKEN_COLS ", expires_ms)"
+                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", NULL},
+    /* PostgreSQL: FOR SHARE holds the user's row until commit, so a password
+     * change or a deletion in flight is waited for and then seen */
+    [Q_TOKEN_INSERT_GUARDED] = {TOKEN_INSERT_GUARDED, TOKEN_INSERT_GUARDED " FOR SHARE OF users"},
+    [Q_TOKEN_FIND] = {"SELECT " TOKEN_COLS " FROM access_tokens WHERE hash = ?1", NULL},
+    /* pages of live tokens in hash order, so that filling the cache never
+     * holds a million rows in one result (the empty BLOB sorts first) */
+    [Q_TOKEN_LIST] = {"SELECT " TOKEN_COLS " FROM access_tokens WHERE expires_ms > ?1 AND hash > ?2"
+                      " ORDER BY hash LIMIT ?3", NULL},
+    [Q_TOKEN_DELETE] = {"DELETE FROM access_tokens WHERE hash = ?1", NULL},
+    [Q_TOKEN_HANDLE_FIND] = {"SELECT hash FROM access_tokens WHERE handle = ?1 AND user_id = ?2", NULL},
+    [Q_TOKEN_DELETE_USER] = {"DELETE FROM access_tokens WHERE user_id = ?1", NULL},
+    [Q_TOKEN_DELETE_USER_KEEP] = {"DELETE FROM access_tokens WHERE user_id = ?1 AND hash <> ?2", NULL},
+    [Q_TOKEN_TOUCH] = {"UPDATE access_tokens SET last_used_ms = ?2 WHERE hash = ?1", NULL},
+    [Q_TOKEN_PURGE] = {"DELETE FROM access_tokens WHERE expires_ms <= ?1", NULL},
+    [Q_TOKEN_BEYOND] = {"SELECT " TOKEN_COLS " FROM access_tokens WHERE user_id = ?1 AND expires_ms > ?2"
+                        " ORDER BY created_ms DESC, handle DESC LIMIT ?4 OFFSET ?3", NULL},
+    [Q_EVENT_INSERT] = {"INSERT INTO token_events (kind, hash, user_id, at_ms) VALUES (?1, ?2, ?3, ?4)", NULL},
+    [Q_EVENTS_SINCE] = {"SELECT seq, kind, hash, user_id FROM token_events WHERE seq > ?1 ORDER BY seq", NULL},
+    [Q_EVENTS_TRIM] = {"DELETE FROM token_events WHERE at_ms < ?1"
+                       " AND seq < (SELECT max(seq) FROM token_events)", NULL},
+    [Q_FAILURES_GET] = {"SELECT failures, last_ms FROM login_failures WHERE key = ?1", NULL},
+    [Q_FAILURES_INSERT] = {"INSERT INTO login_failures (key, failures, last_ms) VALUES (?1, ?4, ?5)"
+                           " ON CONFLICT (key) DO NOTHING", NULL},
+    [Q_FAILURES_UPDATE] = {"UPDATE login_failures SET failures = ?4, last_ms = ?5"
+                           " WHERE key = ?1 AND failures = ?2 AND last_ms = ?3", NULL},
+    [Q_FAILURES_CLEAR] = {"DELETE FROM login_failures WHERE key = ?1", NULL},
+    [Q_FAILURES_PURGE] = {"DELETE FROM login_failures WHERE last_ms < ?1", NULL},
+    [Q_PING] = {"SELECT count(*) FROM schema_version", "SELECT 1"},
+};
+
+const char *query_text(sql_dialect d, enum stmt_id id)
+{
+    const query_def *q = &QUERIES[id];
+    return d == SQL_POSTGRES && q->pg ? q->pg : q->sql;
+}
