@@ -34,6 +34,23 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
+/* Headers and cookies, copied into the request as http/server.c does. */
+typedef struct kv_list {
+    req_param items[256];
+    int n;
+} kv_list;
+
+static enum MHD_Result collect_kv(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    kv_list *l = cls;
+    (void)kind;
+    if (l->n == (int)(sizeof l->items / sizeof l->items[0]))
+        return MHD_NO;
+    l->items[l->n].key = key;
+    l->items[l->n++].value = value ? value : "";
+    return MHD_YES;
+}
+
 static bool blank(const char *s)
 {
     return s == NULL || s[strspn(s, " \t")] == '\0';
@@ -81,7 +98,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
 {
-    request r = {.method = method, .path = url, .conn = conn};
+    static kv_list headers, cookies;
+    headers.n = cookies.n = 0;
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_kv, &headers);
+    MHD_get_connection_values(conn, MHD_COOKIE_KIND, collect_kv, &cookies);
+    request r = {.method = method, .path = url, .headers = headers.items, .nheaders = headers.n,
+                 .cookies = cookies.items, .ncookies = cookies.n};
     (void)cls, (void)version, (void)upload, (void)upload_size, (void)con_cls;
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &r);
     static char decoded[TOK_DECODED_CAP];
