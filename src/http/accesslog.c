@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/isodate.h"
@@ -22,6 +23,11 @@
 
 /* Each of the two buffers: what workers may queue while one is written. */
 #define ALOG_BUFFER_BYTES (1024 * 1024)
+/* The writer wakes on its own this often, or early when a quarter of the
+ * buffer is filled: waking it for every line would cost a context switch
+ * per request, which is most of what a log line costs. */
+#define ALOG_FLUSH_MS 50
+#define ALOG_WAKE_BYTES (ALOG_BUFFER_BYTES / 4)
 
 struct access_log {
     int fd;
@@ -70,6 +76,19 @@ static void *writer_main(void *arg)
     for (;;) {
         while (l->fill_len == 0 && l->dropped == 0 && !l->stopping)
             pthread_cond_wait(&l->wake, &l->lock);
+        if (l->fill_len < ALOG_WAKE_BYTES && !l->stopping) {
+            /* let lines gather: one write for many requests */
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += ALOG_FLUSH_MS * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            while (l->fill_len < ALOG_WAKE_BYTES && !l->stopping &&
+                   pthread_cond_timedwait(&l->wake, &l->lock, &until) == 0)
+                ;
+        }
         char *full = l->fill;
         size_t len = l->fill_len;
         unsigned long dropped = l->dropped;
@@ -174,10 +193,11 @@ void alog_request(access_log *l, const alog_entry *e)
     if (l->fill_len + len > ALOG_BUFFER_BYTES) {
         l->dropped++;
     } else {
-        bool was_empty = l->fill_len == 0;
+        size_t before = l->fill_len;
         memcpy(l->fill + l->fill_len, line, len);
         l->fill_len += len;
-        if (was_empty)
+        /* the writer sleeps while empty, and gathers until a quarter full */
+        if (before == 0 || (before < ALOG_WAKE_BYTES && l->fill_len >= ALOG_WAKE_BYTES))
             pthread_cond_signal(&l->wake);
     }
     pthread_mutex_unlock(&l->lock);
@@ -288,7 +308,16 @@ void alog_request_id(const char *given, char out[ALOG_RID_MAX + 1])
         strcpy(out, given);
         return;
     }
-    unsigned char raw[12];
-    randombytes_buf(raw, sizeof raw);
-    sodium_bin2hex(out, ALOG_RID_MAX + 1, raw, sizeof raw);
+    /* 8 hex digits drawn once per process, then a counter: unique among
+     * instances for correlating lines, and no getrandom(2) per request. */
+    static uint32_t prefix;
+    static uint64_t counter;
+    uint32_t p = __atomic_load_n(&prefix, __ATOMIC_RELAXED);
+    if (p == 0) {
+        uint32_t drawn = randombytes_random() | 1u;
+        __atomic_compare_exchange_n(&prefix, &p, drawn, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+        p = __atomic_load_n(&prefix, __ATOMIC_RELAXED);
+    }
+    uint64_t n = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
+    snprintf(out, ALOG_RID_MAX + 1, "%08x%016llx", p, (unsigned long long)n);
 }

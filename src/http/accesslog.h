@@ -52,7 +52,8 @@ void alog_request(access_log *l, const alog_entry *e);
 void alog_target(char *out, size_t cap, const char *path, const req_param *query, int nquery);
 
 /* A client's request id is kept when 1..ALOG_RID_MAX of [A-Za-z0-9._:-];
- * otherwise (or when absent) out gets 24 random hex digits. */
+ * otherwise (or when absent) out gets 24 hex digits: 8 drawn at random
+ * once per process, then a 16-digit count of the ids it made. */
 void alog_request_id(const char *given, char out[ALOG_RID_MAX + 1]);
 
 #endif

@@ -3,7 +3,7 @@
 One line per request: TIME REQUEST-ID METHOD TARGET STATUS DURATION USER,
 written by a thread of its own to stderr (default), a file, or nowhere
 (server.accessLog). Every answer carries X-Request-Id: the client's when it
-is sane, else 24 random hex digits.
+is sane, else 24 hex digits (a random per-process prefix and a count).
 """
 import json
 import re
