@@ -80,6 +80,24 @@ def test_cross_site_sec_fetch_site_is_rejected(server):
     assert_still_signed_in(server, u)
 
 
+@pytest.mark.parametrize("site", ["same-site", "none"])
+def test_sec_fetch_site_other_than_same_origin_is_rejected(server, site):
+    # same-site: a page of a sibling host (another origin); none: no page at all
+    u = server.new_user_token()
+    r = cookie_post(server, "/api/users/logout", u["token"], {"Sec-Fetch-Site": site})
+    assert_error(r, 403, "CSRF_REJECTED")
+    assert_still_signed_in(server, u)
+
+
+@pytest.mark.parametrize("suffix", [".evil.example", "0"])
+def test_origin_extending_the_host_is_rejected(server, suffix):
+    # http://127.0.0.1:PORT.evil.example starts with the Host header but is another origin
+    u = server.new_user_token()
+    r = cookie_post(server, "/api/users/logout", u["token"], {"Origin": f"http://127.0.0.1:{server.port}{suffix}"})
+    assert_error(r, 403, "CSRF_REJECTED")
+    assert_still_signed_in(server, u)
+
+
 @pytest.mark.parametrize("header, cookie", [
     ("x" * 24, "y" * 24),      # different
     ("short-tok", "short-tok"),  # under 16 characters

@@ -111,6 +111,17 @@ def test_catastrophic_backtracking_is_cut_short(mserver):
     assert took < 2, took
 
 
+@pytest.mark.sqlite_only
+def test_exponential_backtracking_on_a_short_value_is_cut_short(mserver):
+    """(a+)+[xy] against 30 a's: 2^30 ways to split them, each a few frames
+    deep, so only PCRE2's match limit (not its depth or heap limits) stops it."""
+    t = ok(mserver.post("/api/things", json={"name": "a" * 30}))
+    where = {"where": {"and": [{"id": t["id"]}, {"name": {"regexp": "(a+)+[xy]"}}]}}
+    r, took = timed(lambda: mserver.get("/api/things", params=fparams(where), timeout=20))
+    assert_error(r, 503, "QUERY_TIMEOUT")
+    assert took < 2, took
+
+
 @pytest.mark.pg_only
 def test_pattern_postgresql_cannot_read_is_a_400(mserver):
     """a\\z (the end of the value) is PCRE2's, not PostgreSQL's: a 400, not a 500."""
