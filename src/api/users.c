@@ -584,12 +584,14 @@ static void resolve_account_id(mreq *q)
     q->id = q->idbuf;
 }
 
-/* Deleting an account (as an authenticated caller) ends its sessions first. */
+/* Deleting an account ends its sessions before the answer, whoever the caller
+ * is: the store deletes the tokens with the row and logs them for the other
+ * processes; this one's token cache forgets them here, after the row is gone,
+ * so a login racing with the delete cannot leave one behind. */
 static void delete_account(mreq *q, const fnode *where)
 {
-    if (q->r->who.user_id != 0)
-        sess_revoke_user(q->r->app->sessions, strtoll(q->id, NULL, 10), NULL);
     eng_reply_delete(q, where);
+    sess_forget_user(q->r->app->sessions, strtoll(q->id, NULL, 10), NULL);
 }
 
 const model_hooks user_hooks = {

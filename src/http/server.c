@@ -28,6 +28,7 @@
 #include "http/accesslog.h"
 #include "http/fairq.h"
 #include "http/guard.h"
+#include "http/router.h"
 #include "http/server.h"
 
 /* File descriptors kept back from connections: the database, SQLite's
@@ -326,7 +327,7 @@ static void run_handler(http_server *s, struct MHD_Connection *conn, const char 
     else if (r.nquery > REQ_MAX_QUERY)
         res_error(res, 400, "BAD_REQUEST", "too many query parameters (at most %d)", REQ_MAX_QUERY);
     else if (split_path(&r, url) != 0)
-        res_error(res, 404, "NOT_FOUND", "There is no method to handle %s %s", method, "this path");
+        route_reply_no_method(&r, res);
     else
         s->opt.handler(&r, res);
     p->user_id = r.who.user_id;

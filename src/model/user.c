@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/password.h"
 #include "model/user.h"
 
 /* Properties with a meaning of their own; everything else is kept as is. */

@@ -7,9 +7,40 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "model/validation.h"
-#include "store/store.h"
+
+/* The account record and its limits: defined here, below the store, so the
+ * User rules work on it without looking up; the store keeps it (store.h). */
+#define STORE_EMAIL_MAX    254
+#define STORE_USERNAME_MAX 128
+
+typedef struct store_user {
+    int64_t id;
+    char email[STORE_EMAIL_MAX + 1];
+    char username[STORE_USERNAME_MAX + 1];   /* "" when none          */
+    char password[128];                      /* argon2id hash string  */
+    bool email_verified;
+    char *extra;       /* JSON object text of other properties, or NULL;
+                          owned by the struct, freed by store_user_clear  */
+    int64_t created_ms;
+    int64_t cred_version; /* bumped by every change of email or password */
+} store_user;
+
+/* Which user fields store_user_update writes. */
+enum {
+    STORE_USER_EMAIL    = 1 << 0,
+    STORE_USER_USERNAME = 1 << 1,
+    STORE_USER_PASSWORD = 1 << 2,
+    STORE_USER_EXTRA    = 1 << 3,
+    STORE_USER_VERIFIED = 1 << 4,
+    /* with STORE_USER_PASSWORD: the same password hashed again at another
+       cost; guarded by the credential version like a change, not bumping it */
+    STORE_USER_REHASH   = 1 << 5,
+};
+/* The fields that are credentials: writing them is guarded and bumps the version. */
+#define STORE_USER_CREDENTIALS (STORE_USER_EMAIL | STORE_USER_PASSWORD)
 
 /* The form an email is kept and looked up in: lowercased (one address, one
  * account), or as sent with keep_case (auth.caseSensitiveEmail, LoopBack's

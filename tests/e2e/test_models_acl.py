@@ -726,6 +726,23 @@ def test_users_count_and_find_one_admin(mserver, actors):
     assert_denied(mserver.get("/api/users/findOne", token=actors.bob["token"]))
 
 
+def test_anonymous_delete_user_kills_their_tokens_at_once(mserver, actors):
+    """An account deleted by a caller without a token (a rule lets $everyone) ends its
+    tokens in this server's cache before the answer: no wait for the revocation log."""
+    u = mserver.new_user_token()
+    other = mserver.token_for(u)
+    for tok in (u["token"], other):  # both now sit in this server's token cache
+        assert ok(mserver.me(tok))["id"] == u["id"]
+    acl = add_acl(mserver, actors, model="User", property="deleteById", principalId="$everyone",
+                  permission="ALLOW")
+    try:
+        assert ok(mserver.delete(f"/api/users/{u['id']}")) == {"count": 1}
+        for tok in (u["token"], other):
+            assert_error(mserver.me(tok), 401, "INVALID_TOKEN")
+    finally:
+        del_acl(mserver, actors, acl)
+
+
 def test_admin_delete_user_kills_their_tokens(mserver, actors):
     u = mserver.new_user_token()
     assert ok(mserver.delete(f"/api/users/{u['id']}", token=actors.admin["token"])) == {"count": 1}

@@ -172,6 +172,13 @@ def test_weird_ids_in_path(server):
     alive(server)
 
 
+def test_too_deep_path_is_the_plain_no_method_404(server):
+    """docs/api.md: a path of more than 8 segments gets the one no-method answer, naming the path."""
+    path = "/api/users/1/a/b/c/d/e/f"
+    assert_error(server.get(path), 404, "NOT_FOUND", message=f"There is no method to handle GET {path}")
+    alive(server)
+
+
 def test_unusual_methods(server):
     """docs/api.md: a method no route serves is 404 NOT_FOUND (OPTIONS and
     TRACE included); PUT on a user is replaceById, denied to the anonymous."""
