@@ -57,6 +57,8 @@ void api_rel_delete(request *r, const char *const *args, response *res);
 void api_rel_get_one(request *r, const char *const *args, response *res);
 void api_rel_update_one(request *r, const char *const *args, response *res);
 void api_rel_delete_one(request *r, const char *const *args, response *res);
+/* applications.c, oauth.c (issue 13) */
+void api_app_rotate_secret(request *r, const char *const *args, response *res);
 
 /*
  * Handler convention (docs/design.md, "Handler conventions"): a function

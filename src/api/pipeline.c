@@ -24,6 +24,8 @@ static const route ROUTES[] = {
     {"GET",    "/api/users/{}/accessTokens",     api_user_tokens_list, false},
     {"DELETE", "/api/users/{}/accessTokens",     api_user_tokens_delete_all, false},
     {"DELETE", "/api/users/{}/accessTokens/{}",  api_user_tokens_delete_one, false},
+    /* applications and OAuth2 (issue 13) */
+    {"POST",   "/api/applications/{}/secret",    api_app_rotate_secret, false},
     /* every model, built-in or declared: LoopBack's PersistedModel routes */
     {"POST",   "/api/{}/update",                 api_model_update_all, false},
     {"POST",   "/api/{}/replaceOrCreate",        api_model_replace_or_create, false},

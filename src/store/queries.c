@@ -65,6 +65,11 @@ static const query_def QUERIES[Q_COUNT] = {
     [Q_FAILURES_CLEAR] = {"DELETE FROM login_failures WHERE key = ?1", NULL},
     [Q_FAILURES_PURGE] = {"DELETE FROM login_failures WHERE last_ms < ?1", NULL},
     [Q_PING] = {"SELECT count(*) FROM schema_version", "SELECT 1"},
+    /* applications (issue 13): the previous hash is kept only with a grace */
+    [Q_APP_BY_CLIENT] = {"SELECT id, status, secret_hash, prev_hash, prev_until_ms FROM applications"
+                         " WHERE client_id = ?1", NULL},
+    [Q_APP_SET_SECRET] = {"UPDATE applications SET prev_hash = CASE WHEN ?3 > 0 THEN secret_hash END,"
+                          " prev_until_ms = ?3, secret_hash = ?2, modified_ms = ?4 WHERE id = ?1", NULL},
 };
 
 const char *query_text(sql_dialect d, enum stmt_id id)

@@ -41,6 +41,9 @@ enum stmt_id {
     Q_FAILURES_CLEAR,
     Q_FAILURES_PURGE,
     Q_PING,
+    /* applications (issue 13) */
+    Q_APP_BY_CLIENT,
+    Q_APP_SET_SECRET,
     Q_COUNT
 };
 

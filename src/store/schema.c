@@ -73,6 +73,21 @@ static const char *const MIGRATIONS[] = {
     "  failures {INT} NOT NULL,"
     "  last_ms {INT} NOT NULL){NOROWID};"
     "CREATE INDEX login_failures_last ON login_failures (last_ms);",
+    /* 4: applications (issue 13) — client id, secret hashes, the previous
+     * secret's grace */
+    "CREATE TABLE applications ("
+    "  id {ID},"
+    "  name {TEXT} NOT NULL UNIQUE,"
+    "  description {TEXT},"
+    "  owner_id {INT} REFERENCES users(id) ON DELETE SET NULL,"
+    "  status {TEXT} NOT NULL DEFAULT 'active',"
+    "  client_id {TEXT} NOT NULL UNIQUE,"
+    "  created_ms {INT} NOT NULL,"
+    "  modified_ms {INT} NOT NULL,"
+    "  secret_hash {TEXT} NOT NULL,"
+    "  prev_hash {TEXT},"
+    "  prev_until_ms {INT} NOT NULL DEFAULT 0);"
+    "CREATE INDEX applications_owner ON applications (owner_id);",
 };
 #define SCHEMA_VERSION ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 

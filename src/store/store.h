@@ -208,6 +208,19 @@ store_err store_failures_cas(store_t *s, const uint8_t key[STORE_FAILURE_KEY_LEN
 store_err store_failures_clear(store_t *s, const uint8_t key[STORE_FAILURE_KEY_LEN]);
 store_err store_failures_purge(store_t *s, int64_t older_than_ms);
 
+/* applications (issue 13, store/apps.c): what client authentication reads,
+   and a new secret hash (the old one kept until prev_until_ms when > 0) */
+#define STORE_APP_HASH_HEX 64
+typedef struct store_app_cred {
+    int64_t id;
+    bool active;                                /* status "active"       */
+    char hash[STORE_APP_HASH_HEX + 1];          /* hex of the secret's hash */
+    char prev[STORE_APP_HASH_HEX + 1];          /* "" when none          */
+    int64_t prev_until_ms;
+} store_app_cred;
+store_err store_app_by_client(store_t *s, const char *client_id, store_app_cred *out);
+store_err store_app_set_secret(store_t *s, int64_t id, const char *hash_hex, int64_t prev_until_ms);
+
 /* revocation log */
 store_err store_events_since(store_t *s, int64_t seq, store_event_cb cb, void *ctx, int64_t *last_seq);
 store_err store_events_trim(store_t *s, int64_t older_than_ms);

@@ -1,0 +1,52 @@
+/*
+ * apps.c — what client authentication needs of the applications table
+ * (issue 13): the secret hashes the generic row reads never show (they are
+ * hidden properties), and their rotation. Over the driver (driver.h).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/isodate.h"
+#include "store/domain.h"
+#include "store/queries.h"
+
+static void copy_hex(const store_driver *d, dcur *cur, int col, char out[STORE_APP_HASH_HEX + 1])
+{
+    size_t len = 0;
+    const char *t = d->col_text(cur, col, &len);
+    out[0] = '\0';
+    if (t && len == STORE_APP_HASH_HEX)
+        snprintf(out, STORE_APP_HASH_HEX + 1, "%.*s", (int)len, t);
+}
+
+store_err store_app_by_client(store_t *s, const char *client_id, store_app_cred *out)
+{
+    DB_OR_FAIL(s, c);
+    memset(out, 0, sizeof *out);
+    dval v = dv_text(client_id);
+    dcur cur;
+    store_err e = db_rows(s, c, Q_APP_BY_CLIENT, &v, 1, &cur);
+    if (e != STORE_OK)
+        return e;
+    bool found = s->drv->next(&cur);
+    if (found) {
+        size_t len = 0;
+        const char *status = s->drv->col_text(&cur, 1, &len);
+        out->id = s->drv->col_int(&cur, 0);
+        out->active = status && len == 6 && memcmp(status, "active", 6) == 0;
+        copy_hex(s->drv, &cur, 2, out->hash);
+        copy_hex(s->drv, &cur, 3, out->prev);
+        out->prev_until_ms = s->drv->col_int(&cur, 4);
+    }
+    e = s->drv->end(&cur);
+    return e == STORE_OK && !found ? STORE_NOT_FOUND : e;
+}
+
+store_err store_app_set_secret(store_t *s, int64_t id, const char *hash_hex, int64_t prev_until_ms)
+{
+    DB_OR_FAIL(s, c);
+    dval v[] = {dv_int(id), dv_text(hash_hex), dv_int(prev_until_ms), dv_int(iso_now_ms())};
+    int64_t n = 0;
+    store_err e = db_run(s, c, Q_APP_SET_SECRET, v, 4, &n);
+    return e == STORE_OK && n == 0 ? STORE_NOT_FOUND : e;
+}
