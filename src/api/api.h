@@ -58,6 +58,7 @@ void api_rel_get_one(request *r, const char *const *args, response *res);
 void api_rel_update_one(request *r, const char *const *args, response *res);
 void api_rel_delete_one(request *r, const char *const *args, response *res);
 /* applications.c, oauth.c (issue 13) */
+void api_oauth_token(request *r, const char *const *args, response *res);
 void api_app_rotate_secret(request *r, const char *const *args, response *res);
 
 /*
@@ -70,6 +71,15 @@ void api_app_rotate_secret(request *r, const char *const *args, response *res);
 /* 503 DATABASE_UNAVAILABLE or QUERY_TIMEOUT, 400 for a pattern, else 500:
  * for a store error the handler has no better answer to. */
 void api_reply_store_error(response *res, store_err e);
+
+/* A password check shared by login and the OAuth2 password grant (users.c):
+ * body names the account ("email" or "username") and holds "password". */
+typedef enum api_pw_result {
+    API_PW_OK,        /* *u is the account                                  */
+    API_PW_WRONG,     /* unknown account or wrong password: caller answers  */
+    API_PW_ANSWERED,  /* answered: 400 no name, 429 throttled, store error  */
+} api_pw_result;
+api_pw_result api_password_check(request *r, const json_t *body, store_user *u, response *res);
 
 /* 404 MODEL_NOT_FOUND: `Unknown "Model" id "id".` (the id cut at 64 bytes). */
 void api_reply_not_found(response *res, const char *model, const char *id);

@@ -1,0 +1,172 @@
+/*
+ * oauth.c — POST /oauth/token (RFC 6749), issue 13: the tokens it answers
+ * are the same AccessTokens a login makes (they work on every route, are
+ * listed and revoked as any). Client authentication (§2.3.1) by HTTP Basic
+ * or client_id + client_secret in the body; errors as §5.2.
+ */
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/api.h"
+#include "api/app.h"
+#include "auth/client.h"
+#include "core/isodate.h"
+
+/* Longest Basic credentials read: a client id, ':', a secret, with room. */
+#define BASIC_CAP 256
+
+/* RFC 6749 §5.2: {"error", "error_description"}; 401 invalid_client says
+ * how to authenticate (WWW-Authenticate: Basic). Every answer of the server
+ * carries Cache-Control: no-store already (http/server.c), as §5.1 asks. */
+static void reply_oauth_error(response *res, int status, const char *error, const char *desc)
+{
+    res_json(res, status, json_pack("{s:s,s:s}", "error", error, "error_description", desc));
+    if (status == 401) {
+        res->header_name = "WWW-Authenticate";
+        snprintf(res->header_value, sizeof res->header_value, "Basic realm=\"tessera\"");
+    }
+}
+
+static const char *str_field(const json_t *body, const char *key)
+{
+    const json_t *v = json_object_get(body, key);
+    return json_is_string(v) && *json_string_value(v) ? json_string_value(v) : NULL;
+}
+
+/* The client's credentials as presented, pointing into buf or body. */
+typedef struct client_creds {
+    const char *id, *secret;
+    char buf[BASIC_CAP + 1];
+} client_creds;
+
+/* "Basic base64(id:secret)" into c; false when the header is no Basic
+ * credential of a client (a LoopBack "Basic base64(a:token)" is not one). */
+static bool basic_creds(const char *auth, client_creds *c)
+{
+    if (auth == NULL || strncasecmp(auth, "Basic ", 6) != 0)
+        return false;
+    size_t len = 0;
+    if (sodium_base642bin((unsigned char *)c->buf, BASIC_CAP, auth + 6, strlen(auth + 6), NULL, &len, NULL,
+                          sodium_base64_VARIANT_ORIGINAL) != 0)
+        return false;
+    c->buf[len] = '\0';
+    char *colon = memchr(c->buf, ':', len);
+    if (colon == NULL || strlen(c->buf) != len || strncmp(c->buf, CLIENT_ID_PREFIX, 4) != 0)
+        return false;
+    *colon = '\0';
+    c->id = c->buf;
+    c->secret = colon + 1;
+    return true;
+}
+
+typedef enum { CLIENT_NONE, CLIENT_OK, CLIENT_ANSWERED } client_result;
+
+/*
+ * Authenticates the client when it presents itself, answering nothing then.
+ * An unknown id, a wrong secret and a disabled application all get 401
+ * invalid_client after the same work (client_secret_matches).
+ */
+static client_result client_or_reply(request *r, const json_t *body, int64_t *app_id, response *res)
+{
+    client_creds c = {0};
+    if (!basic_creds(req_header(r, "Authorization"), &c)) {
+        c.id = str_field(body, "client_id");
+        c.secret = str_field(body, "client_secret");
+    }
+    if (c.id == NULL && c.secret == NULL)
+        return CLIENT_NONE;
+    store_app_cred cred;
+    store_err e = c.id && c.secret && client_id_well_formed(c.id) ? store_app_by_client(r->app->store, c.id, &cred)
+                                                                   : STORE_NOT_FOUND;
+    if (e != STORE_OK && e != STORE_NOT_FOUND) {
+        api_reply_store_error(res, e);
+        sodium_memzero(&c, sizeof c);
+        return CLIENT_ANSWERED;
+    }
+    const char *secret = c.secret ? c.secret : "";
+    bool ok = client_secret_matches(e == STORE_OK ? &cred : NULL, secret, strlen(secret), iso_now_ms());
+    sodium_memzero(&c, sizeof c);
+    if (!ok || !cred.active) {
+        reply_oauth_error(res, 401, "invalid_client", "client authentication failed");
+        return CLIENT_ANSWERED;
+    }
+    *app_id = cred.id;
+    return CLIENT_OK;
+}
+
+/* The answer of §5.1. */
+static void reply_token(response *res, const tok_record *rec, const char *secret)
+{
+    json_t *out = json_pack("{s:s,s:s}", "access_token", secret, "token_type", "Bearer");
+    if (rec->ttl > 0)
+        json_object_set_new(out, "expires_in", json_integer(rec->ttl));
+    res_json(res, 200, out);
+}
+
+/* The login's body for the password check: "username" may be an email, as
+ * Usergrid's /token takes either. */
+static json_t *login_body(const json_t *body)
+{
+    const char *name = str_field(body, "username");
+    const char *email = str_field(body, "email");
+    json_t *b = json_object();
+    if (email || (name && strchr(name, '@')))
+        json_object_set_new(b, "email", json_string(email ? email : name));
+    else if (name)
+        json_object_set_new(b, "username", json_string(name));
+    json_object_set(b, "password", json_object_get(body, "password"));
+    return b;
+}
+
+/* grant_type=password (§4.3): the user's token, carrying the client's id
+ * when one authenticated; checked and throttled as a login. */
+static void password_grant(request *r, const json_t *body, int64_t app_id, response *res)
+{
+    if ((str_field(body, "username") == NULL && str_field(body, "email") == NULL) ||
+        str_field(body, "password") == NULL) {
+        reply_oauth_error(res, 400, "invalid_request", "username and password are required");
+        return;
+    }
+    json_t *login = login_body(body);
+    store_user u = {0};
+    api_pw_result checked = api_password_check(r, login, &u, res);
+    json_decref(login);
+    char secret[TOK_MAX_LEN + 1];
+    tok_record rec;
+    store_grant grant = {u.cred_version, NULL};
+    store_err e = checked == API_PW_OK ? sess_issue_app(r->app->sessions, u.id, app_id, r->app->cfg->auth.ttl,
+                                                        &grant, secret, &rec)
+                                       : STORE_NOT_FOUND;
+    if (checked == API_PW_ANSWERED)
+        ;
+    else if (e == STORE_NOT_FOUND || e == STORE_STALE)
+        reply_oauth_error(res, 400, "invalid_grant", "the username or password is wrong");
+    else if (e != STORE_OK)
+        api_reply_store_error(res, e);
+    else
+        reply_token(res, &rec, secret);
+    sodium_memzero(secret, sizeof secret);
+    store_user_clear(&u);
+}
+
+void api_oauth_token(request *r, const char *const *args, response *res)
+{
+    (void)args;
+    json_t *body = req_body_object(r, res);
+    if (body == NULL)
+        return;
+    int64_t app_id = 0;
+    const char *grant = str_field(body, "grant_type");
+    client_result client = client_or_reply(r, body, &app_id, res);
+    if (client == CLIENT_ANSWERED)
+        ;
+    else if (grant == NULL)
+        reply_oauth_error(res, 400, "invalid_request", "grant_type is required");
+    else if (strcmp(grant, "password") == 0)
+        password_grant(r, body, app_id, res);
+    else
+        reply_oauth_error(res, 400, "unsupported_grant_type", "this grant type is not supported");
+    json_decref(body);
+}

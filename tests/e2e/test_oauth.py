@@ -1,0 +1,203 @@
+"""Issue 13: POST /oauth/token (RFC 6749) — the password grant, client
+authentication by HTTP Basic and by the body (§2.3.1), errors as §5.2, the
+tokens being ordinary AccessTokens, APP rules matching a client's token, the
+login's brute-force protection shared, secret rotation with a grace."""
+
+import base64
+import time
+
+import pytest
+
+from conftest import Server, assert_error, note_secret, uniq
+from models_fixtures import make_admin
+
+REPORT = {
+    "plural": "reports",
+    "properties": {"title": {"type": "string"}},
+    # nobody by default; the tests add an APP rule at run time through /api/acls
+    "acls": [{"principalType": "ROLE", "principalId": "$everyone", "permission": "DENY"}],
+}
+CONFIG = {"models": {"Report": REPORT}, "auth": {"loginThrottle": {"perAddress": 0}}}
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    s = Server(tmp_path_factory.mktemp("oauth"), CONFIG).start()
+    yield s
+    s.stop()
+    s.drop_database()
+
+
+@pytest.fixture(scope="module")
+def admin(srv):
+    return make_admin(srv)
+
+
+def new_app(srv, admin, **body):
+    body.setdefault("name", uniq("app"))
+    r = srv.post("/api/applications", token=admin["token"], json=body)
+    assert r.status_code == 200, r.text
+    a = r.json()
+    note_secret(a["clientSecret"])
+    return a
+
+
+def basic(client_id, secret):
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
+def token(srv, data=None, *, json=None, headers=None):
+    return srv.post("/oauth/token", data=data, json=json, headers=headers)
+
+
+def assert_oauth_error(r, status, error):
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert body["error"] == error and isinstance(body["error_description"], str), body
+    if status == 401:
+        assert r.headers.get("WWW-Authenticate") == 'Basic realm="tessera"', dict(r.headers)
+    return body
+
+
+def assert_token(r, expires_in=1209600):
+    assert r.status_code == 200, r.text
+    assert r.headers.get("Cache-Control") == "no-store", dict(r.headers)
+    t = r.json()
+    assert t["token_type"] == "Bearer" and t["expires_in"] == expires_in, t
+    note_secret(t["access_token"])
+    return t["access_token"]
+
+
+# --- the password grant -------------------------------------------------------------------
+
+def test_password_grant_form_body_gives_a_working_access_token(srv):
+    u = srv.new_user()
+    tok = assert_token(token(srv, {"grant_type": "password", "username": u["email"], "password": u["password"]}))
+    me = srv.me(tok)
+    assert me.status_code == 200 and me.json()["id"] == u["id"], me.text
+
+
+def test_password_grant_json_body_and_username(srv):
+    u = srv.new_user(username=uniq("oa"))
+    r = token(srv, json={"grant_type": "password", "username": u["user"]["username"], "password": u["password"]})
+    tok = assert_token(r)
+    assert srv.me(tok).json()["id"] == u["id"]
+
+
+def test_password_grant_token_is_listed_and_dies_on_logout(srv):
+    u = srv.new_user()
+    tok = assert_token(token(srv, {"grant_type": "password", "username": u["email"], "password": u["password"]}))
+    listed = srv.get(f"/api/users/{u['id']}/accessTokens", token=tok)
+    assert listed.status_code == 200 and len(listed.json()) == 1, listed.text
+    assert srv.post("/api/users/logout", token=tok).status_code == 204
+    assert_error(srv.me(tok), 401, "INVALID_TOKEN")
+
+
+@pytest.mark.parametrize("who", ["wrong-password", "unknown-user"])
+def test_password_grant_bad_credentials_is_invalid_grant(srv, who):
+    u = srv.new_user()
+    email = u["email"] if who == "wrong-password" else "nobody-" + u["email"]
+    r = token(srv, {"grant_type": "password", "username": email, "password": "wrong-password"})
+    assert_oauth_error(r, 400, "invalid_grant")
+
+
+@pytest.mark.parametrize("data", [{"grant_type": "password", "username": "a@example.com"},
+                                  {"grant_type": "password", "password": "x-password"},
+                                  {"username": "a@example.com", "password": "x-password"}])
+def test_missing_parameter_is_invalid_request(srv, data):
+    assert_oauth_error(token(srv, data), 400, "invalid_request")
+
+
+@pytest.mark.parametrize("grant", ["authorization_code", "implicit", "nonsense"])
+def test_other_grant_types_are_unsupported(srv, grant):
+    assert_oauth_error(token(srv, {"grant_type": grant}), 400, "unsupported_grant_type")
+
+
+def test_error_answers_are_not_cached(srv):
+    r = token(srv, {"grant_type": "nonsense"})
+    assert r.headers.get("Cache-Control") == "no-store", dict(r.headers)
+
+
+def test_dead_bearer_token_is_ignored_on_the_token_endpoint(srv):
+    u = srv.new_user()
+    r = srv.post("/oauth/token", token="A" * 64,
+                 data={"grant_type": "password", "username": u["email"], "password": u["password"]})
+    assert_token(r)
+
+
+def test_password_grant_shares_the_login_throttle(srv):
+    u = srv.new_user()
+    for _ in range(5):
+        assert_error(srv.login(u["email"], "wrong-password"), 401, "LOGIN_FAILED")
+    r = token(srv, {"grant_type": "password", "username": u["email"], "password": u["password"]})
+    assert_error(r, 429, "TOO_MANY_ATTEMPTS")
+
+
+# --- client authentication ----------------------------------------------------------------
+
+def grant_for(u):
+    return {"grant_type": "password", "username": u["email"], "password": u["password"]}
+
+
+def test_basic_client_authentication(srv, admin):
+    a = new_app(srv, admin)
+    u = srv.new_user()
+    assert_token(token(srv, grant_for(u), headers={"Authorization": basic(a["clientId"], a["clientSecret"])}))
+
+
+def test_body_client_authentication(srv, admin):
+    a = new_app(srv, admin)
+    u = srv.new_user()
+    data = dict(grant_for(u), client_id=a["clientId"], client_secret=a["clientSecret"])
+    assert_token(token(srv, data))
+
+
+def test_wrong_unknown_and_disabled_clients_get_one_answer(srv, admin):
+    a = new_app(srv, admin)
+    d = new_app(srv, admin)
+    r = srv.patch(f"/api/applications/{d['id']}", token=admin["token"], json={"status": "disabled"})
+    assert r.status_code == 200, r.text
+    u = srv.new_user()
+    answers = []
+    for cid, secret in [(a["clientId"], "tss_" + "x" * 44), ("tsa_" + "y" * 24, a["clientSecret"]),
+                        (d["clientId"], d["clientSecret"]), ("not-a-client", "whatever-secret")]:
+        data = dict(grant_for(u), client_id=cid, client_secret=secret)
+        answers.append(assert_oauth_error(token(srv, data), 401, "invalid_client"))
+    assert all(x == answers[0] for x in answers), answers
+
+
+def test_client_token_matches_app_rules(srv, admin):
+    a = new_app(srv, admin)
+    rule = {"model": "Report", "property": "*", "accessType": "*", "principalType": "APP",
+            "principalId": str(a["id"]), "permission": "ALLOW"}
+    assert srv.post("/api/acls", token=admin["token"], json=rule).status_code == 200
+    u = srv.new_user()
+    login_token = srv.token_for(u)
+    assert_error(srv.get("/api/reports", token=login_token), 401, "AUTHORIZATION_REQUIRED")
+    tok = assert_token(token(srv, grant_for(u), headers={"Authorization": basic(a["clientId"], a["clientSecret"])}))
+    r = srv.get("/api/reports", token=tok)
+    assert r.status_code == 200 and r.json() == [], r.text
+
+
+def test_rotation_without_grace_ends_the_old_secret(srv, admin):
+    a = new_app(srv, admin)
+    r = srv.post(f"/api/applications/{a['id']}/secret", token=admin["token"], json={})
+    new = r.json()["clientSecret"]
+    note_secret(new)
+    u = srv.new_user()
+    assert_oauth_error(token(srv, dict(grant_for(u), client_id=a["clientId"], client_secret=a["clientSecret"])),
+                       401, "invalid_client")
+    assert_token(token(srv, dict(grant_for(u), client_id=a["clientId"], client_secret=new)))
+
+
+def test_rotation_with_grace_keeps_the_old_secret_for_a_while(srv, admin):
+    a = new_app(srv, admin)
+    r = srv.post(f"/api/applications/{a['id']}/secret", token=admin["token"], json={"graceSeconds": 2})
+    new = r.json()["clientSecret"]
+    note_secret(new)
+    u = srv.new_user()
+    old_creds = dict(grant_for(u), client_id=a["clientId"], client_secret=a["clientSecret"])
+    assert_token(token(srv, old_creds))
+    assert_token(token(srv, dict(grant_for(u), client_id=a["clientId"], client_secret=new)))
+    time.sleep(2.2)
+    assert_oauth_error(token(srv, old_creds), 401, "invalid_client")
