@@ -13,6 +13,7 @@
 #include "api/engine.h"
 #include "auth/client.h"
 #include "core/isodate.h"
+#include "core/log.h"
 
 /* The longest grace a rotation may give the previous secret: 30 days. */
 #define GRACE_MAX_S (30 * 24 * 3600)
@@ -59,8 +60,26 @@ static void create_app(mreq *q, const json_t *body)
     json_decref(values);
 }
 
+/*
+ * Disabling or deleting an application ends every token it holds, on every
+ * instance: the store logs them as a logout does (the other instances' sync
+ * threads hear it), and this instance's cache applies the log at once.
+ */
+static void app_changed(mreq *q, eng_wrote what)
+{
+    if (what == WROTE_NEW_ROW)
+        return;
+    int64_t n = 0;
+    store_err e = store_app_revoke_dead(q->r->app->store, &n);
+    if (e != STORE_OK)
+        log_error("applications: revoking the tokens of disabled applications: %s", store_strerror(e));
+    if (n > 0)
+        sess_sync_once(q->r->app->sessions);
+}
+
 const model_hooks application_hooks = {
     .create = create_app,
+    .after_write = app_changed,
     .validate = status_word,
 };
 

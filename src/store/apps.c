@@ -50,3 +50,23 @@ store_err store_app_set_secret(store_t *s, int64_t id, const char *hash_hex, int
     store_err e = db_run(s, c, Q_APP_SET_SECRET, v, 4, &n);
     return e == STORE_OK && n == 0 ? STORE_NOT_FOUND : e;
 }
+
+/* One statement for every way an application stops being active (a patch,
+ * a replace, an updateAll, a delete): no write needs to say what it did. */
+store_err store_app_revoke_dead(store_t *s, int64_t *revoked)
+{
+    DB_OR_FAIL(s, c);
+    int64_t n = 0;
+    dval now = dv_int(iso_now_ms());
+    store_err e = db_begin(s, c);
+    if (e == STORE_OK)
+        e = db_run(s, c, Q_APP_DEAD_EVENTS, &now, 1, &n);
+    if (e == STORE_OK && n > 0)
+        e = db_run(s, c, Q_APP_DEAD_DELETE, NULL, 0, NULL);
+    if (e == STORE_OK && n > 0 && s->drv->notify)
+        e = s->drv->notify(c);
+    e = db_finish(s, c, e);
+    if (revoked)
+        *revoked = e == STORE_OK ? n : 0;
+    return e;
+}

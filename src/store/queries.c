@@ -70,6 +70,12 @@ static const query_def QUERIES[Q_COUNT] = {
                          " WHERE client_id = ?1", NULL},
     [Q_APP_SET_SECRET] = {"UPDATE applications SET prev_hash = CASE WHEN ?3 > 0 THEN secret_hash END,"
                           " prev_until_ms = ?3, secret_hash = ?2, modified_ms = ?4 WHERE id = ?1", NULL},
+    /* the tokens of applications disabled or deleted: logged, then deleted */
+    [Q_APP_DEAD_EVENTS] = {"INSERT INTO token_events (kind, hash, user_id, at_ms) SELECT 1, hash, NULL, ?1"
+                           " FROM access_tokens t WHERE t.app_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM"
+                           " applications a WHERE a.id = t.app_id AND a.status = 'active')", NULL},
+    [Q_APP_DEAD_DELETE] = {"DELETE FROM access_tokens WHERE app_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM"
+                           " applications a WHERE a.id = access_tokens.app_id AND a.status = 'active')", NULL},
 };
 
 const char *query_text(sql_dialect d, enum stmt_id id)

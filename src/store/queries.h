@@ -44,6 +44,8 @@ enum stmt_id {
     /* applications (issue 13) */
     Q_APP_BY_CLIENT,
     Q_APP_SET_SECRET,
+    Q_APP_DEAD_EVENTS,
+    Q_APP_DEAD_DELETE,
     Q_COUNT
 };
 

@@ -87,7 +87,8 @@ static const char *const MIGRATIONS[] = {
     "  secret_hash {TEXT} NOT NULL,"
     "  prev_hash {TEXT},"
     "  prev_until_ms {INT} NOT NULL DEFAULT 0);"
-    "CREATE INDEX applications_owner ON applications (owner_id);",
+    "CREATE INDEX applications_owner ON applications (owner_id);"
+    "CREATE INDEX access_tokens_app ON access_tokens (app_id);",
 };
 #define SCHEMA_VERSION ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 

@@ -220,6 +220,9 @@ typedef struct store_app_cred {
 } store_app_cred;
 store_err store_app_by_client(store_t *s, const char *client_id, store_app_cred *out);
 store_err store_app_set_secret(store_t *s, int64_t id, const char *hash_hex, int64_t prev_until_ms);
+/* revokes (logs, then deletes, in one transaction) every token whose
+   application is disabled or gone; *revoked: how many (may be NULL) */
+store_err store_app_revoke_dead(store_t *s, int64_t *revoked);
 
 /* revocation log */
 store_err store_events_since(store_t *s, int64_t seq, store_event_cb cb, void *ctx, int64_t *last_seq);

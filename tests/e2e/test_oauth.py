@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import Server, assert_error, note_secret, uniq
+from conftest import PG_URL, Server, assert_error, note_secret, pg_create_database, pg_drop_database, uniq
 from models_fixtures import make_admin
 
 REPORT = {
@@ -201,3 +201,58 @@ def test_rotation_with_grace_keeps_the_old_secret_for_a_while(srv, admin):
     assert_token(token(srv, dict(grant_for(u), client_id=a["clientId"], client_secret=new)))
     time.sleep(2.2)
     assert_oauth_error(token(srv, old_creds), 401, "invalid_client")
+
+
+# --- disabling or deleting an application ends its tokens -----------------------------------
+
+def client_token(srv, a, u):
+    return assert_token(token(srv, grant_for(u), headers={"Authorization": basic(a["clientId"], a["clientSecret"])}))
+
+
+def test_disabling_an_application_kills_its_tokens_only(srv, admin):
+    a = new_app(srv, admin)
+    u = srv.new_user()
+    tok = client_token(srv, a, u)
+    own = srv.token_for(u)
+    assert srv.me(tok).status_code == 200
+    r = srv.patch(f"/api/applications/{a['id']}", token=admin["token"], json={"status": "disabled"})
+    assert r.status_code == 200, r.text
+    assert_error(srv.me(tok), 401, "INVALID_TOKEN")
+    assert srv.me(own).status_code == 200
+
+
+def test_deleting_an_application_kills_its_tokens(srv, admin):
+    a = new_app(srv, admin)
+    tok = client_token(srv, a, srv.new_user())
+    assert srv.delete(f"/api/applications/{a['id']}", token=admin["token"]).json() == {"count": 1}
+    assert_error(srv.me(tok), 401, "INVALID_TOKEN")
+
+
+def test_rotation_keeps_the_tokens(srv, admin):
+    a = new_app(srv, admin)
+    tok = client_token(srv, a, srv.new_user())
+    r = srv.post(f"/api/applications/{a['id']}/secret", token=admin["token"], json={})
+    note_secret(r.json()["clientSecret"])
+    assert srv.me(tok).status_code == 200
+
+
+@pytest.mark.pg_only
+def test_disabling_kills_tokens_on_every_instance(tmp_path_factory):
+    db = pg_create_database("apps")
+    nodes = [Server(tmp_path_factory.mktemp(f"app{i}"), CONFIG, database=f"{PG_URL}/{db}") for i in range(3)]
+    try:
+        for n in nodes:
+            n.start()
+        adm = make_admin(nodes[0])
+        a = new_app(nodes[0], adm)
+        tok = client_token(nodes[1], a, nodes[1].new_user())
+        for n in nodes:
+            assert n.me(tok).status_code == 200  # in every instance's cache
+        r = nodes[2].patch(f"/api/applications/{a['id']}", token=adm["token"], json={"status": "disabled"})
+        assert r.status_code == 200, r.text
+        for n in nodes:
+            assert_error(n.wait_rejected(tok, timeout=1.0), 401, "INVALID_TOKEN")
+    finally:
+        for n in nodes:
+            n.stop()
+        pg_drop_database(db)
