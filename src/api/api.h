@@ -59,6 +59,7 @@ void api_rel_update_one(request *r, const char *const *args, response *res);
 void api_rel_delete_one(request *r, const char *const *args, response *res);
 /* applications.c, oauth.c (issue 13) */
 void api_oauth_token(request *r, const char *const *args, response *res);
+void api_oauth_revoke(request *r, const char *const *args, response *res);
 void api_app_rotate_secret(request *r, const char *const *args, response *res);
 
 /*

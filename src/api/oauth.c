@@ -151,6 +151,54 @@ static void password_grant(request *r, const json_t *body, int64_t app_id, respo
     store_user_clear(&u);
 }
 
+/* ---- POST /oauth/revoke (RFC 7009) ---------------------------------------- */
+
+/*
+ * Who may revoke: the client the token was issued through (authenticated
+ * as for the token endpoint), or the token's own user (by a bearer token).
+ * An unknown or already dead token is answered 200 as a revoked one (§2.2):
+ * the caller learns nothing from it. The revocation goes through the session
+ * layer, so it reaches every instance as a logout does.
+ */
+void api_oauth_revoke(request *r, const char *const *args, response *res)
+{
+    (void)args;
+    json_t *body = req_body_object(r, res);
+    if (body == NULL)
+        return;
+    int64_t app_id = 0;
+    const char *t = str_field(body, "token");
+    client_result client = client_or_reply(r, body, &app_id, res);
+    tok_record rec;
+    tok_hash h;
+    store_err e = STORE_NOT_FOUND;
+    if (client == CLIENT_ANSWERED)
+        goto out;
+    if (client == CLIENT_NONE && r->who.user_id == 0) {
+        reply_oauth_error(res, 401, "invalid_client", "client authentication or a bearer token is required");
+        goto out;
+    }
+    if (t == NULL) {
+        reply_oauth_error(res, 400, "invalid_request", "token is required");
+        goto out;
+    }
+    if (tok_well_formed(t, strlen(t))) {
+        tok_hash_of(t, strlen(t), &h);
+        e = store_token_find(r->app->store, &h, &rec);
+    }
+    bool holder = e == STORE_OK && (client == CLIENT_OK ? rec.app_id == app_id : rec.user_id == r->who.user_id);
+    if (e == STORE_OK && !holder)
+        reply_oauth_error(res, 400, "unauthorized_client", "the token was not issued to this client or user");
+    else if (e == STORE_OK && (e = sess_revoke(r->app->sessions, &h)) != STORE_OK && e != STORE_NOT_FOUND)
+        api_reply_store_error(res, e);
+    else if (e != STORE_OK && e != STORE_NOT_FOUND)
+        api_reply_store_error(res, e);
+    else
+        res_json(res, 200, json_object());
+out:
+    json_decref(body);
+}
+
 void api_oauth_token(request *r, const char *const *args, response *res)
 {
     (void)args;

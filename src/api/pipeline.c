@@ -27,6 +27,7 @@ static const route ROUTES[] = {
     /* applications and OAuth2 (issue 13) */
     {"POST",   "/api/applications/{}/secret",    api_app_rotate_secret, false},
     {"POST",   "/oauth/token",                   api_oauth_token, true},
+    {"POST",   "/oauth/revoke",                  api_oauth_revoke, false},
     /* every model, built-in or declared: LoopBack's PersistedModel routes */
     {"POST",   "/api/{}/update",                 api_model_update_all, false},
     {"POST",   "/api/{}/replaceOrCreate",        api_model_replace_or_create, false},
@@ -140,11 +141,13 @@ static bool csrf_allows(const request *r)
 }
 
 /* The routes that take credentials instead of a token: register, login
- * and the OAuth2 token endpoint (password reset belongs here when it comes). */
+ * and the OAuth2 endpoints, where a client authenticates by HTTP Basic
+ * (password reset belongs here when it comes). */
 static bool takes_credentials(const request *r)
 {
     const route *rt = route_find(ROUTES, r->method, r->path);
-    return rt != NULL && (rt->fn == api_user_create || rt->fn == api_user_login || rt->fn == api_oauth_token);
+    return rt != NULL && (rt->fn == api_user_create || rt->fn == api_user_login || rt->fn == api_oauth_token ||
+                          rt->fn == api_oauth_revoke);
 }
 
 /*

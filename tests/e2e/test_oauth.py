@@ -256,3 +256,75 @@ def test_disabling_kills_tokens_on_every_instance(tmp_path_factory):
         for n in nodes:
             n.stop()
         pg_drop_database(db)
+
+
+# --- POST /oauth/revoke (RFC 7009) -----------------------------------------------------------
+
+def revoke(srv, tok, **kw):
+    return srv.post("/oauth/revoke", data={"token": tok, "token_type_hint": "access_token"}, **kw)
+
+
+def test_client_revokes_its_token(srv, admin):
+    a = new_app(srv, admin)
+    tok = client_token(srv, a, srv.new_user())
+    r = revoke(srv, tok, headers={"Authorization": basic(a["clientId"], a["clientSecret"])})
+    assert r.status_code == 200 and r.json() == {}, r.text
+    assert_error(srv.me(tok), 401, "INVALID_TOKEN")
+
+
+def test_user_revokes_their_token_with_a_bearer_token(srv):
+    u = srv.new_user()
+    tok, other = srv.token_for(u), srv.token_for(u)
+    r = revoke(srv, tok, token=other)
+    assert r.status_code == 200 and r.json() == {}, r.text
+    assert_error(srv.me(tok), 401, "INVALID_TOKEN")
+    assert srv.me(other).status_code == 200
+
+
+def test_unknown_or_dead_token_is_answered_200(srv):
+    u = srv.new_user_token()
+    for tok in ["B" * 64, "not a token"]:
+        r = revoke(srv, tok, token=u["token"])
+        assert r.status_code == 200 and r.json() == {}, r.text
+
+
+def test_another_clients_token_is_not_revoked(srv, admin):
+    a, b = new_app(srv, admin), new_app(srv, admin)
+    tok = client_token(srv, a, srv.new_user())
+    r = revoke(srv, tok, headers={"Authorization": basic(b["clientId"], b["clientSecret"])})
+    assert_oauth_error(r, 400, "unauthorized_client")
+    assert srv.me(tok).status_code == 200
+
+
+def test_another_users_token_is_not_revoked(srv):
+    victim, other = srv.new_user_token(), srv.new_user_token()
+    assert_oauth_error(revoke(srv, victim["token"], token=other["token"]), 400, "unauthorized_client")
+    assert srv.me(victim["token"]).status_code == 200
+
+
+def test_revoke_without_credentials_is_invalid_client(srv):
+    u = srv.new_user_token()
+    assert_oauth_error(revoke(srv, u["token"]), 401, "invalid_client")
+    assert srv.me(u["token"]).status_code == 200
+
+
+def test_revoke_without_token_is_invalid_request(srv):
+    u = srv.new_user_token()
+    assert_oauth_error(srv.post("/oauth/revoke", data={}, token=u["token"]), 400, "invalid_request")
+
+
+# --- a real OAuth2 client nobody here wrote: requests-oauthlib (Debian) -------------------------
+
+def test_requests_oauthlib_password_grant_with_basic_client(srv, admin, monkeypatch):
+    import requests_oauthlib as oauthlib  # python3-requests-oauthlib (scripts/install-deps.sh)
+    from oauthlib.oauth2 import LegacyApplicationClient
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # loopback http only
+    a = new_app(srv, admin)
+    u = srv.new_user()
+    session = oauthlib.OAuth2Session(client=LegacyApplicationClient(client_id=a["clientId"]))
+    t = session.fetch_token(token_url=srv.url("/oauth/token"), username=u["email"], password=u["password"],
+                            client_id=a["clientId"], client_secret=a["clientSecret"])
+    note_secret(t["access_token"])
+    assert t["token_type"] == "Bearer" and t["expires_in"] == 1209600, t
+    me = session.get(srv.url("/api/users/me"))
+    assert me.status_code == 200 and me.json()["id"] == u["id"], me.text
