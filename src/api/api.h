@@ -60,6 +60,13 @@ void api_rel_delete_one(request *r, const char *const *args, response *res);
 /* applications.c, oauth.c (issue 13) */
 void api_oauth_token(request *r, const char *const *args, response *res);
 void api_oauth_revoke(request *r, const char *const *args, response *res);
+/*
+ * Client credentials on any API call (Usergrid): Basic client_id:secret, or
+ * ?client_id=&client_secret= (always stripped from the query). *presented
+ * says whether there were any; when they check out the caller is principal
+ * APP (r->who.app_id). False with 401 INVALID_CLIENT (or a store error).
+ */
+bool api_client_principal_or_reply(request *r, response *res, bool *presented);
 void api_app_rotate_secret(request *r, const char *const *args, response *res);
 
 /*

@@ -64,10 +64,28 @@ static bool basic_creds(const char *auth, client_creds *c)
 typedef enum { CLIENT_NONE, CLIENT_OK, CLIENT_ANSWERED } client_result;
 
 /*
- * Authenticates the client when it presents itself, answering nothing then.
- * An unknown id, a wrong secret and a disabled application all get 401
- * invalid_client after the same work (client_secret_matches).
+ * Checks presented credentials: STORE_OK with *app_id, STORE_NOT_FOUND for
+ * an unknown id, a wrong secret and a disabled application alike, after the
+ * same work (client_secret_matches); another code for a store error. The
+ * credentials are wiped.
  */
+static store_err client_verify(request *r, client_creds *c, int64_t *app_id)
+{
+    store_app_cred cred;
+    store_err e = c->id && c->secret && client_id_well_formed(c->id) ? store_app_by_client(r->app->store, c->id, &cred)
+                                                                     : STORE_NOT_FOUND;
+    if (e == STORE_OK || e == STORE_NOT_FOUND) {
+        const char *secret = c->secret ? c->secret : "";
+        bool ok = client_secret_matches(e == STORE_OK ? &cred : NULL, secret, strlen(secret), iso_now_ms());
+        e = ok && cred.active ? STORE_OK : STORE_NOT_FOUND;
+        *app_id = e == STORE_OK ? cred.id : 0;
+    }
+    sodium_memzero(c, sizeof *c);
+    return e;
+}
+
+/* Authenticates the client of a token-endpoint request when it presents
+ * itself (Basic, or the body), answering nothing then; 401 invalid_client. */
 static client_result client_or_reply(request *r, const json_t *body, int64_t *app_id, response *res)
 {
     client_creds c = {0};
@@ -77,23 +95,47 @@ static client_result client_or_reply(request *r, const json_t *body, int64_t *ap
     }
     if (c.id == NULL && c.secret == NULL)
         return CLIENT_NONE;
-    store_app_cred cred;
-    store_err e = c.id && c.secret && client_id_well_formed(c.id) ? store_app_by_client(r->app->store, c.id, &cred)
-                                                                   : STORE_NOT_FOUND;
-    if (e != STORE_OK && e != STORE_NOT_FOUND) {
-        api_reply_store_error(res, e);
-        sodium_memzero(&c, sizeof c);
-        return CLIENT_ANSWERED;
-    }
-    const char *secret = c.secret ? c.secret : "";
-    bool ok = client_secret_matches(e == STORE_OK ? &cred : NULL, secret, strlen(secret), iso_now_ms());
-    sodium_memzero(&c, sizeof c);
-    if (!ok || !cred.active) {
+    store_err e = client_verify(r, &c, app_id);
+    if (e == STORE_NOT_FOUND)
         reply_oauth_error(res, 401, "invalid_client", "client authentication failed");
-        return CLIENT_ANSWERED;
+    else if (e != STORE_OK)
+        api_reply_store_error(res, e);
+    return e == STORE_OK ? CLIENT_OK : CLIENT_ANSWERED;
+}
+
+/* Drops client_id and client_secret from the query: no handler and no log
+ * line ever sees them, as the token parameters. */
+static void strip_client_params(request *r)
+{
+    int kept = 0;
+    for (int i = 0; i < r->nquery; i++) {
+        const char *k = r->query[i].key;
+        if (strcmp(k, "client_id") != 0 && strcmp(k, "client_secret") != 0)
+            r->query[kept++] = r->query[i];
     }
-    *app_id = cred.id;
-    return CLIENT_OK;
+    r->nquery = kept;
+}
+
+bool api_client_principal_or_reply(request *r, response *res, bool *presented)
+{
+    client_creds c = {0};
+    if (!basic_creds(req_header(r, "Authorization"), &c)) {
+        c.id = req_query(r, "client_id");
+        c.secret = req_query(r, "client_secret");
+    }
+    *presented = c.id != NULL || c.secret != NULL;
+    int64_t app_id = 0;
+    store_err e = *presented ? client_verify(r, &c, &app_id) : STORE_OK;
+    strip_client_params(r);
+    if (e == STORE_OK) {
+        r->who.app_id = app_id;
+        return true;
+    }
+    if (e == STORE_NOT_FOUND)
+        res_error(res, 401, "INVALID_CLIENT", "Invalid client credentials");
+    else
+        api_reply_store_error(res, e);
+    return false;
 }
 
 /* The answer of §5.1. */

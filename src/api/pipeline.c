@@ -172,6 +172,15 @@ static bool authenticate_or_reply(request *r, response *res)
         .decoded = decoded,
     };
     strip_token_params(r, on);
+    /* an application's credentials make it the caller (principal APP);
+     * the OAuth2 endpoints read client credentials themselves */
+    if (strncmp(r->path, "/oauth/", 7) != 0) {
+        bool client = false;
+        if (!api_client_principal_or_reply(r, res, &client))
+            return false;
+        if (client)
+            return true;
+    }
     const char *tok = NULL;
     size_t len = 0;
     tok_source src = tok_extract(on, &c, &tok, &len);

@@ -74,6 +74,8 @@ static const query_def QUERIES[Q_COUNT] = {
     [Q_APP_DEAD_EVENTS] = {"INSERT INTO token_events (kind, hash, user_id, at_ms) SELECT 1, hash, NULL, ?1"
                            " FROM access_tokens t WHERE t.app_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM"
                            " applications a WHERE a.id = t.app_id AND a.status = 'active')", NULL},
+    [Q_APP_ROLES] = {"SELECT r.name FROM roles r JOIN role_mappings m ON m.role_id = r.id"
+                     " WHERE m.principal_type = 'APP' AND m.principal_id = ?1 ORDER BY r.name", NULL},
     [Q_APP_DEAD_DELETE] = {"DELETE FROM access_tokens WHERE app_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM"
                            " applications a WHERE a.id = access_tokens.app_id AND a.status = 'active')", NULL},
 };

@@ -46,6 +46,7 @@ enum stmt_id {
     Q_APP_SET_SECRET,
     Q_APP_DEAD_EVENTS,
     Q_APP_DEAD_DELETE,
+    Q_APP_ROLES,
     Q_COUNT
 };
 

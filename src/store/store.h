@@ -176,6 +176,8 @@ store_err store_user_update(store_t *s, store_user *u, unsigned fields, const st
 /* roles: grant creates the role on demand; list calls cb per role name */
 store_err store_role_grant(store_t *s, int64_t user_id, const char *role);
 store_err store_user_roles(store_t *s, int64_t user_id, void (*cb)(const char *role, void *ctx), void *ctx);
+/* the roles mapped to a user (app false) or to an application (issue 13) */
+store_err store_principal_roles(store_t *s, bool app, int64_t id, void (*cb)(const char *role, void *ctx), void *ctx);
 
 /* access tokens */
 /* inserts only while the user exists and *grant holds (grant may be NULL):

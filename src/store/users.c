@@ -237,12 +237,18 @@ store_err store_role_grant(store_t *s, int64_t user_id, const char *role)
 
 store_err store_user_roles(store_t *s, int64_t user_id, void (*cb)(const char *, void *), void *ctx)
 {
+    return store_principal_roles(s, false, user_id, cb, ctx);
+}
+
+/* A user's roles or (issue 13) an application's: one query each, one reader. */
+store_err store_principal_roles(store_t *s, bool app, int64_t id, void (*cb)(const char *, void *), void *ctx)
+{
     DB_OR_FAIL(s, c);
     char principal[32];
-    snprintf(principal, sizeof principal, "%lld", (long long)user_id);
+    snprintf(principal, sizeof principal, "%lld", (long long)id);
     dval v = dv_text(principal);
     dcur cur;
-    store_err e = db_rows(s, c, Q_USER_ROLES, &v, 1, &cur);
+    store_err e = db_rows(s, c, app ? Q_APP_ROLES : Q_USER_ROLES, &v, 1, &cur);
     if (e != STORE_OK)
         return e;
     while (s->drv->next(&cur)) {

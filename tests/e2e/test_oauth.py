@@ -328,3 +328,62 @@ def test_requests_oauthlib_password_grant_with_basic_client(srv, admin, monkeypa
     assert t["token_type"] == "Bearer" and t["expires_in"] == 1209600, t
     me = session.get(srv.url("/api/users/me"))
     assert me.status_code == 200 and me.json()["id"] == u["id"], me.text
+
+
+# --- client credentials on any API call: principal APP (Usergrid) ------------------------------
+
+def allow_app(srv, admin, a, model="Report"):
+    rule = {"model": model, "property": "*", "accessType": "*", "principalType": "APP",
+            "principalId": str(a["id"]), "permission": "ALLOW"}
+    assert srv.post("/api/acls", token=admin["token"], json=rule).status_code == 200
+
+
+def test_basic_client_credentials_make_the_caller_app(srv, admin):
+    a, b = new_app(srv, admin), new_app(srv, admin)
+    allow_app(srv, admin, a)
+    r = srv.get("/api/reports", headers={"Authorization": basic(a["clientId"], a["clientSecret"])})
+    assert r.status_code == 200 and r.json() == [], r.text
+    r = srv.get("/api/reports", headers={"Authorization": basic(b["clientId"], b["clientSecret"])})
+    assert_error(r, 401, "AUTHORIZATION_REQUIRED")
+
+
+def test_query_client_credentials_are_stripped_and_never_logged(server_factory, tmp_path):
+    log = tmp_path / "access.log"
+    s = server_factory(dict(CONFIG, server={"accessLog": str(log)}))
+    adm = make_admin(s)
+    a = new_app(s, adm)
+    allow_app(s, adm, a)
+    r = s.get("/api/reports", params={"client_id": a["clientId"], "client_secret": a["clientSecret"], "x": "1"})
+    assert r.status_code == 200, r.text
+    deadline = time.monotonic() + 5
+    while "/api/reports" not in (log.read_text() if log.exists() else "") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    text = log.read_text()
+    assert "/api/reports?x=1 200" in text, text
+    assert a["clientSecret"] not in text and "client_secret" not in text and a["clientId"] not in text
+
+
+@pytest.mark.parametrize("how", ["wrong-secret", "unknown-id", "disabled"])
+def test_bad_client_credentials_on_an_api_call(srv, admin, how):
+    a = new_app(srv, admin)
+    cid, secret = a["clientId"], a["clientSecret"]
+    if how == "wrong-secret":
+        secret = "tss_" + "z" * 44
+    elif how == "unknown-id":
+        cid = "tsa_" + "q" * 24
+    else:
+        assert srv.patch(f"/api/applications/{a['id']}", token=admin["token"],
+                         json={"status": "disabled"}).status_code == 200
+    r = srv.get("/api/reports", params={"client_id": cid, "client_secret": secret})
+    assert_error(r, 401, "INVALID_CLIENT")
+
+
+def test_app_role_mapping_makes_an_application_admin(srv, admin):
+    a = new_app(srv, admin)
+    creds = {"Authorization": basic(a["clientId"], a["clientSecret"])}
+    assert_error(srv.get("/api/users", headers=creds), 401, "AUTHORIZATION_REQUIRED")
+    roles = srv.get("/api/roles", token=admin["token"], params={"filter": '{"where":{"name":"admin"}}'}).json()
+    m = {"principalType": "APP", "principalId": str(a["id"]), "roleId": roles[0]["id"]}
+    assert srv.post("/api/roleMappings", token=admin["token"], json=m).status_code == 200
+    r = srv.get("/api/users", headers=creds)
+    assert r.status_code == 200 and isinstance(r.json(), list) and r.json(), r.text
