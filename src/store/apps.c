@@ -70,3 +70,63 @@ store_err store_app_revoke_dead(store_t *s, int64_t *revoked)
         *revoked = e == STORE_OK ? n : 0;
     return e;
 }
+
+/* ---- the CLI's (cli/apps.c) ---------------------------------------------- */
+
+store_err store_app_create(store_t *s, const char *name, int64_t owner_id, const char *client_id,
+                           const char *hash_hex, int64_t *id)
+{
+    DB_OR_FAIL(s, c);
+    dval v[] = {dv_text(name), dv_int_or_null(owner_id), dv_text(client_id), dv_text(hash_hex),
+                dv_int(iso_now_ms())};
+    dcur cur;
+    *id = 0;
+    store_err e = db_rows(s, c, Q_APP_INSERT, v, 5, &cur);
+    if (e != STORE_OK)
+        return e;
+    if (s->drv->next(&cur))
+        *id = s->drv->col_int(&cur, 0);
+    return s->drv->end(&cur);
+}
+
+store_err store_app_id(store_t *s, const char *name, int64_t *id)
+{
+    DB_OR_FAIL(s, c);
+    dval v = dv_text(name);
+    dcur cur;
+    *id = 0;
+    store_err e = db_rows(s, c, Q_APP_ID_BY_NAME, &v, 1, &cur);
+    if (e != STORE_OK)
+        return e;
+    if (s->drv->next(&cur))
+        *id = s->drv->col_int(&cur, 0);
+    e = s->drv->end(&cur);
+    return e == STORE_OK && *id == 0 ? STORE_NOT_FOUND : e;
+}
+
+store_err store_app_set_status(store_t *s, int64_t id, const char *status)
+{
+    DB_OR_FAIL(s, c);
+    dval v[] = {dv_int(id), dv_text(status), dv_int(iso_now_ms())};
+    int64_t n = 0;
+    store_err e = db_run(s, c, Q_APP_SET_STATUS, v, 3, &n);
+    if (e == STORE_OK && n == 0)
+        return STORE_NOT_FOUND;
+    return e == STORE_OK ? store_app_revoke_dead(s, NULL) : e;
+}
+
+store_err store_app_list(store_t *s, store_app_cb cb, void *ctx)
+{
+    DB_OR_FAIL(s, c);
+    dcur cur;
+    store_err e = db_rows(s, c, Q_APP_LIST, NULL, 0, &cur);
+    if (e != STORE_OK)
+        return e;
+    while (s->drv->next(&cur)) {
+        const char *name = s->drv->col_text(&cur, 1, NULL), *cid = s->drv->col_text(&cur, 2, NULL);
+        const char *status = s->drv->col_text(&cur, 3, NULL);
+        cb(s->drv->col_int(&cur, 0), name ? name : "", cid ? cid : "", status ? status : "",
+           s->drv->col_int(&cur, 4), ctx);
+    }
+    return s->drv->end(&cur);
+}

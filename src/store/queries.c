@@ -76,6 +76,14 @@ static const query_def QUERIES[Q_COUNT] = {
                            " applications a WHERE a.id = t.app_id AND a.status = 'active')", NULL},
     [Q_APP_ROLES] = {"SELECT r.name FROM roles r JOIN role_mappings m ON m.role_id = r.id"
                      " WHERE m.principal_type = 'APP' AND m.principal_id = ?1 ORDER BY r.name", NULL},
+    /* the CLI's (cli/apps.c) */
+    [Q_APP_INSERT] = {"INSERT INTO applications (name, owner_id, client_id, secret_hash, created_ms, modified_ms)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5, ?5) RETURNING id", NULL},
+    [Q_APP_ID_BY_NAME] = {"SELECT id FROM applications WHERE name = ?1", NULL},
+    [Q_APP_SET_STATUS] = {"UPDATE applications SET status = ?2, modified_ms = ?3 WHERE id = ?1", NULL},
+    [Q_APP_LIST] = {"SELECT id, name, client_id, status, owner_id FROM applications ORDER BY id", NULL},
+    [Q_APP_ROLE_MAP] = {"INSERT INTO role_mappings (role_id, principal_type, principal_id)"
+                        " SELECT id, 'APP', ?2 FROM roles WHERE name = ?1 ON CONFLICT DO NOTHING", NULL},
     [Q_APP_DEAD_DELETE] = {"DELETE FROM access_tokens WHERE app_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM"
                            " applications a WHERE a.id = access_tokens.app_id AND a.status = 'active')", NULL},
 };

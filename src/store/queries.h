@@ -47,6 +47,11 @@ enum stmt_id {
     Q_APP_DEAD_EVENTS,
     Q_APP_DEAD_DELETE,
     Q_APP_ROLES,
+    Q_APP_INSERT,
+    Q_APP_ID_BY_NAME,
+    Q_APP_SET_STATUS,
+    Q_APP_LIST,
+    Q_APP_ROLE_MAP,
     Q_COUNT
 };
 

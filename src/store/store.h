@@ -176,6 +176,8 @@ store_err store_user_update(store_t *s, store_user *u, unsigned fields, const st
 /* roles: grant creates the role on demand; list calls cb per role name */
 store_err store_role_grant(store_t *s, int64_t user_id, const char *role);
 store_err store_user_roles(store_t *s, int64_t user_id, void (*cb)(const char *role, void *ctx), void *ctx);
+/* store_role_grant for a user (app false) or an application (issue 13) */
+store_err store_principal_grant(store_t *s, bool app, int64_t id, const char *role);
 /* the roles mapped to a user (app false) or to an application (issue 13) */
 store_err store_principal_roles(store_t *s, bool app, int64_t id, void (*cb)(const char *role, void *ctx), void *ctx);
 
@@ -225,6 +227,15 @@ store_err store_app_set_secret(store_t *s, int64_t id, const char *hash_hex, int
 /* revokes (logs, then deletes, in one transaction) every token whose
    application is disabled or gone; *revoked: how many (may be NULL) */
 store_err store_app_revoke_dead(store_t *s, int64_t *revoked);
+/* the CLI's: a new application (STORE_CONFLICT: the name is taken), its id
+   by name, its status (then its tokens revoked when not active), the list */
+store_err store_app_create(store_t *s, const char *name, int64_t owner_id, const char *client_id,
+                           const char *hash_hex, int64_t *id);
+store_err store_app_id(store_t *s, const char *name, int64_t *id);
+store_err store_app_set_status(store_t *s, int64_t id, const char *status);
+typedef void (*store_app_cb)(int64_t id, const char *name, const char *client_id, const char *status,
+                             int64_t owner_id, void *ctx);
+store_err store_app_list(store_t *s, store_app_cb cb, void *ctx);
 
 /* revocation log */
 store_err store_events_since(store_t *s, int64_t seq, store_event_cb cb, void *ctx, int64_t *last_seq);

@@ -221,9 +221,15 @@ store_err store_user_update(store_t *s, store_user *u, unsigned fields, const st
 
 store_err store_role_grant(store_t *s, int64_t user_id, const char *role)
 {
+    return store_principal_grant(s, false, user_id, role);
+}
+
+/* A role (created on demand) mapped to a user, or (issue 13) an application. */
+store_err store_principal_grant(store_t *s, bool app, int64_t id, const char *role)
+{
     DB_OR_FAIL(s, c);
     char principal[32];
-    snprintf(principal, sizeof principal, "%lld", (long long)user_id);
+    snprintf(principal, sizeof principal, "%lld", (long long)id);
     store_err e = db_begin(s, c);
     if (e != STORE_OK)
         return e;
@@ -231,7 +237,7 @@ store_err store_role_grant(store_t *s, int64_t user_id, const char *role)
     dval map[] = {dv_text(role), dv_text(principal)};
     e = db_run(s, c, Q_ROLE_ENSURE, ensure, 2, NULL);
     if (e == STORE_OK)
-        e = db_run(s, c, Q_ROLE_MAP, map, 2, NULL);
+        e = db_run(s, c, app ? Q_APP_ROLE_MAP : Q_ROLE_MAP, map, 2, NULL);
     return db_finish(s, c, e);
 }
 

@@ -2,6 +2,8 @@
 the server, the secret shown once and stored only as a hash, rotation with
 and without a grace period, who may manage an application."""
 
+import base64
+import json
 import re
 
 import pytest
@@ -110,3 +112,63 @@ def test_rotation_grace_must_be_a_small_non_negative_integer(server, admin, grac
     a = create_app(server, admin)
     r = server.post(f"/api/applications/{a['id']}/secret", token=admin["token"], json={"graceSeconds": grace})
     assert_error(r, 422, "INVALID_GRACE")
+
+
+# --- the command line: tessera app add | rotate | disable | list -----------------------------------
+
+
+def cli_json(server, *args):
+    res = server.cli("app", *args)
+    assert res.returncode == 0, res
+    out = json.loads(res.stdout)
+    note_secret(out.get("clientSecret"))
+    return out
+
+
+def basic(cid, secret):
+    return {"Authorization": "Basic " + base64.b64encode(f"{cid}:{secret}".encode()).decode()}
+
+
+def test_cli_add_prints_the_secret_once_and_maps_roles(server, admin):
+    owner = server.add_user()
+    name = uniq("cli-app")
+    a = cli_json(server, "add", "--name", name, "--owner", owner["email"], "--role", "admin")
+    assert CLIENT_ID_RE.match(a["clientId"]) and SECRET_RE.match(a["clientSecret"]), a
+    got = server.get(f"/api/applications/{a['id']}", token=admin["token"]).json()
+    assert got["name"] == name and got["ownerId"] == owner["id"] and got["clientId"] == a["clientId"]
+    # mapped to admin: an application admin
+    r = server.get("/api/users", headers=basic(a["clientId"], a["clientSecret"]))
+    assert r.status_code == 200 and isinstance(r.json(), list), r.text
+    listed = server.cli("app", "list")
+    assert listed.returncode == 0 and a["clientId"] in listed.stdout and a["clientSecret"] not in listed.stdout
+
+
+def test_cli_rotate_ends_the_old_secret(server):
+    name = uniq("cli-app")
+    a = cli_json(server, "add", "--name", name, "--role", "admin")
+    b = cli_json(server, "rotate", "--name", name)
+    assert b["id"] == a["id"] and b["clientSecret"] != a["clientSecret"]
+    assert_error(server.get("/api/users", headers=basic(a["clientId"], a["clientSecret"])), 401, "INVALID_CLIENT")
+    assert server.get("/api/users", headers=basic(a["clientId"], b["clientSecret"])).status_code == 200
+
+
+def test_cli_disable_ends_the_applications_tokens(server):
+    name = uniq("cli-app")
+    a = cli_json(server, "add", "--name", name)
+    u = server.new_user()
+    r = server.post("/oauth/token", headers=basic(a["clientId"], a["clientSecret"]),
+                    data={"grant_type": "password", "username": u["email"], "password": u["password"]})
+    tok = r.json()["access_token"]
+    note_secret(tok)
+    assert server.me(tok).status_code == 200
+    assert cli_json(server, "disable", "--name", name)["status"] == "disabled"
+    assert_error(server.wait_rejected(tok), 401, "INVALID_TOKEN")
+    assert_error(server.get("/api/users/me", headers=basic(a["clientId"], a["clientSecret"])), 401, "INVALID_CLIENT")
+
+
+def test_cli_add_refuses_a_taken_name_and_needs_a_name(server):
+    name = uniq("cli-app")
+    cli_json(server, "add", "--name", name)
+    assert server.cli("app", "add", "--name", name).returncode == 1
+    assert server.cli("app", "add").returncode == 2
+    assert server.cli("app", "rotate", "--name", "no-such-app").returncode == 1
