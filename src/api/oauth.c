@@ -138,13 +138,91 @@ bool api_client_principal_or_reply(request *r, response *res, bool *presented)
     return false;
 }
 
-/* The answer of §5.1. */
-static void reply_token(response *res, const tok_record *rec, const char *secret)
+/* The answer of §5.1, with a refresh token when one was issued. */
+static void reply_token(response *res, const tok_record *rec, const char *secret, const char *refresh)
 {
     json_t *out = json_pack("{s:s,s:s}", "access_token", secret, "token_type", "Bearer");
     if (rec->ttl > 0)
         json_object_set_new(out, "expires_in", json_integer(rec->ttl));
+    if (refresh && *refresh)
+        json_object_set_new(out, "refresh_token", json_string(refresh));
     res_json(res, 200, out);
+}
+
+/* ---- refresh tokens (§6), rotated on every use ------------------------------ */
+
+#define REFRESH_LEN 64
+
+/*
+ * A new refresh token of family (a new family when NULL) for the access
+ * token rec, into refresh (REFRESH_LEN + 1); "" when they are off or the
+ * store failed (the access token stands alone then).
+ */
+static void issue_refresh(request *r, const tok_record *rec, int64_t cred_version, const char *family,
+                          char *refresh)
+{
+    const cfg_auth *cfg = &r->app->cfg->auth;
+    refresh[0] = '\0';
+    if (!cfg->refresh_tokens)
+        return;
+    store_refresh rf = {.user_id = rec->user_id, .app_id = rec->app_id, .cred_version = cred_version,
+                        .access_hash = rec->hash, .expires_ms = iso_now_ms() + cfg->refresh_ttl * 1000};
+    if (family)
+        snprintf(rf.family, sizeof rf.family, "%s", family);
+    else
+        tok_new_handle(rf.family);
+    tok_generate(refresh, REFRESH_LEN);
+    tok_hash_of(refresh, REFRESH_LEN, &rf.hash);
+    if (store_refresh_insert(r->app->store, &rf) != STORE_OK)
+        sodium_memzero(refresh, REFRESH_LEN + 1);
+}
+
+static void revoke_access(const store_hash *h, void *ctx)
+{
+    sess_revoke(ctx, h); /* one already dead is fine */
+}
+
+/*
+ * grant_type=refresh_token: the token is used once. Presented again, it is
+ * a stolen copy or a replay: its whole family (every access token of the
+ * chain) is revoked, as the OAuth 2.0 Security BCP's reuse detection says.
+ * A token issued through a client is refreshed only by that client; one
+ * whose user changed their password since is refused (credential version).
+ */
+static void refresh_grant(request *r, const json_t *body, int64_t app_id, response *res)
+{
+    const char *t = str_field(body, "refresh_token");
+    if (t == NULL) {
+        reply_oauth_error(res, 400, "invalid_request", "refresh_token is required");
+        return;
+    }
+    store_refresh rf;
+    tok_hash h;
+    tok_hash_of(t, strlen(t), &h);
+    store_err e = tok_well_formed(t, strlen(t)) ? store_refresh_use(r->app->store, &h, iso_now_ms(), &rf)
+                                                : STORE_NOT_FOUND;
+    if (e == STORE_STALE)
+        e = store_refresh_family_delete(r->app->store, rf.family, revoke_access, r->app->sessions) == STORE_OK
+                ? STORE_NOT_FOUND : STORE_UNAVAILABLE;
+    if (e == STORE_OK && rf.app_id != app_id)
+        e = STORE_NOT_FOUND;
+    char secret[TOK_MAX_LEN + 1], refresh[REFRESH_LEN + 1];
+    tok_record rec;
+    store_grant grant = {e == STORE_OK ? rf.cred_version : 0, NULL};
+    if (e == STORE_OK)
+        e = sess_issue_app(r->app->sessions, rf.user_id, rf.app_id, r->app->cfg->auth.ttl, &grant, secret, &rec);
+    if (e == STORE_NOT_FOUND || e == STORE_STALE) {
+        reply_oauth_error(res, 400, "invalid_grant", "the refresh token is invalid, expired or used");
+        return;
+    }
+    if (e != STORE_OK) {
+        api_reply_store_error(res, e);
+        return;
+    }
+    issue_refresh(r, &rec, rf.cred_version, rf.family, refresh);
+    reply_token(res, &rec, secret, refresh);
+    sodium_memzero(secret, sizeof secret);
+    sodium_memzero(refresh, sizeof refresh);
 }
 
 /* The login's body for the password check: "username" may be an email, as
@@ -187,8 +265,12 @@ static void password_grant(request *r, const json_t *body, int64_t app_id, respo
         reply_oauth_error(res, 400, "invalid_grant", "the username or password is wrong");
     else if (e != STORE_OK)
         api_reply_store_error(res, e);
-    else
-        reply_token(res, &rec, secret);
+    else {
+        char refresh[REFRESH_LEN + 1];
+        issue_refresh(r, &rec, u.cred_version, NULL, refresh);
+        reply_token(res, &rec, secret, refresh);
+        sodium_memzero(refresh, sizeof refresh);
+    }
     sodium_memzero(secret, sizeof secret);
     store_user_clear(&u);
 }
@@ -256,6 +338,8 @@ void api_oauth_token(request *r, const char *const *args, response *res)
         reply_oauth_error(res, 400, "invalid_request", "grant_type is required");
     else if (strcmp(grant, "password") == 0)
         password_grant(r, body, app_id, res);
+    else if (strcmp(grant, "refresh_token") == 0)
+        refresh_grant(r, body, app_id, res);
     else
         reply_oauth_error(res, 400, "unsupported_grant_type", "this grant type is not supported");
     json_decref(body);

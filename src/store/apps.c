@@ -130,3 +130,73 @@ store_err store_app_list(store_t *s, store_app_cb cb, void *ctx)
     }
     return s->drv->end(&cur);
 }
+
+/* ---- OAuth2 refresh tokens (issue 13) -------------------------------------- */
+
+store_err store_refresh_insert(store_t *s, const store_refresh *r)
+{
+    DB_OR_FAIL(s, c);
+    dval v[] = {dv_blob(r->hash.b, STORE_HASH_LEN), dv_text(r->family), dv_int(r->user_id), dv_int_or_null(r->app_id),
+                dv_int(r->cred_version), dv_blob(r->access_hash.b, STORE_HASH_LEN), dv_int(r->expires_ms)};
+    return db_run(s, c, Q_REFRESH_INSERT, v, 7, NULL);
+}
+
+static store_err refresh_read(store_t *s, dconn *c, const store_hash *h, store_refresh *out)
+{
+    dval v = dv_blob(h->b, STORE_HASH_LEN);
+    dcur cur;
+    store_err e = db_rows(s, c, Q_REFRESH_GET, &v, 1, &cur);
+    if (e != STORE_OK)
+        return e;
+    bool found = s->drv->next(&cur);
+    if (found) {
+        size_t len = 0;
+        const char *fam = s->drv->col_text(&cur, 0, &len);
+        snprintf(out->family, sizeof out->family, "%.*s", fam ? (int)len : 0, fam ? fam : "");
+        out->hash = *h;
+        out->user_id = s->drv->col_int(&cur, 1);
+        out->app_id = s->drv->col_int(&cur, 2);
+        out->cred_version = s->drv->col_int(&cur, 3);
+        out->used = s->drv->col_int(&cur, 4) != 0;
+        out->expires_ms = s->drv->col_int(&cur, 5);
+    }
+    e = s->drv->end(&cur);
+    return e == STORE_OK && !found ? STORE_NOT_FOUND : e;
+}
+
+/* One transaction: the mark and the read agree, and of two requests racing
+ * with the same token exactly one marks it. */
+store_err store_refresh_use(store_t *s, const store_hash *h, int64_t now_ms, store_refresh *out)
+{
+    DB_OR_FAIL(s, c);
+    memset(out, 0, sizeof *out);
+    dval v[] = {dv_blob(h->b, STORE_HASH_LEN), dv_int(now_ms)};
+    int64_t n = 0;
+    store_err e = db_begin(s, c);
+    if (e == STORE_OK)
+        e = db_run(s, c, Q_REFRESH_USE, v, 2, &n);
+    if (e == STORE_OK)
+        e = refresh_read(s, c, h, out);
+    if (e == STORE_OK && n == 0)
+        e = out->used ? STORE_STALE : STORE_NOT_FOUND; /* used before, or expired */
+    store_err fin = db_finish(s, c, e == STORE_STALE || e == STORE_NOT_FOUND ? STORE_OK : e);
+    return fin == STORE_OK ? e : fin;
+}
+
+store_err store_refresh_family_delete(store_t *s, const char *family, void (*cb)(const store_hash *, void *),
+                                      void *ctx)
+{
+    DB_OR_FAIL(s, c);
+    dval v = dv_text(family);
+    dcur cur;
+    store_err e = db_rows(s, c, Q_REFRESH_FAMILY, &v, 1, &cur);
+    if (e != STORE_OK)
+        return e;
+    while (s->drv->next(&cur)) {
+        store_hash h;
+        if (s->drv->col_blob(&cur, 0, h.b, STORE_HASH_LEN))
+            cb(&h, ctx);
+    }
+    e = s->drv->end(&cur);
+    return e == STORE_OK ? db_run(s, c, Q_REFRESH_FAMILY_DELETE, &v, 1, NULL) : e;
+}

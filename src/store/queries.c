@@ -84,6 +84,14 @@ static const query_def QUERIES[Q_COUNT] = {
     [Q_APP_LIST] = {"SELECT id, name, client_id, status, owner_id FROM applications ORDER BY id", NULL},
     [Q_APP_ROLE_MAP] = {"INSERT INTO role_mappings (role_id, principal_type, principal_id)"
                         " SELECT id, 'APP', ?2 FROM roles WHERE name = ?1 ON CONFLICT DO NOTHING", NULL},
+    /* refresh tokens (issue 13, store/apps.c) */
+    [Q_REFRESH_INSERT] = {"INSERT INTO refresh_tokens (hash, family, user_id, app_id, cred_version, access_hash,"
+                          " expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", NULL},
+    [Q_REFRESH_USE] = {"UPDATE refresh_tokens SET used = 1 WHERE hash = ?1 AND used = 0 AND expires_ms > ?2", NULL},
+    [Q_REFRESH_GET] = {"SELECT family, user_id, app_id, cred_version, used, expires_ms FROM refresh_tokens"
+                       " WHERE hash = ?1", NULL},
+    [Q_REFRESH_FAMILY] = {"SELECT access_hash FROM refresh_tokens WHERE family = ?1", NULL},
+    [Q_REFRESH_FAMILY_DELETE] = {"DELETE FROM refresh_tokens WHERE family = ?1", NULL},
     [Q_APP_DEAD_DELETE] = {"DELETE FROM access_tokens WHERE app_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM"
                            " applications a WHERE a.id = access_tokens.app_id AND a.status = 'active')", NULL},
 };

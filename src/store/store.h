@@ -227,6 +227,20 @@ store_err store_app_set_secret(store_t *s, int64_t id, const char *hash_hex, int
 /* revokes (logs, then deletes, in one transaction) every token whose
    application is disabled or gone; *revoked: how many (may be NULL) */
 store_err store_app_revoke_dead(store_t *s, int64_t *revoked);
+/* OAuth2 refresh tokens (issue 13): a family is one login's chain */
+typedef struct store_refresh {
+    store_hash hash, access_hash;
+    char family[STORE_HANDLE_LEN + 1];
+    int64_t user_id, app_id, cred_version, expires_ms;
+    bool used;
+} store_refresh;
+store_err store_refresh_insert(store_t *s, const store_refresh *r);
+/* marks it used: STORE_OK the first time (*out read), STORE_STALE when it
+   was used before (*out read: its family), STORE_NOT_FOUND unknown/expired */
+store_err store_refresh_use(store_t *s, const store_hash *h, int64_t now_ms, store_refresh *out);
+/* deletes a family, calling cb with the access-token hash of each member */
+store_err store_refresh_family_delete(store_t *s, const char *family, void (*cb)(const store_hash *, void *),
+                                      void *ctx);
 /* the CLI's: a new application (STORE_CONFLICT: the name is taken), its id
    by name, its status (then its tokens revoked when not active), the list */
 store_err store_app_create(store_t *s, const char *name, int64_t owner_id, const char *client_id,

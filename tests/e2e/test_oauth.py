@@ -108,7 +108,7 @@ def test_missing_parameter_is_invalid_request(srv, data):
     assert_oauth_error(token(srv, data), 400, "invalid_request")
 
 
-@pytest.mark.parametrize("grant", ["authorization_code", "implicit", "nonsense"])
+@pytest.mark.parametrize("grant", ["authorization_code", "implicit", "client_credentials", "nonsense"])
 def test_other_grant_types_are_unsupported(srv, grant):
     assert_oauth_error(token(srv, {"grant_type": grant}), 400, "unsupported_grant_type")
 
@@ -387,3 +387,114 @@ def test_app_role_mapping_makes_an_application_admin(srv, admin):
     assert srv.post("/api/roleMappings", token=admin["token"], json=m).status_code == 200
     r = srv.get("/api/users", headers=creds)
     assert r.status_code == 200 and isinstance(r.json(), list) and r.json(), r.text
+
+
+# --- refresh tokens: rotated on every use, reuse revokes the family ----------------------------
+
+def password_tokens(srv, u, headers=None):
+    r = token(srv, grant_for(u), headers=headers)
+    tok = assert_token(r)
+    rt = r.json()["refresh_token"]
+    note_secret(rt)
+    return tok, rt
+
+
+def refresh(srv, rt, headers=None, **extra):
+    return token(srv, dict({"grant_type": "refresh_token", "refresh_token": rt}, **extra), headers=headers)
+
+
+def test_password_grant_issues_a_refresh_token(srv):
+    _, rt = password_tokens(srv, srv.new_user())
+    assert len(rt) == 64 and rt.isalnum(), rt
+
+
+def test_refresh_rotates_and_gives_a_working_token(srv):
+    u = srv.new_user()
+    _, rt = password_tokens(srv, u)
+    r = refresh(srv, rt)
+    tok2 = assert_token(r)
+    rt2 = r.json()["refresh_token"]
+    note_secret(rt2)
+    assert rt2 != rt
+    assert srv.me(tok2).json()["id"] == u["id"]
+
+
+def test_reused_refresh_token_revokes_the_family(srv):
+    u = srv.new_user()
+    tok1, rt1 = password_tokens(srv, u)
+    r = refresh(srv, rt1)
+    tok2 = assert_token(r)
+    rt2 = r.json()["refresh_token"]
+    note_secret(rt2)
+    other = srv.token_for(u)  # a login outside the family lives on
+    assert_oauth_error(refresh(srv, rt1), 400, "invalid_grant")
+    assert_error(srv.me(tok1), 401, "INVALID_TOKEN")
+    assert_error(srv.me(tok2), 401, "INVALID_TOKEN")
+    assert_oauth_error(refresh(srv, rt2), 400, "invalid_grant")
+    assert srv.me(other).status_code == 200
+
+
+def test_refresh_of_a_clients_token_needs_that_client(srv, admin):
+    a, b = new_app(srv, admin), new_app(srv, admin)
+    u = srv.new_user()
+    _, rt = password_tokens(srv, u, headers={"Authorization": basic(a["clientId"], a["clientSecret"])})
+    assert_oauth_error(refresh(srv, rt, headers={"Authorization": basic(b["clientId"], b["clientSecret"])}),
+                       400, "invalid_grant")
+    _, rt = password_tokens(srv, u, headers={"Authorization": basic(a["clientId"], a["clientSecret"])})
+    assert_token(refresh(srv, rt, client_id=a["clientId"], client_secret=a["clientSecret"]))
+
+
+def test_refresh_after_a_password_change_is_refused(srv):
+    u = srv.new_user()
+    tok, rt = password_tokens(srv, u)
+    r = srv.post("/api/users/change-password", token=tok,
+                 json={"oldPassword": u["password"], "newPassword": "another-pw-9"})
+    assert r.status_code == 204, r.text
+    assert_oauth_error(refresh(srv, rt), 400, "invalid_grant")
+
+
+@pytest.mark.parametrize("rt", [None, "x" * 64, "short"])
+def test_unknown_or_missing_refresh_token(srv, rt):
+    if rt is None:
+        assert_oauth_error(token(srv, {"grant_type": "refresh_token"}), 400, "invalid_request")
+    else:
+        assert_oauth_error(refresh(srv, rt), 400, "invalid_grant")
+
+
+def test_refresh_tokens_can_be_turned_off(server_factory):
+    s = server_factory({"auth": {"refreshTokens": False}})
+    u = s.new_user()
+    r = token(s, grant_for(u))
+    assert_token(r)
+    assert "refresh_token" not in r.json()
+
+
+def test_refresh_token_expires(server_factory):
+    s = server_factory({"auth": {"refreshTokenTTL": 1}})
+    _, rt = password_tokens(s, s.new_user())
+    time.sleep(1.2)
+    assert_oauth_error(refresh(s, rt), 400, "invalid_grant")
+
+
+def test_requests_oauthlib_refreshes_automatically(server_factory, monkeypatch):
+    import requests_oauthlib as oauthlib
+    from oauthlib.oauth2 import LegacyApplicationClient
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # loopback http only
+    s = server_factory(dict(CONFIG, auth={"ttl": 1, "loginThrottle": {"perAddress": 0}}))
+    adm = make_admin(s)
+    a = new_app(s, adm)
+    u = s.new_user()
+    updates = []
+    creds = {"client_id": a["clientId"], "client_secret": a["clientSecret"]}
+    session = oauthlib.OAuth2Session(client=LegacyApplicationClient(client_id=a["clientId"]),
+                                     auto_refresh_url=s.url("/oauth/token"), auto_refresh_kwargs=creds,
+                                     token_updater=updates.append)
+    t = session.fetch_token(token_url=s.url("/oauth/token"), username=u["email"], password=u["password"], **creds)
+    note_secret(t["access_token"])
+    note_secret(t["refresh_token"])
+    time.sleep(1.2)  # the access token has expired: the client refreshes before calling
+    me = session.get(s.url("/api/users/me"))
+    assert me.status_code == 200 and me.json()["id"] == u["id"], me.text
+    assert len(updates) == 1 and updates[0]["access_token"] != t["access_token"], updates
+    note_secret(updates[0]["access_token"])
+    note_secret(updates[0]["refresh_token"])
