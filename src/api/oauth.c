@@ -278,6 +278,27 @@ static void password_grant(request *r, const json_t *body, int64_t app_id, respo
 /* ---- POST /oauth/revoke (RFC 7009) ---------------------------------------- */
 
 /*
+ * A refresh token revoked ends its whole family, access tokens included
+ * (§2.1: "SHOULD also invalidate all access tokens based on the same
+ * authorization grant"). app_id -1: the caller is the user r->who names.
+ * An unknown token is answered as revoked.
+ */
+static void revoke_refresh(request *r, const tok_hash *h, int64_t app_id, response *res)
+{
+    store_refresh rf;
+    store_err e = store_refresh_get(r->app->store, h, &rf);
+    bool holder = e == STORE_OK && (app_id >= 0 ? rf.app_id == app_id : rf.user_id == r->who.user_id);
+    if (e == STORE_OK && !holder)
+        reply_oauth_error(res, 400, "unauthorized_client", "the token was not issued to this client or user");
+    else if (e == STORE_OK)
+        e = store_refresh_family_delete(r->app->store, rf.family, revoke_access, r->app->sessions);
+    if (e != STORE_OK && e != STORE_NOT_FOUND)
+        api_reply_store_error(res, e);
+    else if (e == STORE_NOT_FOUND || holder)
+        res_json(res, 200, json_object());
+}
+
+/*
  * Who may revoke: the client the token was issued through (authenticated
  * as for the token endpoint), or the token's own user (by a bearer token).
  * An unknown or already dead token is answered 200 as a revoked one (§2.2):
@@ -309,6 +330,10 @@ void api_oauth_revoke(request *r, const char *const *args, response *res)
     if (tok_well_formed(t, strlen(t))) {
         tok_hash_of(t, strlen(t), &h);
         e = store_token_find(r->app->store, &h, &rec);
+    }
+    if (e == STORE_NOT_FOUND && tok_well_formed(t, strlen(t))) {
+        revoke_refresh(r, &h, client == CLIENT_OK ? app_id : -1, res);
+        goto out;
     }
     bool holder = e == STORE_OK && (client == CLIENT_OK ? rec.app_id == app_id : rec.user_id == r->who.user_id);
     if (e == STORE_OK && !holder)

@@ -387,6 +387,7 @@ void api_user_logout(request *r, const char *const *args, response *res)
         return;
     if (r->who.user_id == 0) {
         res_error(res, 401, "AUTHORIZATION_REQUIRED", "accessToken is required to logout");
+        res->www_authenticate = RES_BEARER_CHALLENGE;
         return;
     }
     store_err e = sess_revoke(r->app->sessions, &r->who.token_hash);

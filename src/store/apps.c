@@ -164,6 +164,13 @@ static store_err refresh_read(store_t *s, dconn *c, const store_hash *h, store_r
     return e == STORE_OK && !found ? STORE_NOT_FOUND : e;
 }
 
+store_err store_refresh_get(store_t *s, const store_hash *h, store_refresh *out)
+{
+    DB_OR_FAIL(s, c);
+    memset(out, 0, sizeof *out);
+    return refresh_read(s, c, h, out);
+}
+
 /* One transaction: the mark and the read agree, and of two requests racing
  * with the same token exactly one marks it. */
 store_err store_refresh_use(store_t *s, const store_hash *h, int64_t now_ms, store_refresh *out)

@@ -238,6 +238,8 @@ store_err store_refresh_insert(store_t *s, const store_refresh *r);
 /* marks it used: STORE_OK the first time (*out read), STORE_STALE when it
    was used before (*out read: its family), STORE_NOT_FOUND unknown/expired */
 store_err store_refresh_use(store_t *s, const store_hash *h, int64_t now_ms, store_refresh *out);
+/* reads one (used or not, expired or not); STORE_NOT_FOUND when unknown */
+store_err store_refresh_get(store_t *s, const store_hash *h, store_refresh *out);
 /* deletes a family, calling cb with the access-token hash of each member */
 store_err store_refresh_family_delete(store_t *s, const char *family, void (*cb)(const store_hash *, void *),
                                       void *ctx);

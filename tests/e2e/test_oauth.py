@@ -498,3 +498,40 @@ def test_requests_oauthlib_refreshes_automatically(server_factory, monkeypatch):
     assert len(updates) == 1 and updates[0]["access_token"] != t["access_token"], updates
     note_secret(updates[0]["access_token"])
     note_secret(updates[0]["refresh_token"])
+
+
+# --- RFC 6750 §3: the Bearer challenge on 401s ---------------------------------------------------
+
+def test_missing_token_401_carries_the_bearer_challenge(srv):
+    r = srv.get("/api/reports")
+    assert_error(r, 401, "AUTHORIZATION_REQUIRED")
+    assert r.headers.get("WWW-Authenticate") == 'Bearer realm="tessera"', dict(r.headers)
+
+
+def test_logout_without_token_carries_the_bearer_challenge(srv):
+    r = srv.post("/api/users/logout")
+    assert_error(r, 401, "AUTHORIZATION_REQUIRED")
+    assert r.headers.get("WWW-Authenticate") == 'Bearer realm="tessera"', dict(r.headers)
+
+
+def test_refused_token_401_says_invalid_token(srv):
+    r = srv.get("/api/reports", token="C" * 64)
+    assert_error(r, 401, "INVALID_TOKEN")
+    assert r.headers.get("WWW-Authenticate") == 'Bearer realm="tessera", error="invalid_token"'
+
+
+def test_revoking_a_refresh_token_ends_its_family(srv):
+    u = srv.new_user()
+    tok, rt = password_tokens(srv, u)
+    r = srv.post("/oauth/revoke", data={"token": rt, "token_type_hint": "refresh_token"}, token=tok)
+    assert r.status_code == 200 and r.json() == {}, r.text
+    assert_error(srv.me(tok), 401, "INVALID_TOKEN")
+    assert_oauth_error(refresh(srv, rt), 400, "invalid_grant")
+
+
+def test_another_users_refresh_token_is_not_revoked(srv):
+    victim, other = srv.new_user(), srv.new_user_token()
+    tok, rt = password_tokens(srv, victim)
+    assert_oauth_error(srv.post("/oauth/revoke", data={"token": rt}, token=other["token"]), 400,
+                       "unauthorized_client")
+    assert srv.me(tok).status_code == 200
