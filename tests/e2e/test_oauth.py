@@ -115,6 +115,7 @@ def test_other_grant_types_are_unsupported(srv, grant):
 
 def test_error_answers_are_not_cached(srv):
     r = token(srv, {"grant_type": "nonsense"})
+    assert_oauth_error(r, 400, "unsupported_grant_type")
     assert r.headers.get("Cache-Control") == "no-store", dict(r.headers)
 
 
