@@ -9,6 +9,7 @@ the numbers to bench/results/<date>.json. It is a benchmark: it asserts
 nothing.
 """
 import argparse
+import base64
 import datetime
 import hashlib
 import json
@@ -49,6 +50,7 @@ local nusers = tonumber(os.getenv("BENCH_USERS"))
 local filter = os.getenv("BENCH_FILTER")
 local password = os.getenv("BENCH_PASSWORD")
 local pause = tonumber(os.getenv("BENCH_DELAY_MS") or "0")
+local client = os.getenv("BENCH_CLIENT")
 function init(args) math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16)) end
 if pause > 0 then delay = function() return pause end end
 request = function()
@@ -65,6 +67,8 @@ request = function()
     return wrk.format("GET", "/api/widgets/" .. math.random(nwidgets))
   elseif mode == "badtoken" then
     return wrk.format("GET", "/api/widgets/1", {["Authorization"] = "Bearer " .. t:reverse()})
+  elseif mode == "client" then
+    return wrk.format("GET", "/api/widgets/" .. math.random(nwidgets), {["Authorization"] = client})
   elseif mode == "login" then
     local body = '{"email":"user' .. math.random(nusers) .. '@bench.test","password":"' .. password .. '"}'
     return wrk.format("POST", "/api/users/login", {["Content-Type"] = "application/json"}, body)
@@ -80,6 +84,8 @@ SCENARIOS = [
     ("no token on a protected route (401)", "notoken"),
     ("invalid token (401)", "badtoken"),
     ("POST /api/users/login (argon2id)", "login"),
+    # issue 13: an application's client id and secret (HTTP Basic) instead of a token
+    ("widget by id, Basic client credentials", "client"),
 ]
 
 
@@ -280,7 +286,10 @@ def main():
     script = os.path.join(work, "bench.lua")
     with open(script, "w") as f:
         f.write(WRK_SCRIPT)
-    base_env = {"BENCH_SCRIPT": script, "BENCH_TOKENS": token_file, "BENCH_WIDGETS": str(args.widgets),
+    # an application admin (issue 13), for the client-credentials scenario
+    app = json.loads(t.cli("app", "add", "--name", "bench", "--role", "admin"))
+    client = base64.b64encode(f"{app['clientId']}:{app['clientSecret']}".encode()).decode()
+    base_env = {"BENCH_CLIENT": "Basic " + client, "BENCH_SCRIPT": script, "BENCH_TOKENS": token_file, "BENCH_WIDGETS": str(args.widgets),
                 "BENCH_USERS": str(args.users), "BENCH_PASSWORD": PASSWORD,
                 "BENCH_FILTER": '{"where":{"price":{"gt":50}},"limit":10}'}
 

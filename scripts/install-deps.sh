@@ -9,6 +9,7 @@
 # a policy-rc.d forbids it during the install (CI machines and containers have
 # no init system to start them anyway). wrk drives `make bench`. clang and
 # its runtime (libFuzzer, the sanitizers) build the fuzz targets (tests/fuzz).
+# python3-requests-oauthlib: a real OAuth2 client in tests/e2e/test_oauth.py.
 set -euo pipefail
 
 PACKAGES=(
@@ -22,6 +23,7 @@ PACKAGES=(
   nginx
   wrk
   nodejs
+  python3-requests-oauthlib
 )
 
 missing=()

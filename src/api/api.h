@@ -57,6 +57,17 @@ void api_rel_delete(request *r, const char *const *args, response *res);
 void api_rel_get_one(request *r, const char *const *args, response *res);
 void api_rel_update_one(request *r, const char *const *args, response *res);
 void api_rel_delete_one(request *r, const char *const *args, response *res);
+/* applications.c, oauth.c (issue 13) */
+void api_oauth_token(request *r, const char *const *args, response *res);
+void api_oauth_revoke(request *r, const char *const *args, response *res);
+/*
+ * Client credentials on any API call (Usergrid): Basic client_id:secret, or
+ * ?client_id=&client_secret= (always stripped from the query). *presented
+ * says whether there were any; when they check out the caller is principal
+ * APP (r->who.app_id). False with 401 INVALID_CLIENT (or a store error).
+ */
+bool api_client_principal_or_reply(request *r, response *res, bool *presented);
+void api_app_rotate_secret(request *r, const char *const *args, response *res);
 
 /*
  * Handler convention (docs/design.md, "Handler conventions"): a function
@@ -68,6 +79,15 @@ void api_rel_delete_one(request *r, const char *const *args, response *res);
 /* 503 DATABASE_UNAVAILABLE or QUERY_TIMEOUT, 400 for a pattern, else 500:
  * for a store error the handler has no better answer to. */
 void api_reply_store_error(response *res, store_err e);
+
+/* A password check shared by login and the OAuth2 password grant (users.c):
+ * body names the account ("email" or "username") and holds "password". */
+typedef enum api_pw_result {
+    API_PW_OK,        /* *u is the account                                  */
+    API_PW_WRONG,     /* unknown account or wrong password: caller answers  */
+    API_PW_ANSWERED,  /* answered: 400 no name, 429 throttled, store error  */
+} api_pw_result;
+api_pw_result api_password_check(request *r, const json_t *body, store_user *u, response *res);
 
 /* 404 MODEL_NOT_FOUND: `Unknown "Model" id "id".` (the id cut at 64 bytes). */
 void api_reply_not_found(response *res, const char *model, const char *id);

@@ -25,6 +25,7 @@ const model_hooks *eng_hooks(const model_def *m)
         [MODEL_ROLE] = &role_hooks,
         [MODEL_ROLE_MAPPING] = &role_mapping_hooks,
         [MODEL_ACL] = &acl_hooks,
+        [MODEL_APPLICATION] = &application_hooks,
     };
     return BY_KIND[m->kind];
 }

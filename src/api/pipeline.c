@@ -24,6 +24,10 @@ static const route ROUTES[] = {
     {"GET",    "/api/users/{}/accessTokens",     api_user_tokens_list, false},
     {"DELETE", "/api/users/{}/accessTokens",     api_user_tokens_delete_all, false},
     {"DELETE", "/api/users/{}/accessTokens/{}",  api_user_tokens_delete_one, false},
+    /* applications and OAuth2 (issue 13) */
+    {"POST",   "/api/applications/{}/secret",    api_app_rotate_secret, false},
+    {"POST",   "/oauth/token",                   api_oauth_token, true},
+    {"POST",   "/oauth/revoke",                  api_oauth_revoke, false},
     /* every model, built-in or declared: LoopBack's PersistedModel routes */
     {"POST",   "/api/{}/update",                 api_model_update_all, false},
     {"POST",   "/api/{}/replaceOrCreate",        api_model_replace_or_create, false},
@@ -137,11 +141,13 @@ static bool csrf_allows(const request *r)
 }
 
 /* The routes that take credentials instead of a token: register, login
- * (password reset and an OAuth token endpoint belong here when they come). */
+ * and the OAuth2 endpoints, where a client authenticates by HTTP Basic
+ * (password reset belongs here when it comes). */
 static bool takes_credentials(const request *r)
 {
     const route *rt = route_find(ROUTES, r->method, r->path);
-    return rt != NULL && (rt->fn == api_user_create || rt->fn == api_user_login);
+    return rt != NULL && (rt->fn == api_user_create || rt->fn == api_user_login || rt->fn == api_oauth_token ||
+                          rt->fn == api_oauth_revoke);
 }
 
 /*
@@ -166,6 +172,15 @@ static bool authenticate_or_reply(request *r, response *res)
         .decoded = decoded,
     };
     strip_token_params(r, on);
+    /* an application's credentials make it the caller (principal APP);
+     * the OAuth2 endpoints read client credentials themselves */
+    if (strncmp(r->path, "/oauth/", 7) != 0) {
+        bool client = false;
+        if (!api_client_principal_or_reply(r, res, &client))
+            return false;
+        if (client)
+            return true;
+    }
     const char *tok = NULL;
     size_t len = 0;
     tok_source src = tok_extract(on, &c, &tok, &len);

@@ -62,6 +62,7 @@ static void mint(mreq *q, const json_t *body)
     const app *a = q->r->app;
     if (q->r->who.user_id == 0) {
         res_error(q->res, 401, "AUTHORIZATION_REQUIRED", "Authorization Required");
+        q->res->www_authenticate = RES_BEARER_CHALLENGE;
         return;
     }
     int64_t user_id, ttl;

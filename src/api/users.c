@@ -301,10 +301,38 @@ static bool find_login_or_reply(request *r, const json_t *body, store_user *u, c
 /*
  * A wrong password and an unknown account get the same answer after the same
  * work (one argon2id verification), and are throttled alike, so a login
- * reveals nothing about which accounts exist. The token is inserted only if
- * the password checked is still the account's (its credential version), in
- * the insert itself: a login in flight cannot outlive a password change or
- * the account's deletion (both answer 401 LOGIN_FAILED, as a wrong password).
+ * reveals nothing about which accounts exist. The login route and the OAuth2
+ * password grant (oauth.c) both check through here, so they share one
+ * brute-force count. On API_PW_OK *u is the account, its hash upgraded when
+ * the cost settings rose.
+ */
+api_pw_result api_password_check(request *r, const json_t *body, store_user *u, response *res)
+{
+    const char *pw = str_prop(body, "password");
+    size_t pwlen = pw ? strlen(pw) : 0;
+    bool found;
+    char account[STORE_EMAIL_MAX + 16];
+    thr_ticket tk;
+    if (!find_login_or_reply(r, body, u, account, sizeof account, &found, res) ||
+        !throttle_begin_or_reply(r, account, &tk, res))
+        return API_PW_ANSWERED;
+    if (!found || pw == NULL) {
+        pw_burn(cost_of(r), pw ? pw : "", pwlen);
+        return API_PW_WRONG;
+    }
+    if (!pw_verify(u->password, pw, pwlen))
+        return API_PW_WRONG;
+    thr_succeeded(r->app->throttle, &tk);
+    if (pw_needs_rehash(cost_of(r), u->password) && pw_hash(cost_of(r), pw, pwlen, u->password) == 0)
+        update_account(r, u, STORE_USER_PASSWORD | STORE_USER_REHASH, NULL);
+    return API_PW_OK;
+}
+
+/*
+ * The token is inserted only if the password checked is still the account's
+ * (its credential version), in the insert itself: a login in flight cannot
+ * outlive a password change or the account's deletion (both answer 401
+ * LOGIN_FAILED, as a wrong password).
  */
 void api_user_login(request *r, const char *const *args, response *res)
 {
@@ -317,31 +345,16 @@ void api_user_login(request *r, const char *const *args, response *res)
         return;
     int64_t ttl;
     char why[160];
-    const char *pw = str_prop(body, "password");
-    size_t pwlen = pw ? strlen(pw) : 0;
     store_user u = {0};
-    bool found;
-    char account[STORE_EMAIL_MAX + 16];
-    thr_ticket tk;
-    if (!find_login_or_reply(r, body, &u, account, sizeof account, &found, res) ||
-        !throttle_begin_or_reply(r, account, &tk, res))
-        goto out;
-    if (!found || pw == NULL) {
-        pw_burn(cost_of(r), pw ? pw : "", pwlen);
+    api_pw_result checked = api_password_check(r, body, &u, res);
+    if (checked == API_PW_WRONG)
         res_error(res, 401, "LOGIN_FAILED", "login failed");
+    if (checked != API_PW_OK)
         goto out;
-    }
-    if (!pw_verify(u.password, pw, pwlen)) {
-        res_error(res, 401, "LOGIN_FAILED", "login failed");
-        goto out;
-    }
-    thr_succeeded(r->app->throttle, &tk);
     if (sess_resolve_ttl(&a->cfg->auth, json_object_get(body, "ttl"), &ttl, why, sizeof why) != 0) {
         res_error(res, 422, "INVALID_TTL", "%s", why);
         goto out;
     }
-    if (pw_needs_rehash(cost_of(r), u.password) && pw_hash(cost_of(r), pw, pwlen, u.password) == 0)
-        update_account(r, &u, STORE_USER_PASSWORD | STORE_USER_REHASH, NULL);
 
     char secret[TOK_MAX_LEN + 1];
     tok_record rec;
@@ -374,6 +387,7 @@ void api_user_logout(request *r, const char *const *args, response *res)
         return;
     if (r->who.user_id == 0) {
         res_error(res, 401, "AUTHORIZATION_REQUIRED", "accessToken is required to logout");
+        res->www_authenticate = RES_BEARER_CHALLENGE;
         return;
     }
     store_err e = sess_revoke(r->app->sessions, &r->who.token_hash);

@@ -633,12 +633,14 @@ static void on_role(const char *role, void *ctx)
     rs->names[rs->n++] = name;
 }
 
-static roleset *roles_load(acl_engine *a, int64_t user_id)
+/* key: a user's id, or minus an application's (issue 13: APP role
+ * mappings), so both share one cache without colliding. */
+static roleset *roles_load(acl_engine *a, int64_t key)
 {
     roleset *rs = roleset_new();
     if (rs == NULL || a->store == NULL)
         return rs;
-    if (store_user_roles(a->store, user_id, on_role, rs) != STORE_OK || rs->oom) {
+    if (store_principal_roles(a->store, key < 0, key < 0 ? -key : key, on_role, rs) != STORE_OK || rs->oom) {
         roleset_unref(rs);
         return NULL;
     }
@@ -711,7 +713,9 @@ acl_result acl_check(acl_engine *a, const model_def *m, const char *method, acl_
                      const principal *who, acl_owner_fn is_owner, void *owner_ctx)
 {
     roleset *roles = NULL;
-    if (who->user_id != 0 && (roles = roles_get(a, who->user_id)) == NULL)
+    /* a user's roles; a caller that is only an application has its own */
+    int64_t key = who->user_id != 0 ? who->user_id : -who->app_id;
+    if (key != 0 && (roles = roles_get(a, key)) == NULL)
         return ACL_UNAVAILABLE;
     if (roleset_has(roles, "admin")) {
         roleset_unref(roles);

@@ -255,7 +255,14 @@ static void enforce_cap(sess *s, const tok_record *fresh)
 store_err sess_issue(sess *s, int64_t user_id, int64_t ttl, const store_grant *grant, char *secret,
                      tok_record *rec)
 {
+    return sess_issue_app(s, user_id, 0, ttl, grant, secret, rec);
+}
+
+store_err sess_issue_app(sess *s, int64_t user_id, int64_t app_id, int64_t ttl, const store_grant *grant,
+                         char *secret, tok_record *rec)
+{
     memset(rec, 0, sizeof *rec);
+    rec->app_id = app_id;
     tok_generate(secret, (size_t)s->cfg.token_length);
     tok_hash_of(secret, (size_t)s->cfg.token_length, &rec->hash);
     tok_new_handle(rec->handle);

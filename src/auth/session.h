@@ -56,6 +56,11 @@ sess_result sess_check(sess *s, const char *secret, size_t len, principal *out);
 store_err sess_issue(sess *s, int64_t user_id, int64_t ttl, const store_grant *grant, char *secret,
                      tok_record *rec);
 
+/* sess_issue for a token that carries an application's id (issue 13: the
+ * OAuth2 password grant of an authenticated client); 0: none. */
+store_err sess_issue_app(sess *s, int64_t user_id, int64_t app_id, int64_t ttl, const store_grant *grant,
+                         char *secret, tok_record *rec);
+
 store_err sess_revoke(sess *s, const tok_hash *h);
 store_err sess_revoke_handle(sess *s, int64_t user_id, const char *handle);
 /* All of a user's tokens, except *keep when not NULL. */

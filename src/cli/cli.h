@@ -53,5 +53,7 @@ int cli_serve(int argc, char **argv);
 int cli_user(int argc, char **argv);
 int cli_token(int argc, char **argv);
 int cli_migrate(int argc, char **argv);
+/* tessera app add | rotate | disable | list (cli/apps.c, issue 13) */
+int cli_app(int argc, char **argv);
 
 #endif

@@ -18,6 +18,7 @@ static const char USAGE[] =
     "  user      manage users (user add)\n"
     "  token     issue and revoke access tokens (token issue, token revoke)\n"
     "  migrate   create or upgrade the database schema\n"
+    "  app       manage applications (app add, rotate, disable, list)\n"
     "\n"
     "Options every command takes:\n"
     "  --config FILE     JSON config file (or $TESSERA_CONFIG)\n"
@@ -59,6 +60,8 @@ int main(int argc, char **argv)
         return cli_token(argc - 1, argv + 1);
     if (strcmp(cmd, "migrate") == 0)
         return cli_migrate(argc - 1, argv + 1);
+    if (strcmp(cmd, "app") == 0)
+        return cli_app(argc - 1, argv + 1);
     fprintf(stderr, "tessera: unknown command '%s'\n\n%s", cmd, USAGE);
     return CLI_USAGE;
 }

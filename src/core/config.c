@@ -122,6 +122,9 @@ static const key_spec auth_keys[] = {
     SECTION("loginThrottle", login_throttle_keys),
     INTEGER("maxTokensPerUser", K_I64, auth.max_tokens_per_user, 0, 1000000, NULL),
     BOOLEAN("caseSensitiveEmail", auth.case_sensitive_email),
+    /* OAuth2 refresh tokens (issue 13) */
+    BOOLEAN("refreshTokens", auth.refresh_tokens),
+    INTEGER("refreshTokenTTL", K_I64, auth.refresh_ttl, 1, INT64_MAX / 1000, NULL),
     END,
 };
 
@@ -195,6 +198,9 @@ void cfg_defaults(config *c)
         .forget_after = 86400, .address_slots = 65536,
     };
     c->auth.max_tokens_per_user = 1000;
+    /* OAuth2 refresh tokens (issue 13) */
+    c->auth.refresh_tokens = true;
+    c->auth.refresh_ttl = 2592000;
 }
 
 void cfg_free(config *c)

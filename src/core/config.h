@@ -46,6 +46,9 @@ typedef struct cfg_auth {
     bool case_sensitive_email;   /* LoopBack's caseSensitiveEmail: emails
                                     kept and matched as sent (default:
                                     lower-cased, matched whatever the case) */
+    /* OAuth2 refresh tokens (issue 13, docs/oauth2.md) */
+    bool refresh_tokens;         /* the password grant issues them        */
+    int64_t refresh_ttl;         /* seconds                               */
 } cfg_auth;
 
 typedef struct cfg_password {

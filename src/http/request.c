@@ -157,10 +157,13 @@ json_t *req_body_object(const request *r, response *res)
     "\",\"code\":\"" code "\"}}"
 
 static const res_fixed_answer FIXED[RES_FIXED_COUNT] = {
-    [RES_AUTHORIZATION_REQUIRED] = {401, LB_ERROR(401, "Authorization Required", "AUTHORIZATION_REQUIRED"), NULL},
+    /* RFC 6750 §3: a 401 of a request that should have presented a token
+     * says how; one that presented a refused token says so too */
+    [RES_AUTHORIZATION_REQUIRED] = {401, LB_ERROR(401, "Authorization Required", "AUTHORIZATION_REQUIRED"),
+                                    RES_BEARER_CHALLENGE},
     [RES_ACCESS_DENIED] = {403, LB_ERROR(403, "Access Denied", "ACCESS_DENIED"), NULL},
     [RES_INVALID_TOKEN] = {401, LB_ERROR(401, "Invalid Access Token", "INVALID_TOKEN"),
-                           "Bearer error=\"invalid_token\""},
+                           RES_BEARER_CHALLENGE ", error=\"invalid_token\""},
 };
 
 const res_fixed_answer *res_fixed_answer_of(res_fixed_kind k)

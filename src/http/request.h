@@ -97,6 +97,9 @@ void res_json(response *res, int status, json_t *body);
 /* Sets *res to JSON text already printed (malloc'd); takes ownership. */
 void res_text(response *res, int status, char *text, size_t len);
 
+/* RFC 6750 §3's challenge on a 401 that should have presented a token. */
+#define RES_BEARER_CHALLENGE "Bearer realm=\"tessera\""
+
 /* Sets *res to a fixed answer (LoopBack's error envelope, as res_error). */
 void res_fixed(response *res, res_fixed_kind k);
 

@@ -132,6 +132,30 @@ static const bacl admin_only_acls[] = {
     { "*", "$everyone", PERM_DENY },
 };
 
+/* ---- Application (issue 13): a client id shown to all, a secret kept only
+ * as its hash (api/applications.c mints both). The owner manages their own. */
+static const bprop application_props[] = {
+    ID_PROP,
+    { "name", "name", PT_STRING, F_REQ | F_UNIQUE, NULL },
+    { "description", "description", PT_STRING, 0, NULL },
+    { "ownerId", "owner_id", PT_NUMBER, F_INDEX, NULL },
+    { "status", "status", PT_STRING, 0, "active" },
+    { "clientId", "client_id", PT_STRING, F_RO | F_UNIQUE, NULL },
+    { "created", "created_ms", PT_DATE, F_RO | F_MS, NULL },
+    { "modified", "modified_ms", PT_DATE, F_RO | F_MS, NULL },
+    { "secretHash", "secret_hash", PT_STRING, F_HIDDEN | F_RO, NULL },
+};
+static const brel application_rels[] = {
+    { "owner", REL_BELONGS_TO, "User", "ownerId" },
+};
+static const bacl application_acls[] = {
+    { "*", "$everyone", PERM_DENY },
+    { "findById", "$owner", PERM_ALLOW },
+    { "patchAttributes", "$owner", PERM_ALLOW },
+    { "deleteById", "$owner", PERM_ALLOW },
+    { "rotateSecret", "$owner", PERM_ALLOW },
+};
+
 static const bmodel builtins[MODELS_BUILTIN_COUNT] = {
     { "User", "users", "users", MODEL_USER, user_props, COUNT(user_props), user_rels,
       COUNT(user_rels), user_acls, COUNT(user_acls), "extra" },
@@ -144,6 +168,9 @@ static const bmodel builtins[MODELS_BUILTIN_COUNT] = {
       COUNT(admin_only_acls), NULL },
     { "ACL", "acls", "acls", MODEL_ACL, acl_props, COUNT(acl_props), NULL, 0,
       admin_only_acls, COUNT(admin_only_acls), NULL },
+    { "Application", "applications", "applications", MODEL_APPLICATION, application_props,
+      COUNT(application_props), application_rels, COUNT(application_rels), application_acls,
+      COUNT(application_acls), NULL },
 };
 
 static char *copy_str(const char *s)

@@ -65,6 +65,35 @@ static const query_def QUERIES[Q_COUNT] = {
     [Q_FAILURES_CLEAR] = {"DELETE FROM login_failures WHERE key = ?1", NULL},
     [Q_FAILURES_PURGE] = {"DELETE FROM login_failures WHERE last_ms < ?1", NULL},
     [Q_PING] = {"SELECT count(*) FROM schema_version", "SELECT 1"},
+    /* applications (issue 13): the previous hash is kept only with a grace */
+    [Q_APP_BY_CLIENT] = {"SELECT id, status, secret_hash, prev_hash, prev_until_ms FROM applications"
+                         " WHERE client_id = ?1", NULL},
+    [Q_APP_SET_SECRET] = {"UPDATE applications SET prev_hash = CASE WHEN ?3 > 0 THEN secret_hash END,"
+                          " prev_until_ms = ?3, secret_hash = ?2, modified_ms = ?4 WHERE id = ?1", NULL},
+    /* the tokens of applications disabled or deleted: logged, then deleted */
+    [Q_APP_DEAD_EVENTS] = {"INSERT INTO token_events (kind, hash, user_id, at_ms) SELECT 1, hash, NULL, ?1"
+                           " FROM access_tokens t WHERE t.app_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM"
+                           " applications a WHERE a.id = t.app_id AND a.status = 'active')", NULL},
+    [Q_APP_ROLES] = {"SELECT r.name FROM roles r JOIN role_mappings m ON m.role_id = r.id"
+                     " WHERE m.principal_type = 'APP' AND m.principal_id = ?1 ORDER BY r.name", NULL},
+    /* the CLI's (cli/apps.c) */
+    [Q_APP_INSERT] = {"INSERT INTO applications (name, owner_id, client_id, secret_hash, created_ms, modified_ms)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5, ?5) RETURNING id", NULL},
+    [Q_APP_ID_BY_NAME] = {"SELECT id FROM applications WHERE name = ?1", NULL},
+    [Q_APP_SET_STATUS] = {"UPDATE applications SET status = ?2, modified_ms = ?3 WHERE id = ?1", NULL},
+    [Q_APP_LIST] = {"SELECT id, name, client_id, status, owner_id FROM applications ORDER BY id", NULL},
+    [Q_APP_ROLE_MAP] = {"INSERT INTO role_mappings (role_id, principal_type, principal_id)"
+                        " SELECT id, 'APP', ?2 FROM roles WHERE name = ?1 ON CONFLICT DO NOTHING", NULL},
+    /* refresh tokens (issue 13, store/apps.c) */
+    [Q_REFRESH_INSERT] = {"INSERT INTO refresh_tokens (hash, family, user_id, app_id, cred_version, access_hash,"
+                          " expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", NULL},
+    [Q_REFRESH_USE] = {"UPDATE refresh_tokens SET used = 1 WHERE hash = ?1 AND used = 0 AND expires_ms > ?2", NULL},
+    [Q_REFRESH_GET] = {"SELECT family, user_id, app_id, cred_version, used, expires_ms FROM refresh_tokens"
+                       " WHERE hash = ?1", NULL},
+    [Q_REFRESH_FAMILY] = {"SELECT access_hash FROM refresh_tokens WHERE family = ?1", NULL},
+    [Q_REFRESH_FAMILY_DELETE] = {"DELETE FROM refresh_tokens WHERE family = ?1", NULL},
+    [Q_APP_DEAD_DELETE] = {"DELETE FROM access_tokens WHERE app_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM"
+                           " applications a WHERE a.id = access_tokens.app_id AND a.status = 'active')", NULL},
 };
 
 const char *query_text(sql_dialect d, enum stmt_id id)

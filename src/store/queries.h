@@ -41,6 +41,22 @@ enum stmt_id {
     Q_FAILURES_CLEAR,
     Q_FAILURES_PURGE,
     Q_PING,
+    /* applications (issue 13) */
+    Q_APP_BY_CLIENT,
+    Q_APP_SET_SECRET,
+    Q_APP_DEAD_EVENTS,
+    Q_APP_DEAD_DELETE,
+    Q_APP_ROLES,
+    Q_REFRESH_INSERT,
+    Q_REFRESH_USE,
+    Q_REFRESH_GET,
+    Q_REFRESH_FAMILY,
+    Q_REFRESH_FAMILY_DELETE,
+    Q_APP_INSERT,
+    Q_APP_ID_BY_NAME,
+    Q_APP_SET_STATUS,
+    Q_APP_LIST,
+    Q_APP_ROLE_MAP,
     Q_COUNT
 };
 

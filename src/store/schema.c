@@ -73,6 +73,34 @@ static const char *const MIGRATIONS[] = {
     "  failures {INT} NOT NULL,"
     "  last_ms {INT} NOT NULL){NOROWID};"
     "CREATE INDEX login_failures_last ON login_failures (last_ms);",
+    /* 4: applications (issue 13) — client id, secret hashes, the previous
+     * secret's grace */
+    "CREATE TABLE applications ("
+    "  id {ID},"
+    "  name {TEXT} NOT NULL UNIQUE,"
+    "  description {TEXT},"
+    "  owner_id {INT} REFERENCES users(id) ON DELETE SET NULL,"
+    "  status {TEXT} NOT NULL DEFAULT 'active',"
+    "  client_id {TEXT} NOT NULL UNIQUE,"
+    "  created_ms {INT} NOT NULL,"
+    "  modified_ms {INT} NOT NULL,"
+    "  secret_hash {TEXT} NOT NULL,"
+    "  prev_hash {TEXT},"
+    "  prev_until_ms {INT} NOT NULL DEFAULT 0);"
+    "CREATE INDEX applications_owner ON applications (owner_id);"
+    "CREATE INDEX access_tokens_app ON access_tokens (app_id);"
+    /* OAuth2 refresh tokens: rotated on use; a used one presented again
+     * revokes its family (the access tokens each one was issued with) */
+    "CREATE TABLE refresh_tokens ("
+    "  hash {BLOB} PRIMARY KEY,"
+    "  family {TEXT} NOT NULL,"
+    "  user_id {INT} NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  app_id {INT},"
+    "  cred_version {INT} NOT NULL,"
+    "  access_hash {BLOB} NOT NULL,"
+    "  expires_ms {INT} NOT NULL,"
+    "  used {INT} NOT NULL DEFAULT 0){NOROWID};"
+    "CREATE INDEX refresh_tokens_family ON refresh_tokens (family);",
 };
 #define SCHEMA_VERSION ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 

@@ -148,6 +148,10 @@ store_err store_user_update(store_t *s, store_user *u, unsigned fields, const st
 /* roles: grant creates the role on demand; list calls cb per role name */
 store_err store_role_grant(store_t *s, int64_t user_id, const char *role);
 store_err store_user_roles(store_t *s, int64_t user_id, void (*cb)(const char *role, void *ctx), void *ctx);
+/* store_role_grant for a user (app false) or an application (issue 13) */
+store_err store_principal_grant(store_t *s, bool app, int64_t id, const char *role);
+/* the roles mapped to a user (app false) or to an application (issue 13) */
+store_err store_principal_roles(store_t *s, bool app, int64_t id, void (*cb)(const char *role, void *ctx), void *ctx);
 
 /* access tokens */
 /* inserts only while the user exists and *grant holds (grant may be NULL):
@@ -179,6 +183,47 @@ store_err store_failures_cas(store_t *s, const uint8_t key[STORE_FAILURE_KEY_LEN
                              const store_failures *old, const store_failures *new_);
 store_err store_failures_clear(store_t *s, const uint8_t key[STORE_FAILURE_KEY_LEN]);
 store_err store_failures_purge(store_t *s, int64_t older_than_ms);
+
+/* applications (issue 13, store/apps.c): what client authentication reads,
+   and a new secret hash (the old one kept until prev_until_ms when > 0) */
+#define STORE_APP_HASH_HEX 64
+typedef struct store_app_cred {
+    int64_t id;
+    bool active;                                /* status "active"       */
+    char hash[STORE_APP_HASH_HEX + 1];          /* hex of the secret's hash */
+    char prev[STORE_APP_HASH_HEX + 1];          /* "" when none          */
+    int64_t prev_until_ms;
+} store_app_cred;
+store_err store_app_by_client(store_t *s, const char *client_id, store_app_cred *out);
+store_err store_app_set_secret(store_t *s, int64_t id, const char *hash_hex, int64_t prev_until_ms);
+/* revokes (logs, then deletes, in one transaction) every token whose
+   application is disabled or gone; *revoked: how many (may be NULL) */
+store_err store_app_revoke_dead(store_t *s, int64_t *revoked);
+/* OAuth2 refresh tokens (issue 13): a family is one login's chain */
+typedef struct store_refresh {
+    store_hash hash, access_hash;
+    char family[STORE_HANDLE_LEN + 1];
+    int64_t user_id, app_id, cred_version, expires_ms;
+    bool used;
+} store_refresh;
+store_err store_refresh_insert(store_t *s, const store_refresh *r);
+/* marks it used: STORE_OK the first time (*out read), STORE_STALE when it
+   was used before (*out read: its family), STORE_NOT_FOUND unknown/expired */
+store_err store_refresh_use(store_t *s, const store_hash *h, int64_t now_ms, store_refresh *out);
+/* reads one (used or not, expired or not); STORE_NOT_FOUND when unknown */
+store_err store_refresh_get(store_t *s, const store_hash *h, store_refresh *out);
+/* deletes a family, calling cb with the access-token hash of each member */
+store_err store_refresh_family_delete(store_t *s, const char *family, void (*cb)(const store_hash *, void *),
+                                      void *ctx);
+/* the CLI's: a new application (STORE_CONFLICT: the name is taken), its id
+   by name, its status (then its tokens revoked when not active), the list */
+store_err store_app_create(store_t *s, const char *name, int64_t owner_id, const char *client_id,
+                           const char *hash_hex, int64_t *id);
+store_err store_app_id(store_t *s, const char *name, int64_t *id);
+store_err store_app_set_status(store_t *s, int64_t id, const char *status);
+typedef void (*store_app_cb)(int64_t id, const char *name, const char *client_id, const char *status,
+                             int64_t owner_id, void *ctx);
+store_err store_app_list(store_t *s, store_app_cb cb, void *ctx);
 
 /* revocation log */
 store_err store_events_since(store_t *s, int64_t seq, store_event_cb cb, void *ctx, int64_t *last_seq);

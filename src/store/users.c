@@ -221,9 +221,15 @@ store_err store_user_update(store_t *s, store_user *u, unsigned fields, const st
 
 store_err store_role_grant(store_t *s, int64_t user_id, const char *role)
 {
+    return store_principal_grant(s, false, user_id, role);
+}
+
+/* A role (created on demand) mapped to a user, or (issue 13) an application. */
+store_err store_principal_grant(store_t *s, bool app, int64_t id, const char *role)
+{
     DB_OR_FAIL(s, c);
     char principal[32];
-    snprintf(principal, sizeof principal, "%lld", (long long)user_id);
+    snprintf(principal, sizeof principal, "%lld", (long long)id);
     store_err e = db_begin(s, c);
     if (e != STORE_OK)
         return e;
@@ -231,18 +237,24 @@ store_err store_role_grant(store_t *s, int64_t user_id, const char *role)
     dval map[] = {dv_text(role), dv_text(principal)};
     e = db_run(s, c, Q_ROLE_ENSURE, ensure, 2, NULL);
     if (e == STORE_OK)
-        e = db_run(s, c, Q_ROLE_MAP, map, 2, NULL);
+        e = db_run(s, c, app ? Q_APP_ROLE_MAP : Q_ROLE_MAP, map, 2, NULL);
     return db_finish(s, c, e);
 }
 
 store_err store_user_roles(store_t *s, int64_t user_id, void (*cb)(const char *, void *), void *ctx)
 {
+    return store_principal_roles(s, false, user_id, cb, ctx);
+}
+
+/* A user's roles or (issue 13) an application's: one query each, one reader. */
+store_err store_principal_roles(store_t *s, bool app, int64_t id, void (*cb)(const char *, void *), void *ctx)
+{
     DB_OR_FAIL(s, c);
     char principal[32];
-    snprintf(principal, sizeof principal, "%lld", (long long)user_id);
+    snprintf(principal, sizeof principal, "%lld", (long long)id);
     dval v = dv_text(principal);
     dcur cur;
-    store_err e = db_rows(s, c, Q_USER_ROLES, &v, 1, &cur);
+    store_err e = db_rows(s, c, app ? Q_APP_ROLES : Q_USER_ROLES, &v, 1, &cur);
     if (e != STORE_OK)
         return e;
     while (s->drv->next(&cur)) {

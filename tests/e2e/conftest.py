@@ -171,7 +171,7 @@ def assert_error(r, status, code, *, message=None):
     if message is not None:
         assert err["message"] == message, body
     if code == "INVALID_TOKEN":
-        assert r.headers.get("WWW-Authenticate") == 'Bearer error="invalid_token"', dict(r.headers)
+        assert r.headers.get("WWW-Authenticate") == 'Bearer realm="tessera", error="invalid_token"', dict(r.headers)
     return err
 
 

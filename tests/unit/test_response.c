@@ -32,8 +32,8 @@ static void test_fixed_answers_print_as_res_error(void)
     check_same_as_res_error(RES_AUTHORIZATION_REQUIRED, 401, "AUTHORIZATION_REQUIRED", "Authorization Required");
     check_same_as_res_error(RES_ACCESS_DENIED, 403, "ACCESS_DENIED", "Access Denied");
     check_same_as_res_error(RES_INVALID_TOKEN, 401, "INVALID_TOKEN", "Invalid Access Token");
-    CHECK_STR(res_fixed_answer_of(RES_INVALID_TOKEN)->www_authenticate, "Bearer error=\"invalid_token\"");
-    CHECK(res_fixed_answer_of(RES_AUTHORIZATION_REQUIRED)->www_authenticate == NULL);
+    CHECK_STR(res_fixed_answer_of(RES_INVALID_TOKEN)->www_authenticate, "Bearer realm=\"tessera\", error=\"invalid_token\"");
+    CHECK_STR(res_fixed_answer_of(RES_AUTHORIZATION_REQUIRED)->www_authenticate, "Bearer realm=\"tessera\"");
     CHECK(res_fixed_answer_of(RES_NOT_FIXED) == NULL);
     CHECK(res_fixed_answer_of(RES_FIXED_COUNT) == NULL);
 }

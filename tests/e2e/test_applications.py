@@ -1,0 +1,174 @@
+"""Issue 13: the built-in Application model — client id and secret minted by
+the server, the secret shown once and stored only as a hash, rotation with
+and without a grace period, who may manage an application."""
+
+import base64
+import json
+import re
+
+import pytest
+
+from conftest import assert_error, assert_validation, note_secret, uniq
+from models_fixtures import make_admin
+
+CLIENT_ID_RE = re.compile(r"^tsa_[A-Za-z0-9]{24}$")
+SECRET_RE = re.compile(r"^tss_[A-Za-z0-9]{44}$")
+
+
+def create_app(srv, admin, **body):
+    body.setdefault("name", uniq("app"))
+    r = srv.post("/api/applications", token=admin["token"], json=body)
+    assert r.status_code == 200, r.text
+    a = r.json()
+    note_secret(a.get("clientSecret"))
+    return a
+
+
+@pytest.fixture(scope="module")
+def admin(server):
+    return make_admin(server)
+
+
+def test_create_mints_client_id_and_secret_once(server, admin):
+    a = create_app(server, admin, description="billing")
+    assert CLIENT_ID_RE.match(a["clientId"]), a
+    assert SECRET_RE.match(a["clientSecret"]), a
+    assert a["status"] == "active" and a["description"] == "billing"
+    assert a["ownerId"] == admin["id"]
+    assert "secretHash" not in a
+    got = server.get(f"/api/applications/{a['id']}", token=admin["token"]).json()
+    assert got["clientId"] == a["clientId"]
+    assert "clientSecret" not in got and "secretHash" not in got
+
+
+def test_client_id_and_secret_in_body_are_ignored(server, admin):
+    a = create_app(server, admin, clientId="tsa_chosenchosenchosenchosen")
+    assert a["clientId"] != "tsa_chosenchosenchosenchosen"
+
+
+def test_name_is_required(server, admin):
+    r = server.post("/api/applications", token=admin["token"], json={"description": "x"})
+    assert_validation(r, {"name": "presence"}, model="Application")
+
+
+def test_name_is_unique(server, admin):
+    a = create_app(server, admin)
+    r = server.post("/api/applications", token=admin["token"], json={"name": a["name"]})
+    assert_validation(r, {"name": "uniqueness"}, model="Application")
+
+
+def test_status_must_be_active_or_disabled(server, admin):
+    r = server.post("/api/applications", token=admin["token"], json={"name": uniq("app"), "status": "on"})
+    assert_validation(r, {"status": "inclusion"}, model="Application")
+
+
+def test_create_is_admin_only(server):
+    u = server.new_user_token()
+    r = server.post("/api/applications", token=u["token"], json={"name": uniq("app")})
+    assert_error(r, 401, "AUTHORIZATION_REQUIRED")
+
+
+def test_anonymous_cannot_list(server):
+    assert_error(server.get("/api/applications"), 401, "AUTHORIZATION_REQUIRED")
+
+
+def test_owner_reads_rotates_and_disables_their_own(server, admin):
+    owner = server.new_user_token()
+    a = create_app(server, admin, ownerId=owner["id"])
+    assert server.get(f"/api/applications/{a['id']}", token=owner["token"]).status_code == 200
+    r = server.post(f"/api/applications/{a['id']}/secret", token=owner["token"], json={})
+    assert r.status_code == 200, r.text
+    note_secret(r.json()["clientSecret"])
+    r = server.patch(f"/api/applications/{a['id']}", token=owner["token"], json={"status": "disabled"})
+    assert r.status_code == 200 and r.json()["status"] == "disabled", r.text
+
+
+def test_another_user_cannot_see_or_rotate(server, admin):
+    owner = server.new_user_token()
+    other = server.new_user_token()
+    a = create_app(server, admin, ownerId=owner["id"])
+    assert_error(server.get(f"/api/applications/{a['id']}", token=other["token"]), 401, "AUTHORIZATION_REQUIRED")
+    r = server.post(f"/api/applications/{a['id']}/secret", token=other["token"], json={})
+    assert_error(r, 401, "AUTHORIZATION_REQUIRED")
+
+
+def test_rotation_gives_a_new_secret(server, admin):
+    a = create_app(server, admin)
+    r = server.post(f"/api/applications/{a['id']}/secret", token=admin["token"], json={})
+    assert r.status_code == 200, r.text
+    b = r.json()
+    note_secret(b["clientSecret"])
+    assert b["id"] == a["id"] and b["clientId"] == a["clientId"]
+    assert SECRET_RE.match(b["clientSecret"]) and b["clientSecret"] != a["clientSecret"]
+
+
+def test_rotation_of_unknown_application_is_404(server, admin):
+    r = server.post("/api/applications/987654/secret", token=admin["token"], json={})
+    assert_error(r, 404, "MODEL_NOT_FOUND")
+
+
+@pytest.mark.parametrize("grace", [-1, 2592001, "x", 1.5])
+def test_rotation_grace_must_be_a_small_non_negative_integer(server, admin, grace):
+    a = create_app(server, admin)
+    r = server.post(f"/api/applications/{a['id']}/secret", token=admin["token"], json={"graceSeconds": grace})
+    assert_error(r, 422, "INVALID_GRACE")
+
+
+# --- the command line: tessera app add | rotate | disable | list -----------------------------------
+
+
+def cli_json(server, *args):
+    res = server.cli("app", *args)
+    assert res.returncode == 0, res
+    out = json.loads(res.stdout)
+    note_secret(out.get("clientSecret"))
+    return out
+
+
+def basic(cid, secret):
+    return {"Authorization": "Basic " + base64.b64encode(f"{cid}:{secret}".encode()).decode()}
+
+
+def test_cli_add_prints_the_secret_once_and_maps_roles(server, admin):
+    owner = server.add_user()
+    name = uniq("cli-app")
+    a = cli_json(server, "add", "--name", name, "--owner", owner["email"], "--role", "admin")
+    assert CLIENT_ID_RE.match(a["clientId"]) and SECRET_RE.match(a["clientSecret"]), a
+    got = server.get(f"/api/applications/{a['id']}", token=admin["token"]).json()
+    assert got["name"] == name and got["ownerId"] == owner["id"] and got["clientId"] == a["clientId"]
+    # mapped to admin: an application admin
+    r = server.get("/api/users", headers=basic(a["clientId"], a["clientSecret"]))
+    assert r.status_code == 200 and isinstance(r.json(), list), r.text
+    listed = server.cli("app", "list")
+    assert listed.returncode == 0 and a["clientId"] in listed.stdout and a["clientSecret"] not in listed.stdout
+
+
+def test_cli_rotate_ends_the_old_secret(server):
+    name = uniq("cli-app")
+    a = cli_json(server, "add", "--name", name, "--role", "admin")
+    b = cli_json(server, "rotate", "--name", name)
+    assert b["id"] == a["id"] and b["clientSecret"] != a["clientSecret"]
+    assert_error(server.get("/api/users", headers=basic(a["clientId"], a["clientSecret"])), 401, "INVALID_CLIENT")
+    assert server.get("/api/users", headers=basic(a["clientId"], b["clientSecret"])).status_code == 200
+
+
+def test_cli_disable_ends_the_applications_tokens(server):
+    name = uniq("cli-app")
+    a = cli_json(server, "add", "--name", name)
+    u = server.new_user()
+    r = server.post("/oauth/token", headers=basic(a["clientId"], a["clientSecret"]),
+                    data={"grant_type": "password", "username": u["email"], "password": u["password"]})
+    tok = r.json()["access_token"]
+    note_secret(tok)
+    assert server.me(tok).status_code == 200
+    assert cli_json(server, "disable", "--name", name)["status"] == "disabled"
+    assert_error(server.wait_rejected(tok), 401, "INVALID_TOKEN")
+    assert_error(server.get("/api/users/me", headers=basic(a["clientId"], a["clientSecret"])), 401, "INVALID_CLIENT")
+
+
+def test_cli_add_refuses_a_taken_name_and_needs_a_name(server):
+    name = uniq("cli-app")
+    cli_json(server, "add", "--name", name)
+    assert server.cli("app", "add", "--name", name).returncode == 1
+    assert server.cli("app", "add").returncode == 2
+    assert server.cli("app", "rotate", "--name", "no-such-app").returncode == 1
