@@ -99,6 +99,7 @@ int main(void)
     suite_api();
     suite_session();
     suite_log();
+    suite_apikey();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

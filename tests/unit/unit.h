@@ -49,5 +49,6 @@ void suite_fairq(void);
 void suite_api(void);
 void suite_session(void);
 void suite_log(void);
+void suite_apikey(void);
 
 #endif
