@@ -202,8 +202,12 @@ bool api_is_slow(const char *method, const char *path)
     return rt != NULL && rt->slow;
 }
 
+/* Statements a request runs are counted (store_counted_statements), so a
+ * test can prove a refused key never reached the database. */
 void api_handle(request *r, response *res)
 {
+    store_count_this_thread(true);
     if (authenticate_or_reply(r, res))
         route_dispatch(ROUTES, r, res);
+    store_count_this_thread(false);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "auth/apikey.h"
 #include "auth/session.h"
 #include "auth/tokcache.h"
 #include "core/isodate.h"
@@ -189,13 +190,26 @@ static sess_result recheck(sess *s, const tok_hash *h, tok_record *t)
 }
 
 /*
+ * A login token, or an API key whose checksum holds: anything else is
+ * refused before a hash is computed or the store asked (auth/apikey.h).
+ */
+bool sess_token_shaped(const char *secret, size_t len)
+{
+    switch (apikey_classify(secret, len)) {
+    case APIKEY_NOT_A_KEY:   return tok_well_formed(secret, len);
+    case APIKEY_WELL_FORMED: return true;
+    default:                 return false;
+    }
+}
+
+/*
  * The cache answers almost every check. A miss (a token issued by another
  * process, or before a restart) reads the store once and fills the cache. An
  * expired token is removed from both on the first check that sees it.
  */
 sess_result sess_check(sess *s, const char *secret, size_t len, principal *out)
 {
-    if (!tok_well_formed(secret, len))
+    if (!sess_token_shaped(secret, len))
         return SESS_INVALID;
     tok_hash h;
     tok_hash_of(secret, len, &h);

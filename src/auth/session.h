@@ -40,6 +40,11 @@ store_err sess_preload(sess *s);
 int sess_start_sync(sess *s, int interval_ms);
 void sess_stop_sync(sess *s);
 
+/* True when secret could be a token: a login token's shape, or an API key
+ * with a valid checksum (auth/apikey.h). A check refuses anything else
+ * without a store call. */
+bool sess_token_shaped(const char *secret, size_t len);
+
 /* Resolves a presented secret to a principal. */
 sess_result sess_check(sess *s, const char *secret, size_t len, principal *out);
 

@@ -87,6 +87,7 @@ static const key_spec server_keys[] = {
     INTEGER("queryTimeoutMs", K_INT, server.query_timeout_ms, 0, 3600000, NULL),
     /* logging (docs/design.md, "Logs") */
     STRING("accessLog", server.access_log, check_nonempty),
+    BOOLEAN("exposeStoreCounter", server.expose_store_counter),
     END,
 };
 

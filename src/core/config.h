@@ -72,6 +72,9 @@ typedef struct cfg_server {
     int query_timeout_ms;     /* time budget of one model query; 0: none */
     /* logging (docs/design.md, "Logs") */
     char *access_log;         /* "stderr", "off", or a file path (owned) */
+    /* API tokens (docs/api-tokens.md) */
+    bool expose_store_counter;/* /healthz?counters shows the statements
+                                 request threads ran (tests, diagnosis)   */
 } cfg_server;
 
 typedef struct config {

@@ -241,4 +241,13 @@ const char *store_strerror(store_err e);
 
 void store_user_clear(store_user *u);
 
+/*
+ * Statements run on the database by threads that asked to be counted (the
+ * request threads, api/pipeline.c), so a test can see from outside that a
+ * refused key cost no database read (server.exposeStoreCounter). Background
+ * work (revocation log, last-use batches) is not counted.
+ */
+void store_count_this_thread(bool on);
+uint64_t store_counted_statements(void);
+
 #endif
