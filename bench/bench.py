@@ -65,6 +65,9 @@ request = function()
     return wrk.format("GET", "/api/widgets/" .. math.random(nwidgets))
   elseif mode == "badtoken" then
     return wrk.format("GET", "/api/widgets/1", {["Authorization"] = "Bearer " .. t:reverse()})
+  elseif mode == "badkey" then
+    -- an API key of the right shape whose checksum does not hold (issue 14)
+    return wrk.format("GET", "/api/widgets/1", {["Authorization"] = "Bearer tsk_BenchBrokenChecksumKey0123456789abcdefghijk000000"})
   elseif mode == "login" then
     local body = '{"email":"user' .. math.random(nusers) .. '@bench.test","password":"' .. password .. '"}'
     return wrk.format("POST", "/api/users/login", {["Content-Type"] = "application/json"}, body)
@@ -79,6 +82,7 @@ SCENARIOS = [
     ("filtered find (price > 50, limit 10)", "find"),
     ("no token on a protected route (401)", "notoken"),
     ("invalid token (401)", "badtoken"),
+    ("checksum-broken API key (401, no lookup)", "badkey"),
     ("POST /api/users/login (argon2id)", "login"),
 ]
 
@@ -266,7 +270,7 @@ def main():
                     help="instead of the table: hold 80%% of the peak widget-by-id rate for SECONDS, "
                          "sampling errors and RSS")
     ap.add_argument("--only", default="", help="comma-separated modes (header,query,me,find,notoken,"
-                    "badtoken,login) for a quick look; skips the 1M-token run and writes no file")
+                    "badtoken,badkey,login) for a quick look; skips the 1M-token run and writes no file")
     args = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="tessera-bench-")
