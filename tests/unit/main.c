@@ -100,6 +100,7 @@ int main(void)
     suite_session();
     suite_log();
     suite_apikey();
+    suite_scope();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -50,5 +50,6 @@ void suite_api(void);
 void suite_session(void);
 void suite_log(void);
 void suite_apikey(void);
+void suite_scope(void);
 
 #endif
