@@ -24,6 +24,13 @@ static const route ROUTES[] = {
     {"GET",    "/api/users/{}/accessTokens",     api_user_tokens_list, false},
     {"DELETE", "/api/users/{}/accessTokens",     api_user_tokens_delete_all, false},
     {"DELETE", "/api/users/{}/accessTokens/{}",  api_user_tokens_delete_one, false},
+    /* API tokens (apitokens.c, issue 14) */
+    {"GET",    "/api/users/{}/apiTokens",        api_user_apitokens_list, false},
+    {"POST",   "/api/users/{}/apiTokens",        api_user_apitokens_create, false},
+    {"GET",    "/api/users/{}/apiTokens/{}",     api_user_apitokens_get, false},
+    {"PATCH",  "/api/users/{}/apiTokens/{}",     api_user_apitokens_patch, false},
+    {"DELETE", "/api/users/{}/apiTokens/{}",     api_user_apitokens_delete, false},
+    {"POST",   "/api/users/{}/apiTokens/{}/regenerate", api_user_apitokens_regenerate, false},
     /* every model, built-in or declared: LoopBack's PersistedModel routes */
     {"POST",   "/api/{}/update",                 api_model_update_all, false},
     {"POST",   "/api/{}/replaceOrCreate",        api_model_replace_or_create, false},

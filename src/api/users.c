@@ -9,6 +9,7 @@
 
 #include "api/access.h"
 #include "api/api.h"
+#include "api/apitokens.h"
 #include "api/engine.h"
 #include "api/tokens_api.h"
 #include "auth/password.h"
@@ -429,7 +430,8 @@ void api_user_patch(request *r, const char *const *args, response *res)
     json_t *body = NULL;
     if (!load_account_or_reply(&q, r, args[0], "patchAttributes", &u, res))
         goto out;
-    if ((body = read_body_or_reply(r, res, "password")) == NULL)
+    if ((body = read_body_or_reply(r, res, "password")) == NULL ||
+        !apitok_credentials_or_reply(r, res, body))
         goto out;
     unsigned fields;
     if (!patch_fields_or_reply(r, body, access_has_role(r, "admin"), &u, &fields, res))
@@ -522,7 +524,9 @@ void api_user_tokens_delete_all(request *r, const char *const *args, response *r
     mreq q;
     store_user u = {0};
     if (load_account_or_reply(&q, r, args[0], "__delete__accessTokens", &u, res)) {
-        store_err e = sess_revoke_user(r->app->sessions, u.id, NULL);
+        store_err e = apitok_revoke_user_if_asked(r, u.id);
+        if (e == STORE_OK)
+            e = sess_revoke_user(r->app->sessions, u.id, NULL);
         if (e == STORE_OK)
             res_no_content(res);
         else

@@ -34,6 +34,22 @@ typedef enum scope_type {
     SCOPE_CUSTOM,
 } scope_type;
 
+/* A principal's scopes (auth/principal.h): an API token's type in the low
+ * byte and its id above; 0 for a login token. */
+#include <stdint.h>
+static inline uint64_t scope_encode(scope_type t, int64_t key_id)
+{
+    return ((uint64_t)key_id << 8) | (uint64_t)t;
+}
+static inline scope_type scope_type_of(uint64_t scopes)
+{
+    return (scope_type)(scopes & 0xFF);
+}
+static inline int64_t scope_key_id(uint64_t scopes)
+{
+    return (int64_t)(scopes >> 8);
+}
+
 /* "read-only", "full-access", "custom" -> the type; -1 for anything else. */
 int scope_type_parse(const char *name);
 const char *scope_type_name(scope_type t);

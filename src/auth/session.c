@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "auth/apikey.h"
+#include "auth/scope.h"
 #include "auth/session.h"
 #include "auth/tokcache.h"
 #include "core/isodate.h"
@@ -51,6 +52,11 @@ struct sess {
     int interval_ms;
     pthread_mutex_t stop_lock;
     pthread_cond_t stop_cond;
+
+    /* API tokens (issue 14): custom permissions by key id, as last read
+       from the store with the key (a cache miss refreshes them) */
+    pthread_mutex_t perms_lock;
+    json_t *perms;
 };
 
 sess *sess_new(const cfg_auth *cfg, store_t *store)
@@ -68,6 +74,8 @@ sess *sess_new(const cfg_auth *cfg, store_t *store)
     pthread_mutex_init(&s->sync_lock, NULL);
     pthread_mutex_init(&s->stop_lock, NULL);
     pthread_cond_init(&s->stop_cond, NULL);
+    pthread_mutex_init(&s->perms_lock, NULL);
+    s->perms = json_object();
     /* Events written before this process started concern tokens it has never
      * cached: start reading after them (the log keeps only minutes of them). */
     int64_t last = 0;
@@ -86,6 +94,8 @@ void sess_free(sess *s)
     pthread_mutex_destroy(&s->sync_lock);
     pthread_mutex_destroy(&s->stop_lock);
     pthread_cond_destroy(&s->stop_cond);
+    pthread_mutex_destroy(&s->perms_lock);
+    json_decref(s->perms);
     free(s);
 }
 
@@ -144,15 +154,73 @@ static void remember_rejected(sess *s, const tok_hash *h)
     }
 }
 
+/* ---- API tokens (issue 14) ------------------------------------------- */
+
+static void perms_key(int64_t id, char out[24])
+{
+    snprintf(out, 24, "%lld", (long long)id);
+}
+
+/* Remembers a key's custom permissions as the store has them now. */
+static void perms_put(sess *s, int64_t id, const char *text)
+{
+    char k[24];
+    json_t *v = text ? json_loads(text, 0, NULL) : NULL;
+    perms_key(id, k);
+    pthread_mutex_lock(&s->perms_lock);
+    if (v)
+        json_object_set_new(s->perms, k, v);
+    else
+        json_object_del(s->perms, k);
+    pthread_mutex_unlock(&s->perms_lock);
+}
+
+json_t *sess_key_permissions(sess *s, int64_t key_id)
+{
+    char k[24];
+    perms_key(key_id, k);
+    pthread_mutex_lock(&s->perms_lock);
+    json_t *v = json_incref(json_object_get(s->perms, k));
+    pthread_mutex_unlock(&s->perms_lock);
+    return v;
+}
+
+/* A key's record: its scope (type and id, auth/scope.h) in scopes. */
+static store_err find_key(sess *s, const tok_hash *h, tok_record *t)
+{
+    int64_t id = 0;
+    char type[16] = "", *perms = NULL;
+    store_err e = store_apikey_find(s->store, h, t, &id, type, &perms);
+    if (e == STORE_OK) {
+        int st = scope_type_parse(type);
+        t->scopes = scope_encode(st < 0 ? SCOPE_READ_ONLY : (scope_type)st, id);
+        snprintf(t->handle, sizeof t->handle, "apikey:%lld", (long long)id);
+        perms_put(s, id, perms);
+    }
+    free(perms);
+    return e;
+}
+
+/* The token of hash h from the store: an API key's row, or an access token's. */
+static store_err find_token(sess *s, bool key, const tok_hash *h, tok_record *t)
+{
+    return key ? find_key(s, h, t) : store_token_find(s->store, h, t);
+}
+
+void sess_forget_token(sess *s, const tok_hash *h)
+{
+    tcache_remove(s->cache, h);
+}
+
 /*
  * A cache miss: read the token from the store and cache it. Should the sync
  * thread apply revocations between the read and the insert, one of them may
  * be this very token, so then the store is asked again.
  */
-static sess_result fill_from_store(sess *s, const tok_hash *h, int64_t now, tok_record *t)
+static sess_result fill_from_store(sess *s, bool key, const tok_hash *h, int64_t now, tok_record *t)
 {
     int64_t seq = __atomic_load_n(&s->event_seq, __ATOMIC_ACQUIRE);
-    store_err e = store_token_find(s->store, h, t);
+    store_err e = find_token(s, key, h, t);
     if (e == STORE_NOT_FOUND)
         return SESS_INVALID;
     if (e != STORE_OK)
@@ -161,7 +229,7 @@ static sess_result fill_from_store(sess *s, const tok_hash *h, int64_t now, tok_
     tcache_get(s->cache, h, now, t);  /* ... then this one, to be flushed later */
     if (__atomic_load_n(&s->event_seq, __ATOMIC_ACQUIRE) != seq) {
         tok_record again;
-        if (store_token_find(s->store, h, &again) == STORE_NOT_FOUND) {
+        if (find_token(s, key, h, &again) == STORE_NOT_FOUND) {
             tcache_remove(s->cache, h);
             return SESS_INVALID;
         }
@@ -174,10 +242,10 @@ static sess_result fill_from_store(sess *s, const tok_hash *h, int64_t now, tok_
  * have been revoked elsewhere: the store decides. Should the store be down
  * too, nobody can revoke anything, and the cache is as true as it gets.
  */
-static sess_result recheck(sess *s, const tok_hash *h, tok_record *t)
+static sess_result recheck(sess *s, bool key, const tok_hash *h, tok_record *t)
 {
     tok_record fresh;
-    store_err e = store_token_find(s->store, h, &fresh);
+    store_err e = find_token(s, key, h, &fresh);
     if (e == STORE_NOT_FOUND) {
         tcache_remove(s->cache, h);
         return SESS_INVALID;
@@ -211,15 +279,16 @@ sess_result sess_check(sess *s, const char *secret, size_t len, principal *out)
 {
     if (!sess_token_shaped(secret, len))
         return SESS_INVALID;
+    bool key = apikey_classify(secret, len) == APIKEY_WELL_FORMED;
     tok_hash h;
     tok_hash_of(secret, len, &h);
     int64_t now = iso_now_ms();
     tok_record t;
     sess_result r = SESS_OK;
     if (!tcache_get(s->cache, &h, now, &t))
-        r = was_rejected(s, &h) ? SESS_INVALID : fill_from_store(s, &h, now, &t);
+        r = was_rejected(s, &h) ? SESS_INVALID : fill_from_store(s, key, &h, now, &t);
     else if (__atomic_load_n(&s->deaf, __ATOMIC_ACQUIRE))
-        r = recheck(s, &h, &t);
+        r = recheck(s, key, &h, &t);
     if (r == SESS_OK && tok_expires_ms(t.created_ms, t.ttl) <= now) {
         sess_revoke(s, &h);
         r = SESS_INVALID;

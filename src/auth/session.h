@@ -45,6 +45,12 @@ void sess_stop_sync(sess *s);
  * without a store call. */
 bool sess_token_shaped(const char *secret, size_t len);
 
+/* API tokens (issue 14): the custom permissions of key key_id as last read
+ * (a new reference, or NULL); and forgetting a key this process revoked
+ * (the others hear it through the revocation log). */
+json_t *sess_key_permissions(sess *s, int64_t key_id);
+void sess_forget_token(sess *s, const tok_hash *h);
+
 /* Resolves a presented secret to a principal. */
 sess_result sess_check(sess *s, const char *secret, size_t len, principal *out);
 

@@ -7,7 +7,7 @@
 #include "model/schema.h"
 
 /* User, AccessToken, Role, RoleMapping, ACL: the first models of a registry. */
-#define MODELS_BUILTIN_COUNT 5
+#define MODELS_BUILTIN_COUNT 6
 
 /*
  * Fills defs[0 .. MODELS_BUILTIN_COUNT) with the built-in models, every

@@ -56,6 +56,7 @@ typedef struct model_rel {
 /* Built-in models that have handlers of their own for some methods. */
 typedef enum model_kind {
     MODEL_DECLARED = 0, MODEL_USER, MODEL_ACCESS_TOKEN, MODEL_ROLE, MODEL_ROLE_MAPPING, MODEL_ACL,
+    MODEL_API_TOKEN, /* issue 14 */
 } model_kind;
 
 struct model_def {

@@ -41,6 +41,14 @@ enum stmt_id {
     Q_FAILURES_CLEAR,
     Q_FAILURES_PURGE,
     Q_PING,
+    /* API tokens (store/apitokens.c) */
+    Q_APIKEY_INSERT,
+    Q_APIKEY_FIND,
+    Q_APIKEY_HASH_OF,
+    Q_APIKEY_DELETE,
+    Q_APIKEY_REHASH,
+    Q_APIKEY_DELETE_USER,
+    Q_APIKEY_TOUCH,
     Q_COUNT
 };
 

@@ -73,6 +73,22 @@ static const char *const MIGRATIONS[] = {
     "  failures {INT} NOT NULL,"
     "  last_ms {INT} NOT NULL){NOROWID};"
     "CREATE INDEX login_failures_last ON login_failures (last_ms);",
+    /* 4: API tokens (issue 14; store/apitokens.c) — a key's hash, never the key */
+    "CREATE TABLE api_tokens ("
+    "  id {ID},"
+    "  user_id {INT} NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  name {TEXT} NOT NULL,"
+    "  description {TEXT},"
+    "  type {TEXT} NOT NULL,"
+    "  permissions TEXT,"
+    "  prefix {TEXT} NOT NULL,"
+    "  hash {BLOB} NOT NULL UNIQUE,"
+    "  created_ms {INT} NOT NULL,"
+    "  ttl {INT} NOT NULL,"
+    "  expires_ms {INT},"
+    "  last_used_ms {INT},"
+    "  UNIQUE (user_id, name));"
+    "CREATE INDEX api_tokens_user ON api_tokens (user_id);",
 };
 #define SCHEMA_VERSION ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
