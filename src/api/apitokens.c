@@ -248,15 +248,6 @@ void api_user_apitokens_list(request *r, const char *const *args, response *res)
     json_decref(rows);
 }
 
-/* A new key, its hash and the prefix lists show. */
-static void fresh_key(char key[APIKEY_LEN + 1], store_hash *h, char prefix[APIKEY_SHOWN_LEN + 1])
-{
-    apikey_generate(key);
-    tok_hash_of(key, APIKEY_LEN, h);
-    memcpy(prefix, key, APIKEY_SHOWN_LEN);
-    prefix[APIKEY_SHOWN_LEN] = '\0';
-}
-
 void api_user_apitokens_create(request *r, const char *const *args, response *res)
 {
     int64_t uid, ttl, id = 0;
@@ -283,7 +274,7 @@ void api_user_apitokens_create(request *r, const char *const *args, response *re
     store_apikey_new k = {.user_id = uid, .name = json_string_value(name), .description = json_string_value(desc),
                           .type = scope_type_name((scope_type)t), .permissions = ptext,
                           .created_ms = iso_now_ms(), .ttl = ttl};
-    fresh_key(key, &k.hash, prefix);
+    apikey_new(key, &k.hash, prefix);
     k.prefix = prefix;
     store_err e = store_apikey_insert(r->app->store, &k, &id);
     free(ptext);
@@ -339,7 +330,7 @@ void api_user_apitokens_regenerate(request *r, const char *const *args, response
         return;
     char key[APIKEY_LEN + 1], prefix[APIKEY_SHOWN_LEN + 1];
     store_hash fresh, old;
-    fresh_key(key, &fresh, prefix);
+    apikey_new(key, &fresh, prefix);
     store_err e = store_apikey_rehash(r->app->store, id, uid, &fresh, prefix, &old);
     if (e == STORE_OK) {
         sess_forget_token(r->app->sessions, &old);

@@ -68,3 +68,11 @@ apikey_shape apikey_classify(const char *s, size_t len)
     apikey_checksum_text(apikey_crc32(s, body), want);
     return memcmp(s + body, want, APIKEY_CHECK_LEN) == 0 ? APIKEY_WELL_FORMED : APIKEY_BAD_CHECKSUM;
 }
+
+void apikey_new(char key[APIKEY_LEN + 1], tok_hash *h, char prefix[APIKEY_SHOWN_LEN + 1])
+{
+    apikey_generate(key);
+    tok_hash_of(key, APIKEY_LEN, h);
+    memcpy(prefix, key, APIKEY_SHOWN_LEN);
+    prefix[APIKEY_SHOWN_LEN] = '\0';
+}

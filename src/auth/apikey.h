@@ -37,6 +37,10 @@ typedef enum apikey_shape {
 /* Writes a fresh key and its NUL to out. */
 void apikey_generate(char out[APIKEY_LEN + 1]);
 
+/* A fresh key, its hash (what the store keeps) and the prefix lists show. */
+#include "auth/token.h"
+void apikey_new(char key[APIKEY_LEN + 1], tok_hash *h, char prefix[APIKEY_SHOWN_LEN + 1]);
+
 /* What s (len bytes, not necessarily NUL-terminated) is, from its shape. */
 apikey_shape apikey_classify(const char *s, size_t len);
 
