@@ -33,9 +33,12 @@ static void reply_scope_denied(response *res, const char *missing)
     res_error(res, 403, "TOKEN_SCOPE_DENIED", "this API token does not allow %s", missing);
 }
 
-/* Administration is refused to keys, but to a full-access one when allowed. */
+/* Administration is refused to API tokens (not to a login token whose
+ * scopes list it), but to a full-access one when allowed. */
 static bool may_administer(const request *r, scope_type t)
 {
+    if (scope_key_id(r->who.scopes) == 0)
+        return true;
     return t == SCOPE_FULL_ACCESS && r->app->cfg->api_tokens.full_access_may_administer;
 }
 
@@ -50,12 +53,26 @@ bool apitok_scope_or_reply(const request *r, response *res, const model_def *m, 
         reply_scope_denied(res, missing);
         return false;
     }
-    json_t *perms = t == SCOPE_CUSTOM ? sess_key_permissions(r->app->sessions, scope_key_id(r->who.scopes)) : NULL;
+    json_t *perms = t == SCOPE_CUSTOM ? sess_permissions(r->app->sessions, &r->who) : NULL;
     bool ok = scope_allows(t, perms, m, method, missing, sizeof missing);
     json_decref(perms);
     if (!ok)
         reply_scope_denied(res, missing);
     return ok;
+}
+
+bool apitok_login_scopes_or_reply(request *r, response *res, const json_t *body, const json_t **scopes)
+{
+    char err[512];
+    *scopes = json_object_get(body, "scopes");
+    if (*scopes == NULL || json_is_null(*scopes)) {
+        *scopes = NULL;
+        return true;
+    }
+    if (scope_list_check(r->app->models, *scopes, err, sizeof err) < 0)
+        return true;
+    res_error(res, 422, "INVALID_PERMISSIONS", "scopes: %s", err);
+    return false;
 }
 
 bool apitok_credentials_or_reply(const request *r, response *res, const json_t *body)

@@ -18,6 +18,11 @@
  */
 bool apitok_scope_or_reply(const request *r, response *res, const model_def *m, const char *method);
 
+/* The "scopes" of a login (LoopBack's AccessToken.scopes): absent or null
+ * (*scopes NULL: unrestricted), or a list of Model.method / Model.*;
+ * false with 422 INVALID_PERMISSIONS set otherwise. */
+bool apitok_login_scopes_or_reply(request *r, response *res, const json_t *body, const json_t **scopes);
+
 /* A write of body to a User that changes its email or password: refused to
  * an API token that may not administer. */
 bool apitok_credentials_or_reply(const request *r, response *res, const json_t *body);

@@ -341,6 +341,9 @@ void api_user_login(request *r, const char *const *args, response *res)
         res_error(res, 422, "INVALID_TTL", "%s", why);
         goto out;
     }
+    const json_t *scopes;
+    if (!apitok_login_scopes_or_reply(r, res, body, &scopes))
+        goto out;
     if (pw_needs_rehash(cost_of(r), u.password) && pw_hash(cost_of(r), pw, pwlen, u.password) == 0)
         update_account(r, &u, STORE_USER_PASSWORD | STORE_USER_REHASH, NULL);
 
@@ -348,7 +351,10 @@ void api_user_login(request *r, const char *const *args, response *res)
     tok_record rec;
     store_grant grant = {u.cred_version, NULL};
     store_err e = sess_issue(a->sessions, u.id, ttl, &grant, secret, &rec);
+    if (e == STORE_OK && scopes)
+        e = sess_narrow(a->sessions, &rec, scopes);
     if (e == STORE_STALE || e == STORE_NOT_FOUND) {
+        sodium_memzero(secret, sizeof secret);
         res_error(res, 401, "LOGIN_FAILED", "login failed");
         goto out;
     }
@@ -358,6 +364,8 @@ void api_user_login(request *r, const char *const *args, response *res)
     }
     json_t *out = sess_token_json(&rec, secret);
     sodium_memzero(secret, sizeof secret);
+    if (scopes)
+        json_object_set(out, "scopes", (json_t *)scopes);
     if (wants_user(r))
         json_object_set_new(out, "user", user_to_json(&u));
     res_json(res, 200, out);

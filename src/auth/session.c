@@ -3,6 +3,7 @@
  * the background sync that keeps this process's cache true to the store.
  */
 #include <errno.h>
+#include <sodium.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -175,14 +176,65 @@ static void perms_put(sess *s, int64_t id, const char *text)
     pthread_mutex_unlock(&s->perms_lock);
 }
 
-json_t *sess_key_permissions(sess *s, int64_t key_id)
+static json_t *perms_get(sess *s, const char *k)
 {
-    char k[24];
-    perms_key(key_id, k);
     pthread_mutex_lock(&s->perms_lock);
     json_t *v = json_incref(json_object_get(s->perms, k));
     pthread_mutex_unlock(&s->perms_lock);
     return v;
+}
+
+/* A login token's list is kept under "h" + its hash in hex. */
+static void hash_key(const tok_hash *h, char out[2 * TOK_HASH_LEN + 2])
+{
+    out[0] = 'h';
+    sodium_bin2hex(out + 1, 2 * TOK_HASH_LEN + 1, h->b, TOK_HASH_LEN);
+}
+
+/*
+ * An API token's list was read with the key itself (find_key). A scoped
+ * login token's is read once per process, on first use (a token preloaded
+ * or issued elsewhere): none found means none allowed, never all.
+ */
+json_t *sess_permissions(sess *s, const principal *p)
+{
+    char k[2 * TOK_HASH_LEN + 2];
+    int64_t id = scope_key_id(p->scopes);
+    if (id != 0) {
+        perms_key(id, k);
+        return perms_get(s, k);
+    }
+    hash_key(&p->token_hash, k);
+    json_t *v = perms_get(s, k);
+    char *text = NULL;
+    if (v == NULL && store_token_scope_list(s->store, &p->token_hash, &text) == STORE_OK && text) {
+        v = json_loads(text, 0, NULL);
+        pthread_mutex_lock(&s->perms_lock);
+        if (v)
+            json_object_set(s->perms, k, v);
+        pthread_mutex_unlock(&s->perms_lock);
+    }
+    free(text);
+    return v;
+}
+
+store_err sess_narrow(sess *s, tok_record *rec, const json_t *list)
+{
+    char k[2 * TOK_HASH_LEN + 2];
+    char *text = json_dumps(list, JSON_COMPACT);
+    if (text == NULL)
+        return STORE_ERROR;
+    rec->scopes = scope_encode(SCOPE_CUSTOM, 0);
+    hash_key(&rec->hash, k);
+    pthread_mutex_lock(&s->perms_lock);
+    json_object_set_new(s->perms, k, json_deep_copy(list));
+    pthread_mutex_unlock(&s->perms_lock);
+    tcache_put(s->cache, rec); /* narrowed here first: never wider, even for a moment */
+    store_err e = store_token_set_scopes(s->store, &rec->hash, rec->scopes, text);
+    free(text);
+    if (e != STORE_OK)
+        sess_revoke(s, &rec->hash);
+    return e;
 }
 
 /* A key's record: its scope (type and id, auth/scope.h) in scopes. */

@@ -136,3 +136,32 @@ store_err store_apikey_delete_user(store_t *s, int64_t user_id)
         e = events_log(s, c, STORE_EV_USER, NULL, user_id);
     return db_finish(s, c, e);
 }
+
+store_err store_token_set_scopes(store_t *s, const store_hash *h, uint64_t scopes, const char *list)
+{
+    DB_OR_FAIL(s, c);
+    dval v[] = {dv_key_hash(h), dv_int((int64_t)scopes), dv_text_opt(list)};
+    int64_t n = 0;
+    store_err e = db_run(s, c, Q_TOKEN_SET_SCOPES, v, 3, &n);
+    return e == STORE_OK && n == 0 ? STORE_NOT_FOUND : e;
+}
+
+store_err store_token_scope_list(store_t *s, const store_hash *h, char **list)
+{
+    DB_OR_FAIL(s, c);
+    dval v = dv_key_hash(h);
+    dcur cur;
+    *list = NULL;
+    store_err e = db_rows(s, c, Q_TOKEN_SCOPE_LIST, &v, 1, &cur);
+    if (e != STORE_OK)
+        return e;
+    bool found = s->drv->next(&cur);
+    const char *t = found ? s->drv->col_text(&cur, 0, NULL) : NULL;
+    *list = t ? strdup(t) : NULL;
+    e = s->drv->end(&cur);
+    if (e != STORE_OK) {
+        free(*list);
+        *list = NULL;
+    }
+    return e == STORE_OK && !found ? STORE_NOT_FOUND : e;
+}

@@ -76,6 +76,8 @@ static const query_def QUERIES[Q_COUNT] = {
     [Q_APIKEY_REHASH] = {"UPDATE api_tokens SET hash = ?2, prefix = ?3 WHERE id = ?1", NULL},
     [Q_APIKEY_DELETE_USER] = {"DELETE FROM api_tokens WHERE user_id = ?1", NULL},
     [Q_APIKEY_TOUCH] = {"UPDATE api_tokens SET last_used_ms = ?2 WHERE hash = ?1", NULL},
+    [Q_TOKEN_SET_SCOPES] = {"UPDATE access_tokens SET scopes = ?2, scope_list = ?3 WHERE hash = ?1", NULL},
+    [Q_TOKEN_SCOPE_LIST] = {"SELECT scope_list FROM access_tokens WHERE hash = ?1", NULL},
 };
 
 const char *query_text(sql_dialect d, enum stmt_id id)

@@ -49,6 +49,8 @@ enum stmt_id {
     Q_APIKEY_REHASH,
     Q_APIKEY_DELETE_USER,
     Q_APIKEY_TOUCH,
+    Q_TOKEN_SET_SCOPES,
+    Q_TOKEN_SCOPE_LIST,
     Q_COUNT
 };
 

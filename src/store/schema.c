@@ -88,7 +88,9 @@ static const char *const MIGRATIONS[] = {
     "  expires_ms {INT},"
     "  last_used_ms {INT},"
     "  UNIQUE (user_id, name));"
-    "CREATE INDEX api_tokens_user ON api_tokens (user_id);",
+    "CREATE INDEX api_tokens_user ON api_tokens (user_id);"
+    /* a login token's scopes (LoopBack's AccessToken.scopes): JSON text */
+    "ALTER TABLE access_tokens ADD COLUMN scope_list TEXT;",
 };
 #define SCHEMA_VERSION ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 

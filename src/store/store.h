@@ -272,6 +272,11 @@ store_err store_apikey_rehash(store_t *s, int64_t id, int64_t user_id, const sto
 store_err store_apikey_changed(store_t *s, int64_t id, store_hash *h);
 /* Deletes every key of user_id; logged as a revocation of all the user's tokens. */
 store_err store_apikey_delete_user(store_t *s, int64_t user_id);
+/* A login token's scopes (LoopBack's AccessToken.scopes, issue 14): its
+ * scopes word and its list (JSON text); and reading the list back
+ * (malloc'd, or NULL for none). */
+store_err store_token_set_scopes(store_t *s, const store_hash *h, uint64_t scopes, const char *list);
+store_err store_token_scope_list(store_t *s, const store_hash *h, char **list);
 
 /*
  * Statements run on the database by threads that asked to be counted (the

@@ -655,6 +655,7 @@ static void check_migrated(store_t *s)
     CHECK_INT(store_sqlite_exec(s, "SELECT description FROM roles"), STORE_OK);
     CHECK_INT(store_sqlite_exec(s, "SELECT cred_version FROM users"), STORE_OK);
     CHECK_INT(store_sqlite_exec(s, "SELECT hash, permissions, expires_ms FROM api_tokens"), STORE_OK);
+    CHECK_INT(store_sqlite_exec(s, "SELECT scope_list FROM access_tokens"), STORE_OK);
     CHECK_INT(store_sqlite_exec(s, "SELECT key, failures, last_ms FROM login_failures"), STORE_OK);
     CHECK_INT(store_sqlite_exec(s, "INSERT INTO acls (model, principal_type, principal_id, permission)"
                                    " VALUES ('Widget', 'ROLE', '$everyone', 'DENY')"), STORE_OK);
