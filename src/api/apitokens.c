@@ -84,6 +84,14 @@ bool apitok_credentials_or_reply(const request *r, response *res, const json_t *
     return false;
 }
 
+bool apitok_not_a_key_or_reply(const request *r, response *res, const char *what)
+{
+    if (scope_key_id(r->who.scopes) == 0)
+        return true;
+    reply_scope_denied(res, what);
+    return false;
+}
+
 store_err apitok_revoke_user_if_asked(request *r, int64_t user_id)
 {
     const char *v = req_query(r, "includeApiTokens");

@@ -27,6 +27,11 @@ bool apitok_login_scopes_or_reply(request *r, response *res, const json_t *body,
  * an API token that may not administer. */
 bool apitok_credentials_or_reply(const request *r, response *res, const json_t *body);
 
+/* What an API token never does, whatever its type: log out (it is revoked
+ * at its own route) or mint a login token that would outlive it. False
+ * with 403 TOKEN_SCOPE_DENIED naming what set when the caller is one. */
+bool apitok_not_a_key_or_reply(const request *r, response *res, const char *what);
+
 /* DELETE /api/users/{id}/accessTokens?includeApiTokens=true: the user's API
  * tokens go too. Returns a store error. */
 store_err apitok_revoke_user_if_asked(request *r, int64_t user_id);

@@ -385,6 +385,8 @@ void api_user_logout(request *r, const char *const *args, response *res)
         res_error(res, 401, "AUTHORIZATION_REQUIRED", "accessToken is required to logout");
         return;
     }
+    if (!apitok_not_a_key_or_reply(r, res, "User.logout"))
+        return;
     store_err e = sess_revoke(r->app->sessions, &r->who.token_hash);
     if (e == STORE_OK || e == STORE_NOT_FOUND)
         res_no_content(res);

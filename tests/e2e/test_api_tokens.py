@@ -389,3 +389,20 @@ def test_revoke_on_one_instance_reaches_three(tmp_path_factory):
         for n in nodes:
             n.stop()
         pg_drop_database(db)
+
+
+# ---- what a key never does ----------------------------------------------------------
+
+def test_a_key_cannot_log_out_it_is_revoked_at_its_route(srv, alice):
+    k = new_key(srv, alice["token"], type="full-access")
+    r = srv.post("/api/users/logout", token=k["key"])
+    assert_error(r, 403, "TOKEN_SCOPE_DENIED")
+    assert "User.logout" in r.json()["error"]["message"]
+    assert srv.me(k["key"]).status_code == 200
+
+
+def test_a_key_cannot_mint_login_tokens_that_would_outlive_it(srv, alice):
+    k = new_key(srv, alice["token"], type="full-access", lifespan=3600)
+    r = srv.post("/api/accessTokens", token=k["key"], json={"ttl": -1})
+    assert_error(r, 403, "TOKEN_SCOPE_DENIED")
+    assert "AccessToken.create" in r.json()["error"]["message"]
