@@ -229,11 +229,15 @@ store_err sess_narrow(sess *s, tok_record *rec, const json_t *list)
     pthread_mutex_lock(&s->perms_lock);
     json_object_set_new(s->perms, k, json_deep_copy(list));
     pthread_mutex_unlock(&s->perms_lock);
-    tcache_put(s->cache, rec); /* narrowed here first: never wider, even for a moment */
+    /* out of the cache until the store has the scopes: a failed put below
+     * leaves a miss, which reads them, never the unrestricted entry */
+    tcache_remove(s->cache, &rec->hash);
     store_err e = store_token_set_scopes(s->store, &rec->hash, rec->scopes, text);
     free(text);
     if (e != STORE_OK)
         sess_revoke(s, &rec->hash);
+    else
+        tcache_put(s->cache, rec);
     return e;
 }
 
