@@ -51,6 +51,7 @@ local filter = os.getenv("BENCH_FILTER")
 local password = os.getenv("BENCH_PASSWORD")
 local pause = tonumber(os.getenv("BENCH_DELAY_MS") or "0")
 local client = os.getenv("BENCH_CLIENT")
+local apikey = os.getenv("BENCH_APIKEY")
 function init(args) math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16)) end
 if pause > 0 then delay = function() return pause end end
 request = function()
@@ -69,6 +70,12 @@ request = function()
     return wrk.format("GET", "/api/widgets/1", {["Authorization"] = "Bearer " .. t:reverse()})
   elseif mode == "client" then
     return wrk.format("GET", "/api/widgets/" .. math.random(nwidgets), {["Authorization"] = client})
+  elseif mode == "apikey" then
+    -- a named API token with a custom scope (issue 14)
+    return wrk.format("GET", "/api/widgets/" .. math.random(nwidgets), {["Authorization"] = "Bearer " .. apikey})
+  elseif mode == "badkey" then
+    -- an API key of the right shape whose checksum does not hold (issue 14)
+    return wrk.format("GET", "/api/widgets/1", {["Authorization"] = "Bearer tsk_BenchBrokenChecksumKey0123456789abcdefghijk000000"})
   elseif mode == "login" then
     local body = '{"email":"user' .. math.random(nusers) .. '@bench.test","password":"' .. password .. '"}'
     return wrk.format("POST", "/api/users/login", {["Content-Type"] = "application/json"}, body)
@@ -83,6 +90,8 @@ SCENARIOS = [
     ("filtered find (price > 50, limit 10)", "find"),
     ("no token on a protected route (401)", "notoken"),
     ("invalid token (401)", "badtoken"),
+    ("widget by id, API token (custom scope)", "apikey"),
+    ("checksum-broken API key (401, no lookup)", "badkey"),
     ("POST /api/users/login (argon2id)", "login"),
     # issue 13: an application's client id and secret (HTTP Basic) instead of a token
     ("widget by id, Basic client credentials", "client"),
@@ -272,7 +281,7 @@ def main():
                     help="instead of the table: hold 80%% of the peak widget-by-id rate for SECONDS, "
                          "sampling errors and RSS")
     ap.add_argument("--only", default="", help="comma-separated modes (header,query,me,find,notoken,"
-                    "badtoken,login) for a quick look; skips the 1M-token run and writes no file")
+                    "badtoken,apikey,badkey,login) for a quick look; skips the 1M-token run and writes no file")
     args = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="tessera-bench-")
@@ -283,6 +292,8 @@ def main():
     token_file = os.path.join(work, "tokens.txt")
     print(f"seeding {args.users} users, {args.widgets} widgets, {args.tokens} tokens ...", flush=True)
     seed(t, args.users, args.widgets, args.tokens, token_file)
+    apikey = t.cli("apitoken", "create", "--email", "user1@bench.test", "--name", "bench", "--type", "custom",
+                   "--permission", "Widget.findById", "--lifespan", "unlimited").strip()
     script = os.path.join(work, "bench.lua")
     with open(script, "w") as f:
         f.write(WRK_SCRIPT)
@@ -290,7 +301,7 @@ def main():
     app = json.loads(t.cli("app", "add", "--name", "bench", "--role", "admin"))
     client = base64.b64encode(f"{app['clientId']}:{app['clientSecret']}".encode()).decode()
     base_env = {"BENCH_CLIENT": "Basic " + client, "BENCH_SCRIPT": script, "BENCH_TOKENS": token_file, "BENCH_WIDGETS": str(args.widgets),
-                "BENCH_USERS": str(args.users), "BENCH_PASSWORD": PASSWORD,
+                "BENCH_USERS": str(args.users), "BENCH_PASSWORD": PASSWORD, "BENCH_APIKEY": apikey,
                 "BENCH_FILTER": '{"where":{"price":{"gt":50}},"limit":10}'}
 
     if args.soak:

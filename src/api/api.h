@@ -35,6 +35,14 @@ void api_user_tokens_list(request *r, const char *const *args, response *res);
 void api_user_tokens_delete_all(request *r, const char *const *args, response *res);
 void api_user_tokens_delete_one(request *r, const char *const *args, response *res);
 
+/* API tokens (apitokens.c, issue 14) */
+void api_user_apitokens_list(request *r, const char *const *args, response *res);
+void api_user_apitokens_create(request *r, const char *const *args, response *res);
+void api_user_apitokens_get(request *r, const char *const *args, response *res);
+void api_user_apitokens_patch(request *r, const char *const *args, response *res);
+void api_user_apitokens_delete(request *r, const char *const *args, response *res);
+void api_user_apitokens_regenerate(request *r, const char *const *args, response *res);
+
 /* The model engine (models.c): LoopBack's PersistedModel routes. */
 void api_model_find(request *r, const char *const *args, response *res);
 void api_model_create(request *r, const char *const *args, response *res);

@@ -8,6 +8,7 @@
 
 #include "api/access.h"
 #include "api/api.h"
+#include "api/apitokens.h"
 #include "api/engine.h"
 #include "api/app.h"
 #include "core/jtext.h"
@@ -26,6 +27,7 @@ const model_hooks *eng_hooks(const model_def *m)
         [MODEL_ROLE_MAPPING] = &role_mapping_hooks,
         [MODEL_ACL] = &acl_hooks,
         [MODEL_APPLICATION] = &application_hooks,
+        [MODEL_API_TOKEN] = &api_token_hooks,
     };
     return BY_KIND[m->kind];
 }
@@ -104,8 +106,8 @@ static bool decide_or_reply(mreq *q, const char *method, acl_owner_fn owner, voi
 {
     const app *a = q->r->app;
     switch (acl_check(a->acl, q->m, method, acl_access_of(method), &q->r->who, owner, ctx)) {
-    case ACL_ALLOWED:
-        return true;
+    case ACL_ALLOWED: /* an API token narrows it, never widens (apitokens.c) */
+        return apitok_scope_or_reply(q->r, q->res, q->m, method);
     case ACL_UNAVAILABLE:
         api_reply_store_error(q->res, STORE_UNAVAILABLE);
         return false;

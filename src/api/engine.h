@@ -166,6 +166,7 @@ const model_hooks *eng_hooks(const model_def *m);
 extern const model_hooks user_hooks, token_hooks, role_hooks, role_mapping_hooks, acl_hooks;
 /* Application (issue 13): api/applications.c */
 extern const model_hooks application_hooks;
+extern const model_hooks api_token_hooks; /* api/apitokens.c */
 
 /* The generic delete of the rows where names, answered {"count": n}. */
 void eng_reply_delete(mreq *q, const fnode *where);

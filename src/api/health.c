@@ -2,6 +2,7 @@
  * health.c — GET /healthz, for load balancers and orchestrators.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "api/api.h"
 #include "api/app.h"
@@ -14,8 +15,14 @@ void api_health(request *r, const char *const *args, response *res)
     res->header_name = "X-Tessera-Instance";
     snprintf(res->header_value, sizeof res->header_value, "%s", r->app->instance);
     store_t *st = r->app->store;
+    uint64_t counted = store_counted_statements();
+    store_count_this_thread(false); /* the probe does not count itself */
+    json_t *body;
     if (store_ping(st) == STORE_OK)
-        res_json(res, 200, json_pack("{s:s}", "status", "ok"));
+        body = json_pack("{s:s}", "status", "ok");
     else
-        res_json(res, 503, json_pack("{s:s}", "status", "unavailable"));
+        body = json_pack("{s:s}", "status", "unavailable");
+    if (body && r->app->cfg->server.expose_store_counter && req_query(r, "counters") != NULL)
+        json_object_set_new(body, "storeStatements", json_integer((json_int_t)counted));
+    res_json(res, strcmp(json_string_value(json_object_get(body, "status")), "ok") == 0 ? 200 : 503, body);
 }

@@ -28,6 +28,13 @@ static const route ROUTES[] = {
     {"POST",   "/api/applications/{}/secret",    api_app_rotate_secret, false},
     {"POST",   "/oauth/token",                   api_oauth_token, true},
     {"POST",   "/oauth/revoke",                  api_oauth_revoke, false},
+    /* API tokens (apitokens.c, issue 14) */
+    {"GET",    "/api/users/{}/apiTokens",        api_user_apitokens_list, false},
+    {"POST",   "/api/users/{}/apiTokens",        api_user_apitokens_create, false},
+    {"GET",    "/api/users/{}/apiTokens/{}",     api_user_apitokens_get, false},
+    {"PATCH",  "/api/users/{}/apiTokens/{}",     api_user_apitokens_patch, false},
+    {"DELETE", "/api/users/{}/apiTokens/{}",     api_user_apitokens_delete, false},
+    {"POST",   "/api/users/{}/apiTokens/{}/regenerate", api_user_apitokens_regenerate, false},
     /* every model, built-in or declared: LoopBack's PersistedModel routes */
     {"POST",   "/api/{}/update",                 api_model_update_all, false},
     {"POST",   "/api/{}/replaceOrCreate",        api_model_replace_or_create, false},
@@ -217,8 +224,12 @@ bool api_is_slow(const char *method, const char *path)
     return rt != NULL && rt->slow;
 }
 
+/* Statements a request runs are counted (store_counted_statements), so a
+ * test can prove a refused key never reached the database. */
 void api_handle(request *r, response *res)
 {
+    store_count_this_thread(true);
     if (authenticate_or_reply(r, res))
         route_dispatch(ROUTES, r, res);
+    store_count_this_thread(false);
 }

@@ -15,6 +15,7 @@
 
 #include "api/access.h"
 #include "api/api.h"
+#include "api/apitokens.h"
 #include "api/engine.h"
 #include "api/app.h"
 #include "api/tokens_api.h"
@@ -67,7 +68,7 @@ static void mint(mreq *q, const json_t *body)
     }
     int64_t user_id, ttl;
     char why[160];
-    if (!token_owner_or_reply(q, body, &user_id))
+    if (!apitok_not_a_key_or_reply(q->r, q->res, "AccessToken.create") || !token_owner_or_reply(q, body, &user_id))
         return;
     if (sess_resolve_ttl(&a->cfg->auth, json_object_get(body, "ttl"), &ttl, why, sizeof why) != 0) {
         res_error(q->res, 422, "INVALID_TTL", "%s", why);

@@ -9,6 +9,7 @@
 
 #include "api/access.h"
 #include "api/api.h"
+#include "api/apitokens.h"
 #include "api/engine.h"
 #include "api/tokens_api.h"
 #include "auth/password.h"
@@ -355,12 +356,18 @@ void api_user_login(request *r, const char *const *args, response *res)
         res_error(res, 422, "INVALID_TTL", "%s", why);
         goto out;
     }
+    const json_t *scopes;
+    if (!apitok_login_scopes_or_reply(r, res, body, &scopes))
+        goto out;
 
     char secret[TOK_MAX_LEN + 1];
     tok_record rec;
     store_grant grant = {u.cred_version, NULL};
     store_err e = sess_issue(a->sessions, u.id, ttl, &grant, secret, &rec);
+    if (e == STORE_OK && scopes)
+        e = sess_narrow(a->sessions, &rec, scopes);
     if (e == STORE_STALE || e == STORE_NOT_FOUND) {
+        sodium_memzero(secret, sizeof secret);
         res_error(res, 401, "LOGIN_FAILED", "login failed");
         goto out;
     }
@@ -370,6 +377,8 @@ void api_user_login(request *r, const char *const *args, response *res)
     }
     json_t *out = sess_token_json(&rec, secret);
     sodium_memzero(secret, sizeof secret);
+    if (scopes)
+        json_object_set(out, "scopes", (json_t *)scopes);
     if (wants_user(r))
         json_object_set_new(out, "user", user_to_json(&u));
     res_json(res, 200, out);
@@ -390,6 +399,8 @@ void api_user_logout(request *r, const char *const *args, response *res)
         res->www_authenticate = RES_BEARER_CHALLENGE;
         return;
     }
+    if (!apitok_not_a_key_or_reply(r, res, "User.logout"))
+        return;
     store_err e = sess_revoke(r->app->sessions, &r->who.token_hash);
     if (e == STORE_OK || e == STORE_NOT_FOUND)
         res_no_content(res);
@@ -443,7 +454,8 @@ void api_user_patch(request *r, const char *const *args, response *res)
     json_t *body = NULL;
     if (!load_account_or_reply(&q, r, args[0], "patchAttributes", &u, res))
         goto out;
-    if ((body = read_body_or_reply(r, res, "password")) == NULL)
+    if ((body = read_body_or_reply(r, res, "password")) == NULL ||
+        !apitok_credentials_or_reply(r, res, body))
         goto out;
     unsigned fields;
     if (!patch_fields_or_reply(r, body, access_has_role(r, "admin"), &u, &fields, res))
@@ -536,7 +548,9 @@ void api_user_tokens_delete_all(request *r, const char *const *args, response *r
     mreq q;
     store_user u = {0};
     if (load_account_or_reply(&q, r, args[0], "__delete__accessTokens", &u, res)) {
-        store_err e = sess_revoke_user(r->app->sessions, u.id, NULL);
+        store_err e = apitok_revoke_user_if_asked(r, u.id);
+        if (e == STORE_OK)
+            e = sess_revoke_user(r->app->sessions, u.id, NULL);
         if (e == STORE_OK)
             res_no_content(res);
         else

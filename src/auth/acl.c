@@ -71,6 +71,25 @@ static bool has_rel_prefix(const char *const *prefixes, const char *s)
     return false;
 }
 
+bool acl_standard_method(const char *method)
+{
+    return method != NULL && (in_list(read_methods, method) || in_list(write_methods, method));
+}
+
+bool acl_relation_method(const char *method, const char **rel)
+{
+    static const char *const *const lists[] = {read_rel_prefixes, write_rel_prefixes};
+    for (size_t l = 0; method && l < 2; l++)
+        for (const char *const *p = lists[l]; *p; p++) {
+            size_t n = strlen(*p);
+            if (strncmp(method, *p, n) == 0 && method[n] != '\0') {
+                *rel = method + n;
+                return true;
+            }
+        }
+    return false;
+}
+
 acl_access acl_access_of(const char *method)
 {
     if (method == NULL)
@@ -96,6 +115,11 @@ static bool same_method(const char *rule_prop, const char *method)
         return true;
     int g = alias_group_of(method);
     return g >= 0 && g == alias_group_of(rule_prop);
+}
+
+bool acl_same_method(const char *a, const char *b)
+{
+    return a != NULL && b != NULL && same_method(a, b);
 }
 
 /* ---- the pure core ------------------------------------------------------ */

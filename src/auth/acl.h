@@ -83,4 +83,12 @@ bool acl_has_role(acl_engine *a, int64_t user_id, const char *role);
 /* The access type of a REST method, as LoopBack maps them. */
 acl_access acl_access_of(const char *method);
 
+/* For API-token scopes (auth/scope.c). One of LoopBack's standard methods
+ * (find, create, patchAttributes, ...), any of its names. */
+bool acl_standard_method(const char *method);
+/* A relation method ("__get__accessTokens"): *rel points at its relation. */
+bool acl_relation_method(const char *method, const char **rel);
+/* The same method, perhaps by another of its LoopBack names. */
+bool acl_same_method(const char *a, const char *b);
+
 #endif

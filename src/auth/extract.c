@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "auth/apikey.h"
 #include "auth/token.h"
 
 typedef struct span {
@@ -67,6 +68,13 @@ static bool unbase64(span in, char *buf, size_t *len)
     return false;
 }
 
+/* A login token's shape, or anything that starts as an API key does (its
+ * checksum is the session's to judge, so a broken key reads as a key). */
+static bool token_shaped(const char *p, size_t len)
+{
+    return tok_well_formed(p, len) || apikey_classify(p, len) != APIKEY_NOT_A_KEY;
+}
+
 /*
  * LoopBack's "Bearer base64(token)" (loopback-connector-remote's documented
  * setup). A raw token is [A-Za-z0-9] only, so a value that is one is read
@@ -75,9 +83,9 @@ static bool unbase64(span in, char *buf, size_t *len)
 static void bearer_decoded(span *tok, char *buf)
 {
     size_t n;
-    if (buf == NULL || tok_well_formed(tok->p, tok->len) || !unbase64(*tok, buf, &n))
+    if (buf == NULL || token_shaped(tok->p, tok->len) || !unbase64(*tok, buf, &n))
         return;
-    if (tok_well_formed(buf, n))
+    if (token_shaped(buf, n))
         *tok = (span){ buf, n };
 }
 
@@ -97,7 +105,7 @@ static bool basic_decoded(span v, char *buf, span *tok)
         size_t a = (size_t)(colon - buf), b = n - a - 1;
         t = b > a ? (span){ colon + 1, b } : (span){ buf, a };
     }
-    if (!tok_well_formed(t.p, t.len))
+    if (!token_shaped(t.p, t.len))
         return false;
     *tok = t;
     return true;

@@ -3,6 +3,7 @@
  * the background sync that keeps this process's cache true to the store.
  */
 #include <errno.h>
+#include <sodium.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -10,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "auth/apikey.h"
+#include "auth/scope.h"
 #include "auth/session.h"
 #include "auth/tokcache.h"
 #include "core/isodate.h"
@@ -50,6 +53,11 @@ struct sess {
     int interval_ms;
     pthread_mutex_t stop_lock;
     pthread_cond_t stop_cond;
+
+    /* API tokens (issue 14): custom permissions by key id, as last read
+       from the store with the key (a cache miss refreshes them) */
+    pthread_mutex_t perms_lock;
+    json_t *perms;
 };
 
 sess *sess_new(const cfg_auth *cfg, store_t *store)
@@ -67,6 +75,8 @@ sess *sess_new(const cfg_auth *cfg, store_t *store)
     pthread_mutex_init(&s->sync_lock, NULL);
     pthread_mutex_init(&s->stop_lock, NULL);
     pthread_cond_init(&s->stop_cond, NULL);
+    pthread_mutex_init(&s->perms_lock, NULL);
+    s->perms = json_object();
     /* Events written before this process started concern tokens it has never
      * cached: start reading after them (the log keeps only minutes of them). */
     int64_t last = 0;
@@ -85,6 +95,8 @@ void sess_free(sess *s)
     pthread_mutex_destroy(&s->sync_lock);
     pthread_mutex_destroy(&s->stop_lock);
     pthread_cond_destroy(&s->stop_cond);
+    pthread_mutex_destroy(&s->perms_lock);
+    json_decref(s->perms);
     free(s);
 }
 
@@ -143,15 +155,128 @@ static void remember_rejected(sess *s, const tok_hash *h)
     }
 }
 
+/* ---- API tokens (issue 14) ------------------------------------------- */
+
+static void perms_key(int64_t id, char out[24])
+{
+    snprintf(out, 24, "%lld", (long long)id);
+}
+
+/* Remembers a key's custom permissions as the store has them now. */
+static void perms_put(sess *s, int64_t id, const char *text)
+{
+    char k[24];
+    json_t *v = text ? json_loads(text, 0, NULL) : NULL;
+    perms_key(id, k);
+    pthread_mutex_lock(&s->perms_lock);
+    if (v)
+        json_object_set_new(s->perms, k, v);
+    else
+        json_object_del(s->perms, k);
+    pthread_mutex_unlock(&s->perms_lock);
+}
+
+static json_t *perms_get(sess *s, const char *k)
+{
+    pthread_mutex_lock(&s->perms_lock);
+    json_t *v = json_incref(json_object_get(s->perms, k));
+    pthread_mutex_unlock(&s->perms_lock);
+    return v;
+}
+
+/* A login token's list is kept under "h" + its hash in hex. */
+static void hash_key(const tok_hash *h, char out[2 * TOK_HASH_LEN + 2])
+{
+    out[0] = 'h';
+    sodium_bin2hex(out + 1, 2 * TOK_HASH_LEN + 1, h->b, TOK_HASH_LEN);
+}
+
+/*
+ * An API token's list was read with the key itself (find_key). A scoped
+ * login token's is read once per process, on first use (a token preloaded
+ * or issued elsewhere): none found means none allowed, never all.
+ */
+json_t *sess_permissions(sess *s, const principal *p)
+{
+    char k[2 * TOK_HASH_LEN + 2];
+    int64_t id = scope_key_id(p->scopes);
+    if (id != 0) {
+        perms_key(id, k);
+        return perms_get(s, k);
+    }
+    hash_key(&p->token_hash, k);
+    json_t *v = perms_get(s, k);
+    char *text = NULL;
+    if (v == NULL && store_token_scope_list(s->store, &p->token_hash, &text) == STORE_OK && text) {
+        v = json_loads(text, 0, NULL);
+        pthread_mutex_lock(&s->perms_lock);
+        if (v)
+            json_object_set(s->perms, k, v);
+        pthread_mutex_unlock(&s->perms_lock);
+    }
+    free(text);
+    return v;
+}
+
+store_err sess_narrow(sess *s, tok_record *rec, const json_t *list)
+{
+    char k[2 * TOK_HASH_LEN + 2];
+    char *text = json_dumps(list, JSON_COMPACT);
+    if (text == NULL)
+        return STORE_ERROR;
+    rec->scopes = scope_encode(SCOPE_CUSTOM, 0);
+    hash_key(&rec->hash, k);
+    pthread_mutex_lock(&s->perms_lock);
+    json_object_set_new(s->perms, k, json_deep_copy(list));
+    pthread_mutex_unlock(&s->perms_lock);
+    /* out of the cache until the store has the scopes: a failed put below
+     * leaves a miss, which reads them, never the unrestricted entry */
+    tcache_remove(s->cache, &rec->hash);
+    store_err e = store_token_set_scopes(s->store, &rec->hash, rec->scopes, text);
+    free(text);
+    if (e != STORE_OK)
+        sess_revoke(s, &rec->hash);
+    else
+        tcache_put(s->cache, rec);
+    return e;
+}
+
+/* A key's record: its scope (type and id, auth/scope.h) in scopes. */
+static store_err find_key(sess *s, const tok_hash *h, tok_record *t)
+{
+    int64_t id = 0;
+    char type[16] = "", *perms = NULL;
+    store_err e = store_apikey_find(s->store, h, t, &id, type, &perms);
+    if (e == STORE_OK) {
+        int st = scope_type_parse(type);
+        t->scopes = scope_encode(st < 0 ? SCOPE_READ_ONLY : (scope_type)st, id);
+        snprintf(t->handle, sizeof t->handle, "apikey:%lld", (long long)id);
+        perms_put(s, id, perms);
+    }
+    free(perms);
+    return e;
+}
+
+/* The token of hash h from the store: an API key's row, or an access token's. */
+static store_err find_token(sess *s, bool key, const tok_hash *h, tok_record *t)
+{
+    return key ? find_key(s, h, t) : store_token_find(s->store, h, t);
+}
+
+void sess_forget_token(sess *s, const tok_hash *h)
+{
+    tcache_remove(s->cache, h);
+}
+
 /*
  * A cache miss: read the token from the store and cache it. Should the sync
  * thread apply revocations between the read and the insert, one of them may
  * be this very token, so then the store is asked again.
  */
-static sess_result fill_from_store(sess *s, const tok_hash *h, int64_t now, tok_record *t)
+static sess_result fill_from_store(sess *s, bool key, const tok_hash *h, int64_t now, tok_record *t)
 {
     int64_t seq = __atomic_load_n(&s->event_seq, __ATOMIC_ACQUIRE);
-    store_err e = store_token_find(s->store, h, t);
+    store_err e = find_token(s, key, h, t);
     if (e == STORE_NOT_FOUND)
         return SESS_INVALID;
     if (e != STORE_OK)
@@ -160,7 +285,7 @@ static sess_result fill_from_store(sess *s, const tok_hash *h, int64_t now, tok_
     tcache_get(s->cache, h, now, t);  /* ... then this one, to be flushed later */
     if (__atomic_load_n(&s->event_seq, __ATOMIC_ACQUIRE) != seq) {
         tok_record again;
-        if (store_token_find(s->store, h, &again) == STORE_NOT_FOUND) {
+        if (find_token(s, key, h, &again) == STORE_NOT_FOUND) {
             tcache_remove(s->cache, h);
             return SESS_INVALID;
         }
@@ -173,10 +298,10 @@ static sess_result fill_from_store(sess *s, const tok_hash *h, int64_t now, tok_
  * have been revoked elsewhere: the store decides. Should the store be down
  * too, nobody can revoke anything, and the cache is as true as it gets.
  */
-static sess_result recheck(sess *s, const tok_hash *h, tok_record *t)
+static sess_result recheck(sess *s, bool key, const tok_hash *h, tok_record *t)
 {
     tok_record fresh;
-    store_err e = store_token_find(s->store, h, &fresh);
+    store_err e = find_token(s, key, h, &fresh);
     if (e == STORE_NOT_FOUND) {
         tcache_remove(s->cache, h);
         return SESS_INVALID;
@@ -189,23 +314,37 @@ static sess_result recheck(sess *s, const tok_hash *h, tok_record *t)
 }
 
 /*
+ * A login token, or an API key whose checksum holds: anything else is
+ * refused before a hash is computed or the store asked (auth/apikey.h).
+ */
+bool sess_token_shaped(const char *secret, size_t len)
+{
+    switch (apikey_classify(secret, len)) {
+    case APIKEY_NOT_A_KEY:   return tok_well_formed(secret, len);
+    case APIKEY_WELL_FORMED: return true;
+    default:                 return false;
+    }
+}
+
+/*
  * The cache answers almost every check. A miss (a token issued by another
  * process, or before a restart) reads the store once and fills the cache. An
  * expired token is removed from both on the first check that sees it.
  */
 sess_result sess_check(sess *s, const char *secret, size_t len, principal *out)
 {
-    if (!tok_well_formed(secret, len))
+    if (!sess_token_shaped(secret, len))
         return SESS_INVALID;
+    bool key = apikey_classify(secret, len) == APIKEY_WELL_FORMED;
     tok_hash h;
     tok_hash_of(secret, len, &h);
     int64_t now = iso_now_ms();
     tok_record t;
     sess_result r = SESS_OK;
     if (!tcache_get(s->cache, &h, now, &t))
-        r = was_rejected(s, &h) ? SESS_INVALID : fill_from_store(s, &h, now, &t);
+        r = was_rejected(s, &h) ? SESS_INVALID : fill_from_store(s, key, &h, now, &t);
     else if (__atomic_load_n(&s->deaf, __ATOMIC_ACQUIRE))
-        r = recheck(s, &h, &t);
+        r = recheck(s, key, &h, &t);
     if (r == SESS_OK && tok_expires_ms(t.created_ms, t.ttl) <= now) {
         sess_revoke(s, &h);
         r = SESS_INVALID;

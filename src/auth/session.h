@@ -40,6 +40,23 @@ store_err sess_preload(sess *s);
 int sess_start_sync(sess *s, int interval_ms);
 void sess_stop_sync(sess *s);
 
+/* True when secret could be a token: a login token's shape, or an API key
+ * with a valid checksum (auth/apikey.h). A check refuses anything else
+ * without a store call. */
+bool sess_token_shaped(const char *secret, size_t len);
+
+/* API tokens (issue 14): the permissions a custom-scoped caller has (an API
+ * token's as last read, or a scoped login token's), a new reference or
+ * NULL; and forgetting a key this process revoked (the others hear it
+ * through the revocation log). */
+json_t *sess_permissions(sess *s, const principal *p);
+void sess_forget_token(sess *s, const tok_hash *h);
+
+/* Narrows a token just issued (not yet handed out) to a custom list of
+ * Model.method entries (LoopBack's AccessToken.scopes); revoked if the
+ * store cannot record it. */
+store_err sess_narrow(sess *s, tok_record *rec, const json_t *list);
+
 /* Resolves a presented secret to a principal. */
 sess_result sess_check(sess *s, const char *secret, size_t len, principal *out);
 

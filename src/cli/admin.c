@@ -215,7 +215,7 @@ typedef struct token_args {
     bool all;
 } token_args;
 
-static int find_user(store_t *st, const config *cfg, const char *email, store_user *u)
+int cli_find_user(store_t *st, const config *cfg, const char *email, store_user *u)
 {
     char lower[STORE_EMAIL_MAX + 1];
     user_email_key(email, cfg->auth.case_sensitive_email, lower);
@@ -237,7 +237,7 @@ static int token_issue(store_t *st, const config *cfg, const token_args *ta)
         return CLI_USAGE;
     }
     store_user u = {0};
-    if (find_user(st, cfg, ta->email, &u) != 0)
+    if (cli_find_user(st, cfg, ta->email, &u) != 0)
         return CLI_FAILED;
     sess *s = sess_new(&cfg->auth, st);
     char secret[TOK_MAX_LEN + 1];
@@ -268,7 +268,7 @@ static int token_revoke(store_t *st, const config *cfg, const token_args *ta)
         return CLI_OK;
     }
     store_user u = {0};
-    if (find_user(st, cfg, ta->email, &u) != 0)
+    if (cli_find_user(st, cfg, ta->email, &u) != 0)
         return CLI_FAILED;
     int64_t n = 0;
     store_err e = store_token_delete_user(st, u.id, NULL, &n);

@@ -49,11 +49,15 @@ const char *cli_db_for_log(const char *url, char *buf, size_t cap);
 /* Opens the configured database and brings its schema up to date. */
 store_t *cli_open_store(const config *cfg);
 
+/* The user of this email (as logins match it); -1 with a message when none. */
+int cli_find_user(store_t *st, const config *cfg, const char *email, store_user *u);
+
 int cli_serve(int argc, char **argv);
 int cli_user(int argc, char **argv);
 int cli_token(int argc, char **argv);
 int cli_migrate(int argc, char **argv);
 /* tessera app add | rotate | disable | list (cli/apps.c, issue 13) */
 int cli_app(int argc, char **argv);
+int cli_apitoken(int argc, char **argv); /* apitoken.c, issue 14 */
 
 #endif

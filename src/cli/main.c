@@ -17,6 +17,7 @@ static const char USAGE[] =
     "  serve     run the HTTP API server\n"
     "  user      manage users (user add)\n"
     "  token     issue and revoke access tokens (token issue, token revoke)\n"
+    "  apitoken  named API tokens (apitoken create, list, revoke)\n"
     "  migrate   create or upgrade the database schema\n"
     "  app       manage applications (app add, rotate, disable, list)\n"
     "\n"
@@ -58,6 +59,8 @@ int main(int argc, char **argv)
         return cli_user(argc - 1, argv + 1);
     if (strcmp(cmd, "token") == 0)
         return cli_token(argc - 1, argv + 1);
+    if (strcmp(cmd, "apitoken") == 0)
+        return cli_apitoken(argc - 1, argv + 1);
     if (strcmp(cmd, "migrate") == 0)
         return cli_migrate(argc - 1, argv + 1);
     if (strcmp(cmd, "app") == 0)

@@ -87,6 +87,7 @@ static const key_spec server_keys[] = {
     INTEGER("queryTimeoutMs", K_INT, server.query_timeout_ms, 0, 3600000, NULL),
     /* logging (docs/design.md, "Logs") */
     STRING("accessLog", server.access_log, check_nonempty),
+    BOOLEAN("exposeStoreCounter", server.expose_store_counter),
     END,
 };
 
@@ -139,6 +140,13 @@ static const key_spec acl_keys[] = {
     END,
 };
 
+/* API tokens (docs/api-tokens.md) */
+static const key_spec api_token_keys[] = {
+    BOOLEAN("allowUnlimited", api_tokens.allow_unlimited),
+    BOOLEAN("fullAccessMayAdminister", api_tokens.full_access_may_administer),
+    END,
+};
+
 static const key_spec root_keys[] = {
     STRING("database", database, check_nonempty),
     SECTION("server", server_keys),
@@ -146,6 +154,7 @@ static const key_spec root_keys[] = {
     SECTION("password", password_keys),
     JSON_OBJECT("models", models),
     SECTION("acl", acl_keys),
+    SECTION("apiTokens", api_token_keys),
     END,
 };
 
@@ -176,6 +185,7 @@ void cfg_defaults(config *c)
     c->server.max_body = 1048576;
     c->server.row_cache = 131072;
     c->server.acl_error_status = 401;
+    c->api_tokens.allow_unlimited = true;
     c->server.max_conn_per_client = 64;
     c->server.header_timeout_ms = 10000;
     c->server.body_timeout_ms = 30000;

@@ -75,7 +75,17 @@ typedef struct cfg_server {
     int query_timeout_ms;     /* time budget of one model query; 0: none */
     /* logging (docs/design.md, "Logs") */
     char *access_log;         /* "stderr", "off", or a file path (owned) */
+    /* API tokens (docs/api-tokens.md) */
+    bool expose_store_counter;/* /healthz?counters shows the statements
+                                 request threads ran (tests, diagnosis)   */
 } cfg_server;
+
+/* API tokens (issue 14, docs/api-tokens.md) */
+typedef struct cfg_api_tokens {
+    bool allow_unlimited;          /* a key may never expire (lifespan null) */
+    bool full_access_may_administer; /* a full-access key may manage keys,
+                                      roles, ACLs, its user's credentials */
+} cfg_api_tokens;
 
 typedef struct config {
     char *database;           /* "sqlite:PATH" or a PostgreSQL URL       */
@@ -86,6 +96,7 @@ typedef struct config {
                                  NULL; model/schema.c checks its contents  */
     bool acl_default_allow;   /* acl.defaultPermission: when no ACL rule
                                  matches, ALLOW (true) or DENY (false)    */
+    cfg_api_tokens api_tokens;
 } config;
 
 /* Fills *c with the built-in defaults. */

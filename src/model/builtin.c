@@ -156,6 +156,25 @@ static const bacl application_acls[] = {
     { "rotateSecret", "$owner", PERM_ALLOW },
 };
 
+/* API tokens (issue 14): the key's hash is only ever looked up, never shown;
+ * managed at /api/users/{id}/apiTokens (api/apitokens.c), listed and revoked
+ * by admins at /api/apiTokens. */
+static const bprop api_token_props[] = {
+    ID_PROP,
+    { "name", "name", PT_STRING, F_REQ, NULL },
+    { "description", "description", PT_STRING, 0, NULL },
+    { "userId", "user_id", PT_NUMBER, F_INDEX | F_RO, NULL },
+    { "type", "type", PT_STRING, F_RO, NULL },
+    { "permissions", "permissions", PT_ARRAY, 0, NULL },
+    { "prefix", "prefix", PT_STRING, F_RO, NULL },
+    { "created", "created_ms", PT_DATE, F_RO | F_MS, NULL },
+    { "expiresAt", "expires_ms", PT_DATE, F_RO | F_MS, NULL },
+    { "lastUsed", "last_used_ms", PT_DATE, F_RO | F_MS, NULL },
+};
+static const brel api_token_rels[] = {
+    { "user", REL_BELONGS_TO, "User", "userId" },
+};
+
 static const bmodel builtins[MODELS_BUILTIN_COUNT] = {
     { "User", "users", "users", MODEL_USER, user_props, COUNT(user_props), user_rels,
       COUNT(user_rels), user_acls, COUNT(user_acls), "extra" },
@@ -171,6 +190,8 @@ static const bmodel builtins[MODELS_BUILTIN_COUNT] = {
     { "Application", "applications", "applications", MODEL_APPLICATION, application_props,
       COUNT(application_props), application_rels, COUNT(application_rels), application_acls,
       COUNT(application_acls), NULL },
+    { "ApiToken", "apiTokens", "api_tokens", MODEL_API_TOKEN, api_token_props, COUNT(api_token_props),
+      api_token_rels, COUNT(api_token_rels), admin_only_acls, COUNT(admin_only_acls), NULL },
 };
 
 static char *copy_str(const char *s)

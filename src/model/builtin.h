@@ -6,8 +6,8 @@
 
 #include "model/schema.h"
 
-/* User, AccessToken, Role, RoleMapping, ACL, Application: the first models of a registry. */
-#define MODELS_BUILTIN_COUNT 6
+/* User, AccessToken, Role, RoleMapping, ACL, Application, ApiToken: the first models of a registry. */
+#define MODELS_BUILTIN_COUNT 7
 
 /*
  * Fills defs[0 .. MODELS_BUILTIN_COUNT) with the built-in models, every

@@ -57,6 +57,7 @@ typedef struct model_rel {
 typedef enum model_kind {
     MODEL_DECLARED = 0, MODEL_USER, MODEL_ACCESS_TOKEN, MODEL_ROLE, MODEL_ROLE_MAPPING, MODEL_ACL,
     MODEL_APPLICATION,
+    MODEL_API_TOKEN, /* issue 14 */
 } model_kind;
 
 struct model_def {

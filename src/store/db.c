@@ -47,3 +47,24 @@ void db_copy(store_t *s, dcur *cur, int col, char *dst, size_t cap)
     const char *t = s->drv->col_text(cur, col, NULL);
     snprintf(dst, cap, "%s", t ? t : "");
 }
+
+/* ---- counted statements (store.h) ---- */
+
+static _Thread_local bool counting;
+static uint64_t counted; /* atomic */
+
+void store_count_this_thread(bool on)
+{
+    counting = on;
+}
+
+void db_counted(void)
+{
+    if (counting)
+        __atomic_add_fetch(&counted, 1, __ATOMIC_RELAXED);
+}
+
+uint64_t store_counted_statements(void)
+{
+    return __atomic_load_n(&counted, __ATOMIC_RELAXED);
+}

@@ -127,6 +127,9 @@ typedef struct store_driver {
 
 /* ---- helpers of the domain files (store/db.c) ---- */
 
+/* A driver calls it for each statement it sends (store_counted_statements). */
+void db_counted(void);
+
 /* Runs a fixed statement of the domain's list (store/queries.h) to its end. */
 store_err db_run(store_t *s, dconn *c, int id, const dval *v, int n, int64_t *changes);
 /* Opens its rows. */

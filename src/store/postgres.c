@@ -651,6 +651,7 @@ static store_err deliver(PGresult *r, conn *c, dcur *cur, int64_t *changes)
 static store_err pg_run(conn *c, const dstmt *s, const dval *v, int n, dcur *cur, int64_t *changes)
 {
     params p;
+    db_counted();
     if (!params_init_n(&p, (size_t)n)) {
         params_free(&p);
         return STORE_ERROR;
@@ -677,13 +678,18 @@ static store_err pg_run(conn *c, const dstmt *s, const dval *v, int n, dcur *cur
 static store_err pg_query(conn *c, const sql_query *q, dcur *cur, int64_t *changes)
 {
     PGresult *r = NULL;
+    db_counted();
     if (changes)
         *changes = 0;
     store_err e = exec_query(c, q, &r);
     return e == STORE_OK ? deliver(r, c, cur, changes) : e;
 }
 
-static store_err pg_script(conn *c, const char *sql) { return exec_sql(c, sql); }
+static store_err pg_script(conn *c, const char *sql)
+{
+    db_counted();
+    return exec_sql(c, sql);
+}
 
 static bool pg_next(dcur *cur) { return ++cur->row < cur->nrows; }
 

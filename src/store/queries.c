@@ -94,6 +94,19 @@ static const query_def QUERIES[Q_COUNT] = {
     [Q_REFRESH_FAMILY_DELETE] = {"DELETE FROM refresh_tokens WHERE family = ?1", NULL},
     [Q_APP_DEAD_DELETE] = {"DELETE FROM access_tokens WHERE app_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM"
                            " applications a WHERE a.id = access_tokens.app_id AND a.status = 'active')", NULL},
+    /* API tokens (store/apitokens.c) */
+    [Q_APIKEY_INSERT] = {"INSERT INTO api_tokens (user_id, name, description, type, permissions, prefix, hash,"
+                         " created_ms, ttl, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                         " RETURNING id", NULL},
+    [Q_APIKEY_FIND] = {"SELECT id, user_id, created_ms, ttl, last_used_ms, type, permissions"
+                       " FROM api_tokens WHERE hash = ?1", NULL},
+    [Q_APIKEY_HASH_OF] = {"SELECT hash FROM api_tokens WHERE id = ?1 AND (?2 = 0 OR user_id = ?2)", NULL},
+    [Q_APIKEY_DELETE] = {"DELETE FROM api_tokens WHERE id = ?1", NULL},
+    [Q_APIKEY_REHASH] = {"UPDATE api_tokens SET hash = ?2, prefix = ?3 WHERE id = ?1", NULL},
+    [Q_APIKEY_DELETE_USER] = {"DELETE FROM api_tokens WHERE user_id = ?1", NULL},
+    [Q_APIKEY_TOUCH] = {"UPDATE api_tokens SET last_used_ms = ?2 WHERE hash = ?1", NULL},
+    [Q_TOKEN_SET_SCOPES] = {"UPDATE access_tokens SET scopes = ?2, scope_list = ?3 WHERE hash = ?1", NULL},
+    [Q_TOKEN_SCOPE_LIST] = {"SELECT scope_list FROM access_tokens WHERE hash = ?1", NULL},
 };
 
 const char *query_text(sql_dialect d, enum stmt_id id)

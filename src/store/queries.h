@@ -57,6 +57,16 @@ enum stmt_id {
     Q_APP_SET_STATUS,
     Q_APP_LIST,
     Q_APP_ROLE_MAP,
+    /* API tokens (store/apitokens.c) */
+    Q_APIKEY_INSERT,
+    Q_APIKEY_FIND,
+    Q_APIKEY_HASH_OF,
+    Q_APIKEY_DELETE,
+    Q_APIKEY_REHASH,
+    Q_APIKEY_DELETE_USER,
+    Q_APIKEY_TOUCH,
+    Q_TOKEN_SET_SCOPES,
+    Q_TOKEN_SCOPE_LIST,
     Q_COUNT
 };
 

@@ -101,6 +101,24 @@ static const char *const MIGRATIONS[] = {
     "  expires_ms {INT} NOT NULL,"
     "  used {INT} NOT NULL DEFAULT 0){NOROWID};"
     "CREATE INDEX refresh_tokens_family ON refresh_tokens (family);",
+    /* 5: API tokens (issue 14; store/apitokens.c) — a key's hash, never the key */
+    "CREATE TABLE api_tokens ("
+    "  id {ID},"
+    "  user_id {INT} NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  name {TEXT} NOT NULL,"
+    "  description {TEXT},"
+    "  type {TEXT} NOT NULL,"
+    "  permissions TEXT,"
+    "  prefix {TEXT} NOT NULL,"
+    "  hash {BLOB} NOT NULL UNIQUE,"
+    "  created_ms {INT} NOT NULL,"
+    "  ttl {INT} NOT NULL,"
+    "  expires_ms {INT},"
+    "  last_used_ms {INT},"
+    "  UNIQUE (user_id, name));"
+    "CREATE INDEX api_tokens_user ON api_tokens (user_id);"
+    /* a login token's scopes (LoopBack's AccessToken.scopes): JSON text */
+    "ALTER TABLE access_tokens ADD COLUMN scope_list TEXT;",
 };
 #define SCHEMA_VERSION ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 

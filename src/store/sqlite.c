@@ -431,6 +431,7 @@ static store_err start(conn *c, sqlite3_stmt *st, bool dyn, dcur *cur, int64_t *
 static store_err sq_run(conn *c, const dstmt *s, const dval *v, int n, dcur *cur, int64_t *changes)
 {
     bool dyn = s->id < 0;
+    db_counted();
     sqlite3_stmt *st = dyn ? dyn_acquire(c, s->sql) : fixed(c, s->id, s->sql);
     if (st == NULL)
         return STORE_ERROR;
@@ -448,12 +449,14 @@ static store_err sq_run(conn *c, const dstmt *s, const dval *v, int n, dcur *cur
 static store_err sq_query(conn *c, const sql_query *q, dcur *cur, int64_t *changes)
 {
     sqlite3_stmt *st = prepare_query(c, q);
+    db_counted();
     return st ? start(c, st, true, cur, changes) : STORE_ERROR;
 }
 
 /* Several statements, no values (a migration, DDL): run once, unprepared. */
 static store_err sq_script(conn *c, const char *sql)
 {
+    db_counted();
     int rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
     return rc == SQLITE_OK ? STORE_OK : err_of(c, rc);
 }

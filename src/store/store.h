@@ -258,4 +258,50 @@ const char *store_strerror(store_err e);
 
 void store_user_clear(store_user *u);
 
+/* ---- API tokens (issue 14; store/apitokens.c) ----
+ * A named key's row: its hash (never the key), owner, type and permissions
+ * (JSON text). Lists, reads and edits of names go through the model engine
+ * (the ApiToken model); these are the writes that must also reach every
+ * instance's memory cache, through the revocation log. */
+typedef struct store_apikey_new {
+    int64_t user_id;
+    const char *name, *description, *type, *permissions /* JSON text or NULL */, *prefix;
+    store_hash hash;
+    int64_t created_ms, ttl; /* ttl: seconds, or -1: never expires */
+} store_apikey_new;
+
+/* *id of the new row. STORE_CONFLICT: the user has a token of this name;
+ * STORE_NOT_FOUND: no such user. */
+store_err store_apikey_insert(store_t *s, const store_apikey_new *k, int64_t *id);
+/* The key of hash h, as a token record (scopes 0: the caller sets them), its
+ * id, type (e.g. "read-only") and permissions (malloc'd JSON text or NULL). */
+store_err store_apikey_find(store_t *s, const store_hash *h, store_token *out, int64_t *id, char type[16],
+                            char **permissions);
+/* Deletes key id (of user_id, unless 0) and logs its hash as revoked; *old
+ * gets the hash. */
+store_err store_apikey_delete(store_t *s, int64_t id, int64_t user_id, store_hash *old);
+/* Gives key id (of user_id, unless 0) a new hash and prefix, the old one
+ * logged as revoked. */
+store_err store_apikey_rehash(store_t *s, int64_t id, int64_t user_id, const store_hash *fresh,
+                              const char *prefix, store_hash *old);
+/* Logs key id's hash as revoked without deleting it: every cache forgets it
+ * and reads it again (after its permissions changed). */
+store_err store_apikey_changed(store_t *s, int64_t id, store_hash *h);
+/* Deletes every key of user_id; logged as a revocation of all the user's tokens. */
+store_err store_apikey_delete_user(store_t *s, int64_t user_id);
+/* A login token's scopes (LoopBack's AccessToken.scopes, issue 14): its
+ * scopes word and its list (JSON text); and reading the list back
+ * (malloc'd, or NULL for none). */
+store_err store_token_set_scopes(store_t *s, const store_hash *h, uint64_t scopes, const char *list);
+store_err store_token_scope_list(store_t *s, const store_hash *h, char **list);
+
+/*
+ * Statements run on the database by threads that asked to be counted (the
+ * request threads, api/pipeline.c), so a test can see from outside that a
+ * refused key cost no database read (server.exposeStoreCounter). Background
+ * work (revocation log, last-use batches) is not counted.
+ */
+void store_count_this_thread(bool on);
+uint64_t store_counted_statements(void);
+
 #endif

@@ -161,7 +161,9 @@ store_err store_token_touch(store_t *s, const store_token *recs, size_t n)
     store_err e = n ? db_begin(s, c) : STORE_OK;
     for (size_t i = 0; e == STORE_OK && i < n; i++) {
         dval v[] = {dv_hash(&recs[i].hash), dv_int(recs[i].last_used_ms)};
-        e = db_run(s, c, Q_TOKEN_TOUCH, v, 2, NULL);
+        /* an API token's record carries its row id above the low byte of
+         * its scopes (auth/scope.h); a login token's never does */
+        e = db_run(s, c, recs[i].scopes > 0xFF ? Q_APIKEY_TOUCH : Q_TOKEN_TOUCH, v, 2, NULL);
     }
     return n ? db_finish(s, c, e) : e;
 }

@@ -99,6 +99,8 @@ int main(void)
     suite_api();
     suite_session();
     suite_log();
+    suite_apikey();
+    suite_scope();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

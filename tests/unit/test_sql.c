@@ -654,6 +654,8 @@ static void check_migrated(store_t *s)
     CHECK_INT(store_migrate(s, &v), STORE_OK); /* again: nothing to do */
     CHECK_INT(store_sqlite_exec(s, "SELECT description FROM roles"), STORE_OK);
     CHECK_INT(store_sqlite_exec(s, "SELECT cred_version FROM users"), STORE_OK);
+    CHECK_INT(store_sqlite_exec(s, "SELECT hash, permissions, expires_ms FROM api_tokens"), STORE_OK);
+    CHECK_INT(store_sqlite_exec(s, "SELECT scope_list FROM access_tokens"), STORE_OK);
     CHECK_INT(store_sqlite_exec(s, "SELECT key, failures, last_ms FROM login_failures"), STORE_OK);
     CHECK_INT(store_sqlite_exec(s, "INSERT INTO acls (model, principal_type, principal_id, permission)"
                                    " VALUES ('Widget', 'ROLE', '$everyone', 'DENY')"), STORE_OK);
@@ -1106,7 +1108,8 @@ static void test_dialect_text(void)
     CHECK(store_migration(1) != NULL);
     CHECK(store_migration(0) == NULL);
     CHECK(store_migration(4) != NULL); /* applications (issue 13) */
-    CHECK(store_migration(5) == NULL);
+    CHECK(store_migration(5) != NULL); /* API tokens (issue 14) */
+    CHECK(store_migration(6) == NULL);
 }
 
 void suite_sql(void)

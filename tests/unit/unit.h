@@ -49,5 +49,7 @@ void suite_fairq(void);
 void suite_api(void);
 void suite_session(void);
 void suite_log(void);
+void suite_apikey(void);
+void suite_scope(void);
 
 #endif
