@@ -6,12 +6,14 @@
  */
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "api/api.h"
 #include "api/app.h"
 #include "auth/client.h"
+#include "auth/scope.h"
 #include "core/isodate.h"
 
 /* Longest Basic credentials read: a client id, ':', a secret, with room. */
@@ -240,8 +242,37 @@ static json_t *login_body(const json_t *body)
     return b;
 }
 
+/*
+ * The `scope` parameter (§3.3): space-separated entries of the API tokens'
+ * vocabulary (`Model.method`, `Model.*`), as a JSON list for sess_narrow.
+ * NULL with *bad false when there is none; NULL with *bad true (and the
+ * 400 invalid_scope answered) when an entry is unknown.
+ */
+static json_t *scope_list_or_reply(request *r, const json_t *body, response *res, bool *bad)
+{
+    const char *text = str_field(body, "scope");
+    *bad = false;
+    if (text == NULL || text[strspn(text, " ")] == '\0')
+        return NULL;
+    json_t *list = json_array();
+    char *copy = strdup(text), *save = NULL;
+    for (char *w = copy ? strtok_r(copy, " ", &save) : NULL; w; w = strtok_r(NULL, " ", &save))
+        json_array_append_new(list, json_string(w));
+    free(copy);
+    char err[256];
+    if (scope_list_check(r->app->models, list, err, sizeof err) >= 0) {
+        reply_oauth_error(res, 400, "invalid_scope", err);
+        json_decref(list);
+        *bad = true;
+        return NULL;
+    }
+    return list;
+}
+
 /* grant_type=password (§4.3): the user's token, carrying the client's id
- * when one authenticated; checked and throttled as a login. */
+ * when one authenticated; checked and throttled as a login. A token
+ * narrowed by `scope` gets no refresh token: a refresh would not carry
+ * the narrowing, and must never widen what was granted. */
 static void password_grant(request *r, const json_t *body, int64_t app_id, response *res)
 {
     if ((str_field(body, "username") == NULL && str_field(body, "email") == NULL) ||
@@ -249,6 +280,10 @@ static void password_grant(request *r, const json_t *body, int64_t app_id, respo
         reply_oauth_error(res, 400, "invalid_request", "username and password are required");
         return;
     }
+    bool bad_scope;
+    json_t *scopes = scope_list_or_reply(r, body, res, &bad_scope);
+    if (bad_scope)
+        return;
     json_t *login = login_body(body);
     store_user u = {0};
     api_pw_result checked = api_password_check(r, login, &u, res);
@@ -259,6 +294,8 @@ static void password_grant(request *r, const json_t *body, int64_t app_id, respo
     store_err e = checked == API_PW_OK ? sess_issue_app(r->app->sessions, u.id, app_id, r->app->cfg->auth.ttl,
                                                         &grant, secret, &rec)
                                        : STORE_NOT_FOUND;
+    if (e == STORE_OK && scopes)
+        e = sess_narrow(r->app->sessions, &rec, scopes);
     if (checked == API_PW_ANSWERED)
         ;
     else if (e == STORE_NOT_FOUND || e == STORE_STALE)
@@ -266,12 +303,16 @@ static void password_grant(request *r, const json_t *body, int64_t app_id, respo
     else if (e != STORE_OK)
         api_reply_store_error(res, e);
     else {
-        char refresh[REFRESH_LEN + 1];
-        issue_refresh(r, &rec, u.cred_version, NULL, refresh);
+        char refresh[REFRESH_LEN + 1] = "";
+        if (scopes == NULL)
+            issue_refresh(r, &rec, u.cred_version, NULL, refresh);
         reply_token(res, &rec, secret, refresh);
+        if (scopes)
+            json_object_set_new(res->body, "scope", json_string(str_field(body, "scope")));
         sodium_memzero(refresh, sizeof refresh);
     }
     sodium_memzero(secret, sizeof secret);
+    json_decref(scopes);
     store_user_clear(&u);
 }
 

@@ -76,3 +76,43 @@ def test_scopes_survive_a_restart(srv):
     r = srv.post("/api/widgets", token=t, json={"name": "w"})
     assert_error(r, 403, "TOKEN_SCOPE_DENIED")
     assert "Widget.create" in r.json()["error"]["message"]
+
+
+# /oauth/token's `scope` (RFC 6749 §3.3): the same vocabulary, space-separated
+
+
+def oauth_password(srv, u, scope=None):
+    data = {"grant_type": "password", "username": u["email"], "password": u["password"]}
+    if scope is not None:
+        data["scope"] = scope
+    return srv.post("/oauth/token", data=data)
+
+
+def test_oauth_scope_narrows_the_token_and_gets_no_refresh_token(srv):
+    u = srv.new_user()
+    r = oauth_password(srv, u, "Widget.find Widget.create")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["scope"] == "Widget.find Widget.create"
+    # a refresh would not carry the narrowing: none is issued
+    assert "refresh_token" not in body
+    t = body["access_token"]
+    assert srv.get("/api/widgets", token=t).status_code == 200
+    r = srv.get("/api/gadgets", token=t)
+    assert_error(r, 403, "TOKEN_SCOPE_DENIED")
+    assert "Gadget.find" in r.json()["error"]["message"]
+
+
+def test_oauth_without_scope_is_unrestricted_with_a_refresh_token(srv):
+    u = srv.new_user()
+    body = oauth_password(srv, u).json()
+    assert "scope" not in body and "refresh_token" in body
+    assert srv.get("/api/gadgets", token=body["access_token"]).status_code == 200
+
+
+def test_oauth_unknown_scope_is_invalid_scope(srv):
+    u = srv.new_user()
+    r = oauth_password(srv, u, "Widget.find Gizmo.find")
+    assert r.status_code == 400, r.text
+    assert r.json()["error"] == "invalid_scope"
+    assert "Gizmo" in r.json()["error_description"]

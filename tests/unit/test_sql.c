@@ -650,7 +650,7 @@ static void check_migrated(store_t *s)
 {
     int v = 0;
     CHECK_INT(store_migrate(s, &v), STORE_OK);
-    CHECK_INT(v, 4);
+    CHECK_INT(v, 5);
     CHECK_INT(store_migrate(s, &v), STORE_OK); /* again: nothing to do */
     CHECK_INT(store_sqlite_exec(s, "SELECT description FROM roles"), STORE_OK);
     CHECK_INT(store_sqlite_exec(s, "SELECT cred_version FROM users"), STORE_OK);
