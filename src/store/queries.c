@@ -104,7 +104,10 @@ static const query_def QUERIES[Q_COUNT] = {
     [Q_APIKEY_DELETE] = {"DELETE FROM api_tokens WHERE id = ?1", NULL},
     [Q_APIKEY_REHASH] = {"UPDATE api_tokens SET hash = ?2, prefix = ?3 WHERE id = ?1", NULL},
     [Q_APIKEY_DELETE_USER] = {"DELETE FROM api_tokens WHERE user_id = ?1", NULL},
-    [Q_APIKEY_TOUCH] = {"UPDATE api_tokens SET last_used_ms = ?2 WHERE hash = ?1", NULL},
+    /* at most once a minute per key: a script's key used all day costs its
+     * row one write a minute, whatever the traffic */
+    [Q_APIKEY_TOUCH] = {"UPDATE api_tokens SET last_used_ms = ?2 WHERE hash = ?1"
+                        " AND (last_used_ms IS NULL OR last_used_ms <= ?2 - 60000)", NULL},
     [Q_TOKEN_SET_SCOPES] = {"UPDATE access_tokens SET scopes = ?2, scope_list = ?3 WHERE hash = ?1", NULL},
     [Q_TOKEN_SCOPE_LIST] = {"SELECT scope_list FROM access_tokens WHERE hash = ?1", NULL},
 };

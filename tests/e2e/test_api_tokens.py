@@ -366,6 +366,18 @@ def test_last_used_is_recorded(srv, alice):
     assert r.status_code == 200 and r.json()["lastUsed"] is not None
 
 
+def test_last_used_is_written_at_most_once_a_minute(srv, alice):
+    k = new_key(srv, alice["token"])
+    assert srv.me(k["key"]).status_code == 200
+    first = srv.get(f"/api/users/me/apiTokens/{k['id']}", token=alice["token"]).json()["lastUsed"]
+    assert first is not None
+    time.sleep(0.05)
+    assert srv.me(k["key"]).status_code == 200
+    # the list flushes last use first; within the minute the row keeps the first
+    again = srv.get(f"/api/users/me/apiTokens/{k['id']}", token=alice["token"]).json()["lastUsed"]
+    assert again == first
+
+
 # ---- several instances ---------------------------------------------------------------
 
 @pytest.mark.pg_only
