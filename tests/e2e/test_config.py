@@ -66,11 +66,31 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize("cfg,path", BAD, ids=[p + "-" + str(i) for i, (_, p) in enumerate(BAD)])
-def test_bad_config_refused_naming_the_key(tmp_path, cfg, path):
+# The settings added with the defences of docs/security.md, with the reason
+# the server gives (every bad setting of every section is refused here, once).
+BAD_WITH_REASON = [
+    ({"server": {"maxConnectionsPerClient": 0}}, "server.maxConnectionsPerClient", "must be between 1 and 1000000"),
+    ({"server": {"headerTimeoutMs": 99}}, "server.headerTimeoutMs", "must be between 100 and 3600000"),
+    ({"server": {"bodyTimeoutMs": "30s"}}, "server.bodyTimeoutMs", "must be an integer"),
+    ({"server": {"maxBodyMemoryBytes": 1023}}, "server.maxBodyMemoryBytes", "must be between 1024 and 68719476736"),
+    ({"server": {"slowQueuePerClient": 0}}, "server.slowQueuePerClient", "must be between 1 and 100000"),
+    ({"server": {"slowQueueMax": -1}}, "server.slowQueueMax", "must be between 1 and 1000000"),
+    ({"server": {"allowedOrigins": ["app.example.com"]}}, "server.allowedOrigins", "must be an array"),
+    ({"server": {"allowedOrigins": ["https://app.example.com/"]}}, "server.allowedOrigins", "must be an array"),
+    ({"server": {"allowedOrigins": [42]}}, "server.allowedOrigins", "must be an array"),
+    ({"server": {"allowedOrigins": "https://a.example"}}, "server.allowedOrigins", "must be an array"),
+    ({"server": {"accessLog": ""}}, "server.accessLog", "must not be empty"),
+    ({"auth": {"maxTokensPerUser": -1}}, "auth.maxTokensPerUser", "must be between 0 and 1000000"),
+    ({"auth": {"loginThrottle": {"initialDelaySeconds": 0}}}, "auth.loginThrottle.initialDelaySeconds", ""),
+]
+CASES = [(c, p, "") for c, p in BAD] + BAD_WITH_REASON
+
+
+@pytest.mark.parametrize("cfg,path,reason", CASES, ids=[p + "-" + str(i) for i, (_, p, _) in enumerate(CASES)])
+def test_bad_config_refused_naming_the_key(tmp_path, cfg, path, reason):
     rc, out, err = run_serve(tmp_path, deep_merge(BASE_CONFIG, cfg))
     assert rc == 2, (rc, out, err)
-    assert f"{path}:" in err, err
+    assert f"{path}: {reason}" in err if reason else f"{path}:" in err, err
     assert "listening" not in out
 
 
