@@ -10,17 +10,11 @@
 #include "model/rowjson.h"
 #include "model/user.h"
 
-/* Properties with a meaning of their own; everything else is kept as is. */
-static const char *const BUILT_IN[] = {
-    "id", "email", "username", "password", "emailVerified", "verificationToken", NULL,
-};
-
+/* Properties with a meaning of their own: the User model's declared ones,
+ * and LoopBack's verificationToken (ignored). Everything else is kept as is. */
 static bool is_built_in(const char *key)
 {
-    for (const char *const *k = BUILT_IN; *k; k++)
-        if (strcmp(*k, key) == 0)
-            return true;
-    return false;
+    return model_prop_named(models_builtin_user(), key) != NULL || strcmp(key, "verificationToken") == 0;
 }
 
 bool user_email_valid(const char *s)

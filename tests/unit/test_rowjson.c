@@ -124,10 +124,29 @@ static void test_user_to_json(void)
     text_of(NULL);
 }
 
+/* user_apply keeps in the extra column what is no User property (nor
+ * LoopBack's verificationToken): the members user_to_json shows after them. */
+static void test_user_apply_keeps_the_undeclared(void)
+{
+    json_t *body = json_loads("{\"id\":9,\"email\":\"A@B.co\",\"password\":\"pw\",\"emailVerified\":true,"
+                              "\"verificationToken\":\"t\",\"username\":\"ada\",\"city\":\"Oslo\"}",
+                              0, NULL);
+    store_user u = {.id = 2};
+    unsigned fields = user_apply(body, false, &u);
+    CHECK_INT(fields, STORE_USER_EMAIL | STORE_USER_USERNAME | STORE_USER_EXTRA);
+    CHECK_STR(u.extra, "{\"city\":\"Oslo\"}");
+    CHECK_STR(text_of(user_to_json(&u)),
+              "{\"id\":2,\"email\":\"a@b.co\",\"username\":\"ada\",\"emailVerified\":false,\"city\":\"Oslo\"}");
+    text_of(NULL);
+    free(u.extra);
+    json_decref(body);
+}
+
 void suite_rowjson(void)
 {
     RUN(test_values_by_property);
     RUN(test_ms_dates_and_hidden);
     RUN(test_extra_column);
     RUN(test_user_to_json);
+    RUN(test_user_apply_keeps_the_undeclared);
 }
