@@ -30,6 +30,10 @@ static model_cell array_cell(void *ctx, size_t i, const model_prop *p)
     return cells[i];
 }
 
+/* The built-in models and a Widget with one property of each shown kind,
+ * loaded once for the suite. */
+static model_registry *reg;
+
 static model_registry *registry(void)
 {
     json_t *declared = json_loads("{\"Widget\":{\"properties\":{\"name\":\"string\",\"price\":\"number\","
@@ -43,10 +47,7 @@ static model_registry *registry(void)
 
 static void test_values_by_property(void)
 {
-    model_registry *r = registry();
-    if (!CHECK(r != NULL))
-        return;
-    const model_def *w = models_by_name(r, "Widget");
+    const model_def *w = models_by_name(reg, "Widget");
     model_cell cells[] = {
         {.kind = MC_INT, .i = 7},                      /* id             */
         {.kind = MC_TEXT, .text = "[1]xx", .len = 3},  /* name: as is    */
@@ -66,15 +67,11 @@ static void test_values_by_property(void)
     const model_prop *some[] = {model_prop_named(w, "price"), model_prop_named(w, "id")};
     model_cell two[] = {cells[2], cells[0]};
     CHECK_STR(text_of(model_row_json(w, some, 2, array_cell, two, NULL)), "{\"price\":null,\"id\":7}");
-    models_free(r);
 }
 
 static void test_ms_dates_and_hidden(void)
 {
-    model_registry *r = registry();
-    if (!CHECK(r != NULL))
-        return;
-    const model_def *t = models_by_name(r, "AccessToken");
+    const model_def *t = models_by_name(reg, "AccessToken");
     model_cell cells[] = {
         {.kind = MC_TEXT, .text = "h1", .len = 2}, {.kind = MC_INT, .i = 60},
         {.kind = MC_INT, .i = 86400001},           {.kind = MC_INT, .i = 3},
@@ -83,17 +80,13 @@ static void test_ms_dates_and_hidden(void)
     CHECK_STR(text_of(model_row_json(t, NULL, 0, array_cell, cells, NULL)),
               "{\"id\":\"h1\",\"ttl\":60,\"created\":\"1970-01-02T00:00:00.001Z\",\"userId\":3,"
               "\"lastUsed\":null}");
-    models_free(r);
 }
 
 /* The extra column: undeclared members after the declared ones; a member
  * naming a declared property (the hidden password above all) never shows. */
 static void test_extra_column(void)
 {
-    model_registry *r = registry();
-    if (!CHECK(r != NULL))
-        return;
-    const model_def *u = models_by_name(r, "User");
+    const model_def *u = models_by_name(reg, "User");
     model_cell cells[] = {
         {.kind = MC_INT, .i = 2}, {.kind = MC_TEXT, .text = "a@b.co", .len = 6}, {.kind = MC_NULL},
         {.kind = MC_NULL},        {.kind = MC_INT, .i = 0},
@@ -104,7 +97,6 @@ static void test_extra_column(void)
               "\"city\":\"Oslo\",\"n\":{\"a\":[1]}}");
     CHECK_STR(text_of(model_row_json(u, NULL, 0, array_cell, cells, "not json")),
               "{\"id\":2,\"email\":\"a@b.co\",\"username\":null,\"emailVerified\":false}");
-    models_free(r);
 }
 
 /* user_to_json is model_row_json over the User model: what the store's
@@ -144,9 +136,13 @@ static void test_user_apply_keeps_the_undeclared(void)
 
 void suite_rowjson(void)
 {
+    reg = registry();
+    if (!CHECK(reg != NULL))
+        return;
     RUN(test_values_by_property);
     RUN(test_ms_dates_and_hidden);
     RUN(test_extra_column);
     RUN(test_user_to_json);
     RUN(test_user_apply_keeps_the_undeclared);
+    models_free(reg);
 }
