@@ -6,6 +6,7 @@
  * Each model is a row of constant tables below; models_builtin_fill copies
  * them onto the heap so that models_free treats them like declared models.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,4 +254,18 @@ void models_builtin_fill(model_def *defs)
 {
     for (size_t i = 0; i < MODELS_BUILTIN_COUNT; i++)
         fill_model(&defs[i], &builtins[i]);
+}
+
+static model_def user_model;
+static pthread_once_t user_model_once = PTHREAD_ONCE_INIT;
+
+static void fill_user_model(void)
+{
+    fill_model(&user_model, &builtins[0]);
+}
+
+const model_def *models_builtin_user(void)
+{
+    pthread_once(&user_model_once, fill_user_model);
+    return &user_model;
 }

@@ -6,19 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/builtin.h"
+#include "model/rowjson.h"
 #include "model/user.h"
 
-/* Properties with a meaning of their own; everything else is kept as is. */
-static const char *const BUILT_IN[] = {
-    "id", "email", "username", "password", "emailVerified", "verificationToken", NULL,
-};
-
+/* Properties with a meaning of their own: the User model's declared ones,
+ * and LoopBack's verificationToken (ignored). Everything else is kept as is. */
 static bool is_built_in(const char *key)
 {
-    for (const char *const *k = BUILT_IN; *k; k++)
-        if (strcmp(*k, key) == 0)
-            return true;
-    return false;
+    return model_prop_named(models_builtin_user(), key) != NULL || strcmp(key, "verificationToken") == 0;
 }
 
 bool user_email_valid(const char *s)
@@ -145,24 +141,31 @@ unsigned user_apply(const json_t *body, bool keep_case, store_user *u)
     return fields;
 }
 
-/* The same shape the model engine gives a User row: the built-in
- * properties first, then the undeclared ones kept in the extra column. */
+static model_cell text_cell(const char *s)
+{
+    return (model_cell){.kind = MC_TEXT, .text = s, .len = strlen(s)};
+}
+
+/* A store_user's fields as the User model's columns hold them: what the
+ * store's row read gets from the users table, property by property. */
+static model_cell user_cell(void *ctx, size_t i, const model_prop *p)
+{
+    (void)i;
+    const store_user *u = ctx;
+    if (strcmp(p->name, "id") == 0)
+        return (model_cell){.kind = MC_INT, .i = u->id};
+    if (strcmp(p->name, "email") == 0)
+        return text_cell(u->email);
+    if (strcmp(p->name, "username") == 0 && u->username[0])
+        return text_cell(u->username);
+    if (strcmp(p->name, "emailVerified") == 0)
+        return (model_cell){.kind = MC_BOOL, .i = u->email_verified};
+    return (model_cell){.kind = MC_NULL}; /* no username; the hidden password is never asked */
+}
+
+/* The user through the one row shaper the store's reads use too, over the
+ * User model's schema: the same bytes as GET /api/users/{id}. */
 json_t *user_to_json(const store_user *u)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, "id", json_integer(u->id));
-    json_object_set_new(o, "email", json_string(u->email));
-    json_object_set_new(o, "username", u->username[0] ? json_string(u->username) : json_null());
-    json_object_set_new(o, "emailVerified", json_boolean(u->email_verified));
-    json_t *extra = u->extra ? json_loads(u->extra, 0, NULL) : NULL;
-    if (json_is_object(extra)) {
-        const char *key;
-        json_t *v;
-        json_object_foreach(extra, key, v) {
-            if (json_object_get(o, key) == NULL)
-                json_object_set(o, key, v);
-        }
-    }
-    json_decref(extra);
-    return o;
+    return model_row_json(models_builtin_user(), NULL, 0, user_cell, (void *)u, u->extra);
 }

@@ -65,7 +65,8 @@ void user_validate(const json_t *body, bool creating, validation *v);
  */
 unsigned user_apply(const json_t *body, bool keep_case, store_user *u);
 
-/* The user as the API shows it. */
+/* The user as the API shows it: model_row_json over the User model, as
+ * every row read of the store (model/rowjson.h). */
 json_t *user_to_json(const store_user *u);
 
 #endif

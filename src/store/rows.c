@@ -3,10 +3,10 @@
  * (model/filter.h), over the driver (driver.h). The SQL comes from sql.h:
  * identifiers only from the model definition, every value bound.
  */
-#include <math.h>
 #include <string.h>
 
 #include "core/isodate.h"
+#include "model/rowjson.h"
 #include "store/domain.h"
 
 /* Model queries run under server.queryTimeoutMs: the driver's deadline
@@ -24,79 +24,49 @@ static store_err budget_end(store_t *s, dconn *c, store_err e)
     return e;
 }
 
-/* REAL columns hold whole numbers too: 50, not 50.0, as JSON shows them. */
-static json_t *number_json(double d)
-{
-    if (!isfinite(d))
-        return json_null();
-    if (d == floor(d) && fabs(d) < 9007199254740992.0)
-        return json_integer((json_int_t)d);
-    return json_real(d);
-}
+/* The driver's cursor, read one cell at a time by model_row_json. */
+typedef struct cursor_cells {
+    const store_driver *d;
+    dcur *cur;
+} cursor_cells;
 
-/* One cell: by the property first, then by how the column stores it. */
-static json_t *cell_json(const store_driver *d, dcur *cur, int i, const model_prop *p)
+/* Cell i as the driver has it. A date kept as ms and a boolean property
+ * are read as integers whatever the column says (rowjson.h's contract). */
+static model_cell cursor_cell(void *ctx, size_t i, const model_prop *p)
 {
-    dkind k = d->kind(cur, i);
-    if (k == DK_NULL)
-        return json_null();
-    if (p->ms_date) {
-        char iso[ISODATE_LEN];
-        iso_format(d->col_int(cur, i), iso);
-        return json_string(iso);
+    const cursor_cells *cc = ctx;
+    const store_driver *d = cc->d;
+    model_cell c = {.kind = MC_NULL};
+    dkind k = d->kind(cc->cur, (int)i);
+    if (k != DK_NULL && k != DK_BOOL && (p->ms_date || p->type == PT_BOOLEAN))
+        k = DK_INT;
+    switch (k) {
+    case DK_NULL:
+        break;
+    case DK_BOOL:
+    case DK_INT:
+        c.kind = k == DK_BOOL ? MC_BOOL : MC_INT;
+        c.i = d->col_int(cc->cur, (int)i);
+        break;
+    case DK_REAL:
+        c.kind = MC_REAL;
+        c.r = d->col_real(cc->cur, (int)i);
+        break;
+    case DK_TEXT:
+        c.kind = MC_TEXT;
+        c.text = d->col_text(cc->cur, (int)i, &c.len);
+        break;
     }
-    if (k == DK_BOOL || p->type == PT_BOOLEAN)
-        return json_boolean(d->col_int(cur, i) != 0);
-    if (k == DK_INT)
-        return json_integer(d->col_int(cur, i));
-    if (k == DK_REAL)
-        return number_json(d->col_real(cur, i));
-    size_t len = 0;
-    const char *text = d->col_text(cur, i, &len);
-    json_t *v = NULL;
-    if (p->type == PT_OBJECT || p->type == PT_ARRAY || p->type == PT_ANY)
-        v = json_loadb(text, len, JSON_DECODE_ANY, NULL);
-    return v ? v : json_stringn(text, len);
+    return c;
 }
 
-static bool is_declared(const model_def *m, const char *name)
-{
-    for (size_t i = 0; i < m->nprops; i++) {
-        if (strcmp(m->props[i].name, name) == 0)
-            return true;
-    }
-    return false;
-}
-
-/* The undeclared properties kept in the extra column. A key that names a
- * declared property is skipped: the column wins, and a hidden one (the
- * password) must not come back through the extra object either. */
-static void merge_extra(json_t *row, const model_def *m, const char *text)
-{
-    json_t *extra = text ? json_loads(text, 0, NULL) : NULL;
-    const char *k;
-    json_t *v;
-    if (json_is_object(extra)) {
-        json_object_foreach(extra, k, v) {
-            if (!is_declared(m, k))
-                json_object_set(row, k, v);
-        }
-    }
-    json_decref(extra);
-}
-
+/* The current row, shaped by the model layer (model/rowjson.h) like every
+ * other row the API shows; the extra column, when read, comes last. */
 static json_t *read_row(const store_driver *d, dcur *cur, const sql_query *q)
 {
-    json_t *row = json_object();
-    for (size_t i = 0; row && i < q->ncols; i++) {
-        if (json_object_set_new(row, q->cols[i]->name, cell_json(d, cur, (int)i, q->cols[i])) != 0) {
-            json_decref(row);
-            return NULL;
-        }
-    }
-    if (row && q->extra)
-        merge_extra(row, q->model, d->col_text(cur, (int)q->ncols, NULL));
-    return row;
+    cursor_cells cc = {.d = d, .cur = cur};
+    const char *extra = q->extra ? d->col_text(cur, (int)q->ncols, NULL) : NULL;
+    return model_row_json(q->model, q->cols, q->ncols, cursor_cell, &cc, extra);
 }
 
 /* Runs a SELECT built by sql_build_select; cb gets (and owns) each row. */

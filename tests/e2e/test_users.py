@@ -1,9 +1,12 @@
 """GET/PATCH /api/users/{id|me}: owner vs other user vs admin, validation, and
 sensitive changes (email, password) revoking the user's other tokens."""
 
+import json
+
 import pytest
 
 from conftest import (assert_error, assert_user, assert_validation, uniq, uniq_email)
+from models_fixtures import fparams, make_admin, mserver  # noqa: F401 (mserver: a fixture)
 
 
 @pytest.fixture(scope="module")
@@ -297,3 +300,87 @@ def test_admin_revokes_one_token_of_another_user(server, admin):
     alive = [server.me(t).status_code for t in (b["token"], keep)]
     assert sorted(alive) == [200, 401]
     assert server.me(admin["token"]).status_code == 200
+
+
+# --- one user shape, whichever route prints it -----------------------------------
+# Registration, login's include=user, PATCH and the CLI print a store_user
+# (user_to_json); GET /api/users/{id}, find, findOne and a relation's include
+# print the engine's row read (and the row cache's copy of it). Both must go
+# through model/rowjson.c: the same bytes, for every kind of value a user holds.
+
+EXTRAS = {"city": "Zoë's \"Oslo\" \\ / ✓", "age": 42, "score": 1.5, "ratio": 2.0, "big": 12345678901,
+          "ok": False, "tags": ["a", {"b": None, "c": [1, 2.5]}], "nested": {"x": True, "y": "z"}}
+
+
+def _engine_reads(srv, uid, token, admin):
+    """Every engine read of user uid, as raw bytes: the owner's findById (twice:
+    the second from the row cache), and an admin's find and findOne by id."""
+    where = fparams({"where": {"id": uid}})
+    return {
+        "GET by owner": srv.get(f"/api/users/{uid}", token=token).content,
+        "GET again (row cache)": srv.get(f"/api/users/{uid}", token=token).content,
+        "GET /me": srv.me(token).content,
+        "find": srv.get("/api/users", token=admin["token"], params=where).content,
+        "findOne": srv.get("/api/users/findOne", token=admin["token"], params=where).content,
+    }
+
+
+def _assert_one_shape(text, reads):
+    assert reads.pop("find") == b"[" + text + b"]"
+    for name, body in reads.items():
+        assert body == text, f"{name}: {body!r} != {text!r}"
+
+
+@pytest.mark.parametrize("with_username, extras", [(False, {}), (True, EXTRAS)],
+                         ids=["bare", "every-property"])
+def test_user_json_same_bytes_on_every_route(mserver, with_username, extras):
+    """docs/models.md, User: the declared properties (password never), then the
+    undeclared ones; the same text from register, login include=user, PATCH,
+    GET, find, findOne and a belongsTo include of the user."""
+    srv, admin = mserver, make_admin(mserver, "shape-admin")
+    email = uniq_email("shape")
+    body = {"username": uniq("shape")} if with_username else {}
+    reg = srv.register(email, "s3cret-pw", **body, **extras)
+    assert reg.status_code == 200, reg.text
+    assert b"password" not in reg.content
+    assert list(reg.json()) == ["id", "email", "username", "emailVerified", *extras]
+    assert reg.json()["username"] == body.get("username")
+    uid = reg.json()["id"]
+
+    login = srv.login(email, "s3cret-pw", include="user")
+    assert login.status_code == 200, login.text
+    assert b'"user":' + reg.content + b"}" in login.content
+    token = login.json()["id"]
+    _assert_one_shape(reg.content, _engine_reads(srv, uid, token, admin))
+
+    # emailVerified set (by an admin): PATCH's answer, then every read again
+    patch = srv.patch(f"/api/users/{uid}", token=admin["token"], json={"emailVerified": True})
+    assert patch.status_code == 200, patch.text
+    assert patch.json()["emailVerified"] is True
+    _assert_one_shape(patch.content, _engine_reads(srv, uid, token, admin))
+
+    # the user as a Widget's owner: the relation route (the owner may) and an
+    # include (User's find: an admin)
+    w = srv.post("/api/widgets", token=token, json={"name": "w", "ownerId": uid})
+    assert w.status_code == 200, w.text
+    owner = srv.get(f"/api/widgets/{w.json()['id']}/owner", token=token)
+    assert owner.status_code == 200, owner.text
+    assert owner.content == patch.content
+    inc = srv.get(f"/api/widgets/{w.json()['id']}", token=admin["token"], params=fparams({"include": "owner"}))
+    assert inc.status_code == 200, inc.text
+    assert inc.content.endswith(b'"owner":' + patch.content + b"}")
+
+
+@pytest.mark.parametrize("with_username", [False, True], ids=["no-username", "username"])
+def test_cli_user_add_prints_the_api_user_shape(mserver, with_username):
+    """`tessera user add` prints the user as GET /api/users/{id} does, then its roles."""
+    srv, admin = mserver, make_admin(mserver, "shape-admin")
+    args = ["user", "add", "--email", uniq_email("cli"), "--role", "shape-role"]
+    if with_username:
+        args += ["--username", uniq("cliuser")]
+    res = srv.cli(*args, "--password-stdin", input="cli-pw-1\n")
+    assert res.returncode == 0, res
+    printed = res.stdout.rstrip("\n").encode()
+    got = srv.get(f"/api/users/{json.loads(printed)['id']}", token=admin["token"])
+    assert got.status_code == 200, got.text
+    assert printed == got.content[:-1] + b',"roles":["shape-role"]}'
