@@ -10,23 +10,23 @@
 #include "api/api.h"
 #include "api/app.h"
 
-bool access_has_role(const request *r, const char *role)
+bool access_has_role(const api_call *c, const char *role)
 {
-    return r->who.user_id != 0 && acl_has_role(r->app->acl, r->who.user_id, role);
+    return c->who.user_id != 0 && acl_has_role(c->app->acl, c->who.user_id, role);
 }
 
-void access_reply_denied(const request *r, response *res)
+void access_reply_denied(const api_call *c)
 {
-    if (principal_is_anonymous(&r->who) || r->app->cfg->server.acl_error_status != 403)
-        res_fixed(res, RES_AUTHORIZATION_REQUIRED);
+    if (principal_is_anonymous(&c->who) || c->app->cfg->server.acl_error_status != 403)
+        res_fixed(c->res, RES_AUTHORIZATION_REQUIRED);
     else
-        res_fixed(res, RES_ACCESS_DENIED);
+        res_fixed(c->res, RES_ACCESS_DENIED);
 }
 
-int64_t access_user_named(const request *r, const char *segment)
+int64_t access_user_named(const principal *who, const char *segment)
 {
     if (strcasecmp(segment, "me") == 0)
-        return r->who.user_id;
+        return who->user_id;
     char *end;
     errno = 0;
     long long v = strtoll(segment, &end, 10);

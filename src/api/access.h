@@ -12,19 +12,19 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "http/request.h"
+#include "api/call.h"
 
 /* True when the caller has the role (cached by the ACL engine). */
-bool access_has_role(const request *r, const char *role);
+bool access_has_role(const api_call *c, const char *role);
 
-/* Sets res to the denial for this caller. */
-void access_reply_denied(const request *r, response *res);
+/* Sets c->res to the denial for this caller. */
+void access_reply_denied(const api_call *c);
 
 /*
  * The user a path segment names: the caller for "me" (LoopBack's
  * /users/me; 0 when anonymous), else the positive integer it spells
  * ("5", "05", "+5"); 0 when it names no user. The one "me" resolver.
  */
-int64_t access_user_named(const request *r, const char *segment);
+int64_t access_user_named(const principal *who, const char *segment);
 
 #endif

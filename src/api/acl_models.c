@@ -10,7 +10,7 @@
 static void rules_changed(mreq *q, eng_wrote what)
 {
     (void)what;
-    acl_invalidate(q->r->app->acl);
+    acl_invalidate(q->c->app->acl);
 }
 
 /* A property holding an ACL word must hold one the parser knows. */

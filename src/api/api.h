@@ -8,12 +8,13 @@
 #ifndef TESSERA_API_H
 #define TESSERA_API_H
 
-#include "http/request.h"
-#include "http/router.h"
+#include "api/call.h"
+#include "api/router.h"
 #include "store/store.h"
 
-/* The entry point handed to the HTTP server. */
-void api_handle(request *r, response *res);
+/* The entry point handed to the HTTP server (http_handler): ctx is the
+ * app (api/app.h). Sets res->user_id to the caller's, for the access log. */
+void api_handle(void *ctx, request *r, response *res);
 
 /* Requests that hash a password (argon2id), for the server's slow pool. */
 bool api_is_slow(const char *method, const char *path);
@@ -23,59 +24,59 @@ bool api_is_slow(const char *method, const char *path);
 const route *api_routes(void);
 
 /* Handlers, by file. */
-void api_health(request *r, const char *const *args, response *res);
+void api_health(api_call *c, const char *const *args);
 
-void api_user_create(request *r, const char *const *args, response *res);
-void api_user_login(request *r, const char *const *args, response *res);
-void api_user_logout(request *r, const char *const *args, response *res);
-void api_user_get(request *r, const char *const *args, response *res);
-void api_user_patch(request *r, const char *const *args, response *res);
-void api_user_change_password(request *r, const char *const *args, response *res);
-void api_user_tokens_list(request *r, const char *const *args, response *res);
-void api_user_tokens_delete_all(request *r, const char *const *args, response *res);
-void api_user_tokens_delete_one(request *r, const char *const *args, response *res);
+void api_user_create(api_call *c, const char *const *args);
+void api_user_login(api_call *c, const char *const *args);
+void api_user_logout(api_call *c, const char *const *args);
+void api_user_get(api_call *c, const char *const *args);
+void api_user_patch(api_call *c, const char *const *args);
+void api_user_change_password(api_call *c, const char *const *args);
+void api_user_tokens_list(api_call *c, const char *const *args);
+void api_user_tokens_delete_all(api_call *c, const char *const *args);
+void api_user_tokens_delete_one(api_call *c, const char *const *args);
 
 /* API tokens (apitokens.c, issue 14) */
-void api_user_apitokens_list(request *r, const char *const *args, response *res);
-void api_user_apitokens_create(request *r, const char *const *args, response *res);
-void api_user_apitokens_get(request *r, const char *const *args, response *res);
-void api_user_apitokens_patch(request *r, const char *const *args, response *res);
-void api_user_apitokens_delete(request *r, const char *const *args, response *res);
-void api_user_apitokens_regenerate(request *r, const char *const *args, response *res);
+void api_user_apitokens_list(api_call *c, const char *const *args);
+void api_user_apitokens_create(api_call *c, const char *const *args);
+void api_user_apitokens_get(api_call *c, const char *const *args);
+void api_user_apitokens_patch(api_call *c, const char *const *args);
+void api_user_apitokens_delete(api_call *c, const char *const *args);
+void api_user_apitokens_regenerate(api_call *c, const char *const *args);
 
 /* The model engine (models.c): LoopBack's PersistedModel routes. */
-void api_model_find(request *r, const char *const *args, response *res);
-void api_model_create(request *r, const char *const *args, response *res);
-void api_model_upsert(request *r, const char *const *args, response *res);
-void api_model_replace_or_create(request *r, const char *const *args, response *res);
-void api_model_upsert_with_where(request *r, const char *const *args, response *res);
-void api_model_count(request *r, const char *const *args, response *res);
-void api_model_find_one(request *r, const char *const *args, response *res);
-void api_model_update_all(request *r, const char *const *args, response *res);
-void api_model_find_by_id(request *r, const char *const *args, response *res);
-void api_model_exists(request *r, const char *const *args, response *res);
-void api_model_head(request *r, const char *const *args, response *res);
-void api_model_replace(request *r, const char *const *args, response *res);
-void api_model_patch(request *r, const char *const *args, response *res);
-void api_model_delete(request *r, const char *const *args, response *res);
-void api_rel_get(request *r, const char *const *args, response *res);
-void api_rel_count(request *r, const char *const *args, response *res);
-void api_rel_create(request *r, const char *const *args, response *res);
-void api_rel_delete(request *r, const char *const *args, response *res);
-void api_rel_get_one(request *r, const char *const *args, response *res);
-void api_rel_update_one(request *r, const char *const *args, response *res);
-void api_rel_delete_one(request *r, const char *const *args, response *res);
+void api_model_find(api_call *c, const char *const *args);
+void api_model_create(api_call *c, const char *const *args);
+void api_model_upsert(api_call *c, const char *const *args);
+void api_model_replace_or_create(api_call *c, const char *const *args);
+void api_model_upsert_with_where(api_call *c, const char *const *args);
+void api_model_count(api_call *c, const char *const *args);
+void api_model_find_one(api_call *c, const char *const *args);
+void api_model_update_all(api_call *c, const char *const *args);
+void api_model_find_by_id(api_call *c, const char *const *args);
+void api_model_exists(api_call *c, const char *const *args);
+void api_model_head(api_call *c, const char *const *args);
+void api_model_replace(api_call *c, const char *const *args);
+void api_model_patch(api_call *c, const char *const *args);
+void api_model_delete(api_call *c, const char *const *args);
+void api_rel_get(api_call *c, const char *const *args);
+void api_rel_count(api_call *c, const char *const *args);
+void api_rel_create(api_call *c, const char *const *args);
+void api_rel_delete(api_call *c, const char *const *args);
+void api_rel_get_one(api_call *c, const char *const *args);
+void api_rel_update_one(api_call *c, const char *const *args);
+void api_rel_delete_one(api_call *c, const char *const *args);
 /* applications.c, oauth.c (issue 13) */
-void api_oauth_token(request *r, const char *const *args, response *res);
-void api_oauth_revoke(request *r, const char *const *args, response *res);
+void api_oauth_token(api_call *c, const char *const *args);
+void api_oauth_revoke(api_call *c, const char *const *args);
 /*
  * Client credentials on any API call (Usergrid): Basic client_id:secret, or
  * ?client_id=&client_secret= (always stripped from the query). *presented
  * says whether there were any; when they check out the caller is principal
- * APP (r->who.app_id). False with 401 INVALID_CLIENT (or a store error).
+ * APP (c->who.app_id). False with 401 INVALID_CLIENT (or a store error).
  */
-bool api_client_principal_or_reply(request *r, response *res, bool *presented);
-void api_app_rotate_secret(request *r, const char *const *args, response *res);
+bool api_client_principal_or_reply(api_call *c, bool *presented);
+void api_app_rotate_secret(api_call *c, const char *const *args);
 
 /*
  * Handler convention (docs/design.md, "Handler conventions"): a function
@@ -95,7 +96,7 @@ typedef enum api_pw_result {
     API_PW_WRONG,     /* unknown account or wrong password: caller answers  */
     API_PW_ANSWERED,  /* answered: 400 no name, 429 throttled, store error  */
 } api_pw_result;
-api_pw_result api_password_check(request *r, const json_t *body, store_user *u, response *res);
+api_pw_result api_password_check(api_call *c, const json_t *body, store_user *u);
 
 /* 404 MODEL_NOT_FOUND: `Unknown "Model" id "id".` (the id cut at 64 bytes). */
 void api_reply_not_found(response *res, const char *model, const char *id);

@@ -35,33 +35,33 @@ static void reply_scope_denied(response *res, const char *missing)
 
 /* Administration is refused to API tokens (not to a login token whose
  * scopes list it), but to a full-access one when allowed. */
-static bool may_administer(const request *r, scope_type t)
+static bool may_administer(const api_call *c, scope_type t)
 {
-    if (scope_key_id(r->who.scopes) == 0)
+    if (scope_key_id(c->who.scopes) == 0)
         return true;
-    return t == SCOPE_FULL_ACCESS && r->app->cfg->api_tokens.full_access_may_administer;
+    return t == SCOPE_FULL_ACCESS && c->app->cfg->api_tokens.full_access_may_administer;
 }
 
-bool apitok_scope_or_reply(const request *r, response *res, const model_def *m, const char *method)
+bool apitok_scope_or_reply(const api_call *c, const model_def *m, const char *method)
 {
-    scope_type t = scope_type_of(r->who.scopes);
+    scope_type t = scope_type_of(c->who.scopes);
     char missing[2 * SCOPE_ENTRY_MAX];
     if (t == SCOPE_UNRESTRICTED)
         return true;
-    if (scope_administrative(m, method) && !may_administer(r, t)) {
+    if (scope_administrative(m, method) && !may_administer(c, t)) {
         snprintf(missing, sizeof missing, "%s.%s", m->name, method);
-        reply_scope_denied(res, missing);
+        reply_scope_denied(c->res, missing);
         return false;
     }
-    json_t *perms = t == SCOPE_CUSTOM ? sess_permissions(r->app->sessions, &r->who) : NULL;
+    json_t *perms = t == SCOPE_CUSTOM ? sess_permissions(c->app->sessions, &c->who) : NULL;
     bool ok = scope_allows(t, perms, m, method, missing, sizeof missing);
     json_decref(perms);
     if (!ok)
-        reply_scope_denied(res, missing);
+        reply_scope_denied(c->res, missing);
     return ok;
 }
 
-bool apitok_login_scopes_or_reply(request *r, response *res, const json_t *body, const json_t **scopes)
+bool apitok_login_scopes_or_reply(const api_call *c, const json_t *body, const json_t **scopes)
 {
     char err[512];
     *scopes = json_object_get(body, "scopes");
@@ -69,42 +69,42 @@ bool apitok_login_scopes_or_reply(request *r, response *res, const json_t *body,
         *scopes = NULL;
         return true;
     }
-    if (scope_list_check(r->app->models, *scopes, err, sizeof err) < 0)
+    if (scope_list_check(c->app->models, *scopes, err, sizeof err) < 0)
         return true;
-    res_error(res, 422, "INVALID_PERMISSIONS", "scopes: %s", err);
+    res_error(c->res, 422, "INVALID_PERMISSIONS", "scopes: %s", err);
     return false;
 }
 
-bool apitok_credentials_or_reply(const request *r, response *res, const json_t *body)
+bool apitok_credentials_or_reply(const api_call *c, const json_t *body)
 {
-    scope_type t = scope_type_of(r->who.scopes);
-    if (t == SCOPE_UNRESTRICTED || !scope_body_administrative(body) || may_administer(r, t))
+    scope_type t = scope_type_of(c->who.scopes);
+    if (t == SCOPE_UNRESTRICTED || !scope_body_administrative(body) || may_administer(c, t))
         return true;
-    reply_scope_denied(res, json_object_get(body, "password") ? "User.password" : "User.email");
+    reply_scope_denied(c->res, json_object_get(body, "password") ? "User.password" : "User.email");
     return false;
 }
 
-bool apitok_not_a_key_or_reply(const request *r, response *res, const char *what)
+bool apitok_not_a_key_or_reply(const principal *who, response *res, const char *what)
 {
-    if (scope_key_id(r->who.scopes) == 0)
+    if (scope_key_id(who->scopes) == 0)
         return true;
     reply_scope_denied(res, what);
     return false;
 }
 
-store_err apitok_revoke_user_if_asked(request *r, int64_t user_id)
+store_err apitok_revoke_user_if_asked(const request *r, store_t *st, int64_t user_id)
 {
     const char *v = req_query(r, "includeApiTokens");
     if (v == NULL || strcmp(v, "true") != 0)
         return STORE_OK;
-    return store_apikey_delete_user(r->app->store, user_id);
+    return store_apikey_delete_user(st, user_id);
 }
 
 /* ---- the user a route names ----------------------------------------------- */
 
-static const model_def *api_token_model(const request *r)
+static const model_def *api_token_model(const app *a)
 {
-    return models_by_name(r->app->models, "ApiToken");
+    return models_by_name(a->models, "ApiToken");
 }
 
 /*
@@ -112,21 +112,21 @@ static const model_def *api_token_model(const request *r)
  * caller themself, or anyone for an admin; never through a key that may not
  * administer. method names the action in a TOKEN_SCOPE_DENIED.
  */
-static bool owner_or_reply(request *r, response *res, const char *segment, const char *method, int64_t *uid)
+static bool owner_or_reply(const api_call *c, const char *segment, const char *method, int64_t *uid)
 {
-    if (r->who.user_id == 0) {
-        access_reply_denied(r, res);
+    if (c->who.user_id == 0) {
+        access_reply_denied(c);
         return false;
     }
-    if (!apitok_scope_or_reply(r, res, api_token_model(r), method))
+    if (!apitok_scope_or_reply(c, api_token_model(c->app), method))
         return false;
-    *uid = access_user_named(r, segment);
+    *uid = access_user_named(&c->who, segment);
     if (*uid == 0) {
-        api_reply_not_found(res, "User", segment);
+        api_reply_not_found(c->res, "User", segment);
         return false;
     }
-    if (*uid != r->who.user_id && !access_has_role(r, "admin")) {
-        access_reply_denied(r, res);
+    if (*uid != c->who.user_id && !access_has_role(c, "admin")) {
+        access_reply_denied(c);
         return false;
     }
     return true;
@@ -148,9 +148,9 @@ static void collect(json_t *row, void *ctx)
 }
 
 /* The user's keys (all, or the one id names), oldest first. */
-static store_err rows_of(request *r, int64_t uid, int64_t id, json_t **rows)
+static store_err rows_of(const app *a, int64_t uid, int64_t id, json_t **rows)
 {
-    const model_def *m = api_token_model(r);
+    const model_def *m = api_token_model(a);
     filter f;
     char err[128];
     filter_init(&f);
@@ -160,18 +160,18 @@ static store_err rows_of(request *r, int64_t uid, int64_t id, json_t **rows)
     json_decref(w);
     f.order[0] = (forder){model_prop_named(m, "id"), false};
     f.norder = 1;
-    sess_settle(r->app->sessions); /* last use, as the cache has it */
+    sess_settle(a->sessions); /* last use, as the cache has it */
     *rows = json_array();
-    store_err e = bad ? STORE_ERROR : store_rows_find(r->app->store, m, &f, collect, *rows);
+    store_err e = bad ? STORE_ERROR : store_rows_find(a->store, m, &f, collect, *rows);
     filter_free(&f);
     return e;
 }
 
 /* The one key, answered (with the key itself when given); 404 when none. */
-static void reply_row(request *r, response *res, int64_t uid, int64_t id, const char *key)
+static void reply_row(const app *a, response *res, int64_t uid, int64_t id, const char *key)
 {
     json_t *rows = NULL;
-    store_err e = rows_of(r, uid, id, &rows);
+    store_err e = rows_of(a, uid, id, &rows);
     json_t *row = json_array_get(rows, 0);
     char label[24];
     snprintf(label, sizeof label, "%lld", (long long)id);
@@ -209,7 +209,7 @@ static bool text_ok_or_reply(response *res, const json_t *v, const char *name, s
 }
 
 /* Custom keys' permissions: known models and methods only (422 naming the entry). */
-static bool permissions_ok_or_reply(request *r, response *res, const json_t *v, scope_type t)
+static bool permissions_ok_or_reply(const app *a, response *res, const json_t *v, scope_type t)
 {
     char err[512];
     if (t != SCOPE_CUSTOM) {
@@ -219,7 +219,7 @@ static bool permissions_ok_or_reply(request *r, response *res, const json_t *v, 
     }
     if (v == NULL || json_is_null(v))
         return invalid(res, "%s", "a custom token needs permissions: [\"Model.method\", ...]");
-    if (scope_list_check(r->app->models, v, err, sizeof err) >= 0) {
+    if (scope_list_check(a->models, v, err, sizeof err) >= 0) {
         res_error(res, 422, "INVALID_PERMISSIONS", "%s", err);
         return false;
     }
@@ -227,10 +227,10 @@ static bool permissions_ok_or_reply(request *r, response *res, const json_t *v, 
 }
 
 /* lifespan: seconds, or null (or absent) for a key that never expires. */
-static bool lifespan_or_reply(request *r, response *res, const json_t *v, int64_t *ttl)
+static bool lifespan_or_reply(const app *a, response *res, const json_t *v, int64_t *ttl)
 {
     if (v == NULL || json_is_null(v)) {
-        if (!r->app->cfg->api_tokens.allow_unlimited) {
+        if (!a->cfg->api_tokens.allow_unlimited) {
             res_error(res, 422, "INVALID_LIFESPAN", "lifespan is required: keys that never expire are "
                       "turned off (apiTokens.allowUnlimited)");
             return false;
@@ -259,13 +259,14 @@ static void reply_write_error(response *res, store_err e)
 
 /* ---- the routes ---------------------------------------------------------- */
 
-void api_user_apitokens_list(request *r, const char *const *args, response *res)
+void api_user_apitokens_list(api_call *c, const char *const *args)
 {
+    response *res = c->res;
     int64_t uid;
     json_t *rows = NULL;
-    if (!owner_or_reply(r, res, args[0], "find", &uid))
+    if (!owner_or_reply(c, args[0], "find", &uid))
         return;
-    store_err e = rows_of(r, uid, 0, &rows);
+    store_err e = rows_of(c->app, uid, 0, &rows);
     if (e == STORE_OK)
         res_json(res, 200, json_incref(rows));
     else
@@ -273,12 +274,13 @@ void api_user_apitokens_list(request *r, const char *const *args, response *res)
     json_decref(rows);
 }
 
-void api_user_apitokens_create(request *r, const char *const *args, response *res)
+void api_user_apitokens_create(api_call *c, const char *const *args)
 {
+    response *res = c->res;
     int64_t uid, ttl, id = 0;
-    if (!owner_or_reply(r, res, args[0], "create", &uid))
+    if (!owner_or_reply(c, args[0], "create", &uid))
         return;
-    json_t *body = req_body_object(r, res);
+    json_t *body = req_body_object(c->r, res);
     if (body == NULL)
         return;
     const json_t *name = json_object_get(body, "name"), *desc = json_object_get(body, "description");
@@ -291,8 +293,8 @@ void api_user_apitokens_create(request *r, const char *const *args, response *re
         goto out;
     }
     const json_t *perms = json_object_get(body, "permissions");
-    if (!permissions_ok_or_reply(r, res, perms, (scope_type)t) ||
-        !lifespan_or_reply(r, res, json_object_get(body, "lifespan"), &ttl))
+    if (!permissions_ok_or_reply(c->app, res, perms, (scope_type)t) ||
+        !lifespan_or_reply(c->app, res, json_object_get(body, "lifespan"), &ttl))
         goto out;
     char key[APIKEY_LEN + 1], prefix[APIKEY_SHOWN_LEN + 1];
     char *ptext = t == SCOPE_CUSTOM ? json_dumps(perms, JSON_COMPACT) : NULL;
@@ -301,10 +303,10 @@ void api_user_apitokens_create(request *r, const char *const *args, response *re
                           .created_ms = iso_now_ms(), .ttl = ttl};
     apikey_new(key, &k.hash, prefix);
     k.prefix = prefix;
-    store_err e = store_apikey_insert(r->app->store, &k, &id);
+    store_err e = store_apikey_insert(c->app->store, &k, &id);
     free(ptext);
     if (e == STORE_OK)
-        reply_row(r, res, uid, id, key);
+        reply_row(c->app, res, uid, id, key);
     else
         reply_write_error(res, e);
     sodium_memzero(key, sizeof key);
@@ -313,33 +315,33 @@ out:
 }
 
 /* The key the path names, of the user it names; 0 with 404 set when none. */
-static int64_t named_key_or_reply(request *r, response *res, const char *const *args, const char *method,
-                                  int64_t *uid)
+static int64_t named_key_or_reply(const api_call *c, const char *const *args, const char *method, int64_t *uid)
 {
-    if (!owner_or_reply(r, res, args[0], method, uid))
+    if (!owner_or_reply(c, args[0], method, uid))
         return 0;
     int64_t id = key_id_of(args[1]);
     if (id == 0)
-        api_reply_not_found(res, "ApiToken", args[1]);
+        api_reply_not_found(c->res, "ApiToken", args[1]);
     return id;
 }
 
-void api_user_apitokens_get(request *r, const char *const *args, response *res)
+void api_user_apitokens_get(api_call *c, const char *const *args)
 {
-    int64_t uid, id = named_key_or_reply(r, res, args, "findById", &uid);
+    int64_t uid, id = named_key_or_reply(c, args, "findById", &uid);
     if (id)
-        reply_row(r, res, uid, id, NULL);
+        reply_row(c->app, c->res, uid, id, NULL);
 }
 
-void api_user_apitokens_delete(request *r, const char *const *args, response *res)
+void api_user_apitokens_delete(api_call *c, const char *const *args)
 {
-    int64_t uid, id = named_key_or_reply(r, res, args, "deleteById", &uid);
+    response *res = c->res;
+    int64_t uid, id = named_key_or_reply(c, args, "deleteById", &uid);
     store_hash old;
     if (id == 0)
         return;
-    store_err e = store_apikey_delete(r->app->store, id, uid, &old);
+    store_err e = store_apikey_delete(c->app->store, id, uid, &old);
     if (e == STORE_OK) {
-        sess_forget_token(r->app->sessions, &old);
+        sess_forget_token(c->app->sessions, &old);
         res_no_content(res);
     } else if (e == STORE_NOT_FOUND) {
         api_reply_not_found(res, "ApiToken", args[1]);
@@ -348,18 +350,19 @@ void api_user_apitokens_delete(request *r, const char *const *args, response *re
     }
 }
 
-void api_user_apitokens_regenerate(request *r, const char *const *args, response *res)
+void api_user_apitokens_regenerate(api_call *c, const char *const *args)
 {
-    int64_t uid, id = named_key_or_reply(r, res, args, "regenerate", &uid);
+    response *res = c->res;
+    int64_t uid, id = named_key_or_reply(c, args, "regenerate", &uid);
     if (id == 0)
         return;
     char key[APIKEY_LEN + 1], prefix[APIKEY_SHOWN_LEN + 1];
     store_hash fresh, old;
     apikey_new(key, &fresh, prefix);
-    store_err e = store_apikey_rehash(r->app->store, id, uid, &fresh, prefix, &old);
+    store_err e = store_apikey_rehash(c->app->store, id, uid, &fresh, prefix, &old);
     if (e == STORE_OK) {
-        sess_forget_token(r->app->sessions, &old);
-        reply_row(r, res, uid, id, key);
+        sess_forget_token(c->app->sessions, &old);
+        reply_row(c->app, res, uid, id, key);
     } else if (e == STORE_NOT_FOUND) {
         api_reply_not_found(res, "ApiToken", args[1]);
     } else {
@@ -369,7 +372,7 @@ void api_user_apitokens_regenerate(request *r, const char *const *args, response
 }
 
 /* PATCH: name, description and (custom keys) permissions; nothing else. */
-static bool patch_ok_or_reply(request *r, response *res, const json_t *body, const json_t *row)
+static bool patch_ok_or_reply(const app *a, response *res, const json_t *body, const json_t *row)
 {
     const char *k;
     const json_t *v;
@@ -381,44 +384,45 @@ static bool patch_ok_or_reply(request *r, response *res, const json_t *body, con
     const json_t *perms = json_object_get(body, "permissions");
     return text_ok_or_reply(res, json_object_get(body, "name"), "name", NAME_MAX_LEN, json_object_get(body, "name") != NULL) &&
            text_ok_or_reply(res, json_object_get(body, "description"), "description", DESCRIPTION_MAX_LEN, false) &&
-           (perms == NULL || permissions_ok_or_reply(r, res, perms, t < 0 ? SCOPE_READ_ONLY : (scope_type)t));
+           (perms == NULL || permissions_ok_or_reply(a, res, perms, t < 0 ? SCOPE_READ_ONLY : (scope_type)t));
 }
 
-static store_err apply_patch(request *r, int64_t id, const json_t *body)
+static store_err apply_patch(const app *a, int64_t id, const json_t *body)
 {
-    const model_def *m = api_token_model(r);
+    const model_def *m = api_token_model(a);
     char idtext[24];
     snprintf(idtext, sizeof idtext, "%lld", (long long)id);
     fnode *w = filter_id_equals(m, idtext);
     int64_t n = 0;
-    store_err e = store_rows_update(r->app->store, m, w, body, &n);
+    store_err e = store_rows_update(a->store, m, w, body, &n);
     fnode_free(w);
     if (e == STORE_OK && json_object_get(body, "permissions")) {
         store_hash h; /* every cache reads the key, and its permissions, again */
-        e = store_apikey_changed(r->app->store, id, &h);
+        e = store_apikey_changed(a->store, id, &h);
         if (e == STORE_OK)
-            sess_forget_token(r->app->sessions, &h);
+            sess_forget_token(a->sessions, &h);
     }
     return e;
 }
 
-void api_user_apitokens_patch(request *r, const char *const *args, response *res)
+void api_user_apitokens_patch(api_call *c, const char *const *args)
 {
-    int64_t uid, id = named_key_or_reply(r, res, args, "patchAttributes", &uid);
+    response *res = c->res;
+    int64_t uid, id = named_key_or_reply(c, args, "patchAttributes", &uid);
     json_t *rows = NULL, *body = NULL;
     if (id == 0)
         return;
-    store_err e = rows_of(r, uid, id, &rows);
+    store_err e = rows_of(c->app, uid, id, &rows);
     if (e != STORE_OK || json_array_size(rows) == 0) {
         if (e == STORE_OK)
             api_reply_not_found(res, "ApiToken", args[1]);
         else
             api_reply_store_error(res, e);
-    } else if ((body = req_body_object(r, res)) != NULL &&
-               patch_ok_or_reply(r, res, body, json_array_get(rows, 0))) {
-        e = apply_patch(r, id, body);
+    } else if ((body = req_body_object(c->r, res)) != NULL &&
+               patch_ok_or_reply(c->app, res, body, json_array_get(rows, 0))) {
+        e = apply_patch(c->app, id, body);
         if (e == STORE_OK)
-            reply_row(r, res, uid, id, NULL);
+            reply_row(c->app, res, uid, id, NULL);
         else
             reply_write_error(res, e);
     }
@@ -435,7 +439,7 @@ static void revoke_rows(mreq *q, const fnode *where)
     filter_init(&f);
     f.where = (fnode *)where;
     json_t *rows = json_array();
-    store_err e = store_rows_find(q->r->app->store, q->m, &f, collect, rows);
+    store_err e = store_rows_find(q->c->app->store, q->m, &f, collect, rows);
     f.where = NULL;
     filter_free(&f);
     int64_t n = 0;
@@ -443,11 +447,11 @@ static void revoke_rows(mreq *q, const fnode *where)
     json_t *row;
     json_array_foreach(rows, i, row) {
         store_hash old;
-        store_err one = e == STORE_OK ? store_apikey_delete(q->r->app->store,
+        store_err one = e == STORE_OK ? store_apikey_delete(q->c->app->store,
                                                             json_integer_value(json_object_get(row, "id")), 0, &old)
                                       : e;
         if (one == STORE_OK) {
-            sess_forget_token(q->r->app->sessions, &old);
+            sess_forget_token(q->c->app->sessions, &old);
             n++;
         } else if (one != STORE_NOT_FOUND) {
             e = one;
@@ -460,9 +464,9 @@ static void revoke_rows(mreq *q, const fnode *where)
         api_reply_store_error(q->res, e);
 }
 
-static void settle_last_use(const request *r)
+static void settle_last_use(const app *a)
 {
-    sess_settle(r->app->sessions);
+    sess_settle(a->sessions);
 }
 
 const model_hooks api_token_hooks = {

@@ -49,7 +49,7 @@ static void create_app(mreq *q, const json_t *body)
     json_object_set_new(values, "secretHash", json_string(hex));
     json_object_set_new(values, "modified", json_integer(iso_now_ms()));
     json_t *row = NULL;
-    store_err e = store_rows_insert(q->r->app->store, q->m, values, &row);
+    store_err e = store_rows_insert(q->c->app->store, q->m, values, &row);
     if (e == STORE_OK) {
         eng_after_write(q, WROTE_NEW_ROW);
         reply_with_secret(q, row, secret);
@@ -70,11 +70,11 @@ static void app_changed(mreq *q, eng_wrote what)
     if (what == WROTE_NEW_ROW)
         return;
     int64_t n = 0;
-    store_err e = store_app_revoke_dead(q->r->app->store, &n);
+    store_err e = store_app_revoke_dead(q->c->app->store, &n);
     if (e != STORE_OK)
         log_error("applications: revoking the tokens of disabled applications: %s", store_strerror(e));
     if (n > 0)
-        sess_sync_once(q->r->app->sessions);
+        sess_sync_once(q->c->app->sessions);
 }
 
 const model_hooks application_hooks = {
@@ -109,18 +109,18 @@ static bool grace_or_reply(mreq *q, const json_t *body, int64_t *grace)
  * POST /api/applications/{id}/secret: a new secret replaces the old, which
  * stays valid graceSeconds longer (default 0) so a fleet can roll over.
  */
-void api_app_rotate_secret(request *r, const char *const *args, response *res)
+void api_app_rotate_secret(api_call *c, const char *const *args)
 {
     mreq q;
     json_t *body = NULL;
     int64_t grace;
-    if (!eng_begin_or_reply(&q, r, res, "applications", args[0]) || !eng_allow_or_reply(&q, "rotateSecret") ||
+    if (!eng_begin_or_reply(&q, c, "applications", args[0]) || !eng_allow_or_reply(&q, "rotateSecret") ||
         !eng_load_or_reply(&q) || (body = eng_body_or_reply(&q)) == NULL || !grace_or_reply(&q, body, &grace))
         goto out;
     char secret[CLIENT_SECRET_LEN + 1], hex[STORE_APP_HASH_HEX + 1];
     client_new_secret(secret, hex);
     int64_t id = json_integer_value(json_object_get(q.instance, "id"));
-    store_err e = store_app_set_secret(r->app->store, id, hex, grace > 0 ? iso_now_ms() + grace * 1000 : 0);
+    store_err e = store_app_set_secret(c->app->store, id, hex, grace > 0 ? iso_now_ms() + grace * 1000 : 0);
     if (e == STORE_OK) {
         eng_after_write(&q, WROTE_THIS_ROW);
         json_t *out = json_pack("{s:I,s:O}", "id", (json_int_t)id, "clientId",
@@ -129,7 +129,7 @@ void api_app_rotate_secret(request *r, const char *const *args, response *res)
     } else if (e == STORE_NOT_FOUND) {
         eng_reply_not_found(&q);
     } else {
-        api_reply_store_error(res, e);
+        api_reply_store_error(q.res, e);
     }
     sodium_memzero(secret, sizeof secret);
 out:

@@ -13,7 +13,7 @@
 #include "api/app.h"
 #include "core/jtext.h"
 
-static store_t *store_of(const mreq *q) { return q->r->app->store; }
+static store_t *store_of(const mreq *q) { return q->c->app->store; }
 
 static const model_hooks declared_hooks = {.cached = true, .relation_writes = true};
 
@@ -32,20 +32,22 @@ const model_hooks *eng_hooks(const model_def *m)
     return BY_KIND[m->kind];
 }
 
-bool eng_begin_or_reply(mreq *q, request *r, response *res, const char *plural, const char *id)
+bool eng_begin_or_reply(mreq *q, api_call *c, const char *plural, const char *id)
 {
+    const request *r = c->r;
     memset(q, 0, sizeof *q);
-    q->r = r;
-    q->res = res;
+    q->c = c;
+    q->r = c->r;
+    q->res = c->res;
     q->id = id;
-    q->m = models_by_plural(r->app->models, plural);
+    q->m = models_by_plural(c->app->models, plural);
     if (q->m == NULL) {
-        route_reply_no_method(r, res);
+        res_no_method(c->res, r);
         return false;
     }
     const model_hooks *h = eng_hooks(q->m);
     if (h->before_read && (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0))
-        h->before_read(r);
+        h->before_read(c->app);
     if (id && h->resolve_id)
         h->resolve_id(q);
     return true;
@@ -80,7 +82,7 @@ static bool row_owner(const model_def *m, const json_t *row, int64_t *owner)
 
 static bool owns_row(const mreq *q, const json_t *row)
 {
-    int64_t me = q->r->who.user_id, owner;
+    int64_t me = q->c->who.user_id, owner;
     return me != 0 && row != NULL && row_owner(q->m, row, &owner) && owner == me;
 }
 
@@ -92,11 +94,11 @@ static bool instance_owner(void *ctx)
         return false;
     if (eng_hooks(q->m)->owner_is_id) { /* the id says it: no read */
         char me[24];
-        snprintf(me, sizeof me, "%lld", (long long)q->r->who.user_id);
-        return q->r->who.user_id != 0 && strcmp(q->id, me) == 0;
+        snprintf(me, sizeof me, "%lld", (long long)q->c->who.user_id);
+        return q->c->who.user_id != 0 && strcmp(q->id, me) == 0;
     }
     if (q->from_cache || (q->rows && (q->from_cache = rowcache_get(q->rows, q->m, q->id, &q->cached))))
-        return q->r->who.user_id != 0 && q->cached.has_owner && q->cached.owner == q->r->who.user_id;
+        return q->c->who.user_id != 0 && q->cached.has_owner && q->cached.owner == q->c->who.user_id;
     if (!q->instance_loaded)
         eng_fetch(q); /* a missing row is no owner; the 404 comes later */
     return owns_row(q, q->instance);
@@ -104,17 +106,17 @@ static bool instance_owner(void *ctx)
 
 static bool decide_or_reply(mreq *q, const char *method, acl_owner_fn owner, void *ctx)
 {
-    const app *a = q->r->app;
-    switch (acl_check(a->acl, q->m, method, acl_access_of(method), &q->r->who, owner, ctx)) {
+    const app *a = q->c->app;
+    switch (acl_check(a->acl, q->m, method, acl_access_of(method), &q->c->who, owner, ctx)) {
     case ACL_ALLOWED: /* an API token narrows it, never widens (apitokens.c) */
-        return apitok_scope_or_reply(q->r, q->res, q->m, method);
+        return apitok_scope_or_reply(q->c, q->m, method);
     case ACL_UNAVAILABLE:
         api_reply_store_error(q->res, STORE_UNAVAILABLE);
         return false;
     case ACL_DENIED:
         break;
     }
-    access_reply_denied(q->r, q->res);
+    access_reply_denied(q->c);
     return false;
 }
 
@@ -134,11 +136,11 @@ static bool creator_owns(void *ctx)
 {
     create_owner *c = ctx;
     const model_prop *fk = c->q->m->owner_fk;
-    if (c->q->r->who.user_id == 0 || fk == NULL)
+    if (c->q->c->who.user_id == 0 || fk == NULL)
         return false;
     const json_t *v = json_object_get(c->body, fk->name);
     return v == NULL || json_is_null(v) ||
-           (json_is_number(v) && json_number_value(v) == (double)c->q->r->who.user_id);
+           (json_is_number(v) && json_number_value(v) == (double)c->q->c->who.user_id);
 }
 
 bool eng_allow_create_or_reply(mreq *q, const char *method, const json_t *body)
@@ -366,7 +368,7 @@ static rowcache *cache_for(const mreq *q, const filter *f)
 {
     bool whole = f->where == NULL && f->norder == 0 && f->skip == 0 && f->fields == NULL &&
                  f->ninclude == 0;
-    return whole && eng_hooks(q->m)->cached && q->id ? q->r->app->rows : NULL;
+    return whole && eng_hooks(q->m)->cached && q->id ? q->c->app->rows : NULL;
 }
 
 void eng_keep_answer(response *res, rowcache *rc, const model_def *m, const char *id, rowcache_ticket t)
@@ -391,7 +393,7 @@ void eng_keep_answer(response *res, rowcache *rc, const model_def *m, const char
  */
 void eng_reply_find_by_id(mreq *q, bool with_filter)
 {
-    q->rows = eng_hooks(q->m)->cached && q->id ? q->r->app->rows : NULL;
+    q->rows = eng_hooks(q->m)->cached && q->id ? q->c->app->rows : NULL;
     filter f;
     if (!eng_allow_or_reply(q, "findById"))
         return;
@@ -430,10 +432,10 @@ static bool owner_allowed_or_reply(mreq *q, const json_t *values, const json_t *
     long long who, now;
     if (v == NULL || json_is_null(v))
         return true;
-    if (model_key_value(v, &who) && ((q->r->who.user_id != 0 && who == q->r->who.user_id) ||
+    if (model_key_value(v, &who) && ((q->c->who.user_id != 0 && who == q->c->who.user_id) ||
                                      (model_key_value(keep, &now) && who == now)))
         return true;
-    if (access_has_role(q->r, "admin"))
+    if (access_has_role(q->c, "admin"))
         return true;
     res_error(q->res, 403, "OWNER_MISMATCH", "%s may name only the caller as owner (%s); only an admin may name another user",
               q->m->name, fk->name);
@@ -491,9 +493,9 @@ void eng_after_write(mreq *q, eng_wrote what)
     if (h->after_write)
         h->after_write(q, what);
     if (what == WROTE_ROWS)
-        rowcache_forget(q->r->app->rows, q->m, NULL);
+        rowcache_forget(q->c->app->rows, q->m, NULL);
     else if (what == WROTE_THIS_ROW)
-        rowcache_forget(q->r->app->rows, q->m, q->id);
+        rowcache_forget(q->c->app->rows, q->m, q->id);
 }
 
 /* ---- bodies ------------------------------------------------------------- */
@@ -503,8 +505,8 @@ void eng_default_owner(mreq *q, json_t *values)
 {
     const model_prop *fk = q->m->owner_fk;
     json_t *v = fk ? json_object_get(values, fk->name) : NULL;
-    if (fk && q->r->who.user_id && (v == NULL || json_is_null(v)))
-        json_object_set_new(values, fk->name, json_integer(q->r->who.user_id));
+    if (fk && q->c->who.user_id && (v == NULL || json_is_null(v)))
+        json_object_set_new(values, fk->name, json_integer(q->c->who.user_id));
 }
 
 

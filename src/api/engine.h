@@ -15,16 +15,17 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "api/call.h"
 #include "auth/acl.h"
-#include "http/request.h"
 #include "model/filter.h"
 #include "model/rowcache.h"
 #include "model/schema.h"
 
 /* One model request in flight: what the steps share. */
 typedef struct mreq {
-    request *r;
-    response *res;
+    api_call *c;             /* the call: who, app                        */
+    request *r;              /* c->r                                      */
+    response *res;           /* c->res, or NULL where nothing answers     */
     const model_def *m;
     const char *id;          /* the {id} path segment, or NULL           */
     json_t *instance;        /* the row named by id, loaded on demand    */
@@ -38,7 +39,7 @@ typedef struct mreq {
 } mreq;
 
 /* Finds the model for the plural path segment; 404 when there is none. */
-bool eng_begin_or_reply(mreq *q, request *r, response *res, const char *plural, const char *id);
+bool eng_begin_or_reply(mreq *q, api_call *c, const char *plural, const char *id);
 void eng_end(mreq *q);
 
 /*
@@ -147,7 +148,7 @@ typedef struct model_hooks {
     /* Rewrites q->id, the {id} path segment, before anything reads it. */
     void (*resolve_id)(mreq *q);
     /* Before its rows are read (the engine's, a relation's or an include's). */
-    void (*before_read)(const request *r);
+    void (*before_read)(const struct app *a);
     /* After a write to its rows, before the answer. */
     void (*after_write)(mreq *q, eng_wrote what);
     /* More checks on the values of a write, after the model's types. */

@@ -19,7 +19,7 @@
 #include "api/engine.h"
 #include "api/app.h"
 
-static store_t *store_of(const mreq *q) { return q->r->app->store; }
+static store_t *store_of(const mreq *q) { return q->c->app->store; }
 
 /* Built-in models whose writes mean more than a row change refuse the
  * generic ones they cannot honour (a password, a token's secret): false
@@ -47,36 +47,36 @@ static void answer_row(mreq *q, int status)
 /* Filters and wheres are read only once the ACL allowed the call, on every
  * route: a refused caller gets its 401/403 and costs no parsing. */
 
-static void find_rows(request *r, const char *const *args, response *res, const char *method, bool one)
+static void find_rows(api_call *c, const char *const *args, const char *method, bool one)
 {
     mreq q;
     filter f;
-    if (eng_begin_or_reply(&q, r, res, args[0], NULL) && eng_allow_or_reply(&q, method) && eng_filter_or_reply(&q, &f)) {
+    if (eng_begin_or_reply(&q, c, args[0], NULL) && eng_allow_or_reply(&q, method) && eng_filter_or_reply(&q, &f)) {
         eng_reply_find(&q, &f, one);
         filter_free(&f);
     }
     eng_end(&q);
 }
 
-void api_model_find(request *r, const char *const *args, response *res)
+void api_model_find(api_call *c, const char *const *args)
 {
-    find_rows(r, args, res, "find", false);
+    find_rows(c, args, "find", false);
 }
 
-void api_model_find_one(request *r, const char *const *args, response *res)
+void api_model_find_one(api_call *c, const char *const *args)
 {
-    find_rows(r, args, res, "findOne", true);
+    find_rows(c, args, "findOne", true);
 }
 
-void api_model_count(request *r, const char *const *args, response *res)
+void api_model_count(api_call *c, const char *const *args)
 {
     mreq q;
     fnode *where;
-    if (eng_begin_or_reply(&q, r, res, args[0], NULL) && eng_allow_or_reply(&q, "count") && eng_where_or_reply(&q, &where)) {
+    if (eng_begin_or_reply(&q, c, args[0], NULL) && eng_allow_or_reply(&q, "count") && eng_where_or_reply(&q, &where)) {
         int64_t n = 0;
         store_err e = store_rows_count(store_of(&q), q.m, where, &n);
         if (e == STORE_OK)
-            res_json(res, 200, json_pack("{s:I}", "count", (json_int_t)n));
+            res_json(q.res, 200, json_pack("{s:I}", "count", (json_int_t)n));
         else
             eng_reply_store_error(&q, e, NULL);
         fnode_free(where);
@@ -85,10 +85,10 @@ void api_model_count(request *r, const char *const *args, response *res)
 }
 
 
-void api_model_create(request *r, const char *const *args, response *res)
+void api_model_create(api_call *c, const char *const *args)
 {
     mreq q;
-    if (!eng_begin_or_reply(&q, r, res, args[0], NULL))
+    if (!eng_begin_or_reply(&q, c, args[0], NULL))
         return;
     json_t *body = eng_body_or_reply(&q);
     if (body && eng_allow_create_or_reply(&q, "create", body)) {
@@ -148,10 +148,10 @@ static void id_text(const json_t *id, char *buf, size_t cap)
  * first route for it): with an id of an existing row, replace or patch it
  * (the caller must be allowed that on that row); otherwise create.
  */
-static void upsert(request *r, const char *const *args, response *res, bool put)
+static void upsert(api_call *c, const char *const *args, bool put)
 {
     mreq q;
-    if (!eng_begin_or_reply(&q, r, res, args[0], NULL))
+    if (!eng_begin_or_reply(&q, c, args[0], NULL))
         return;
     const char *method = put ? "replaceOrCreate" : "patchOrCreate";
     json_t *body = eng_body_or_reply(&q);
@@ -183,14 +183,14 @@ out:
     eng_end(&q);
 }
 
-void api_model_upsert(request *r, const char *const *args, response *res)
+void api_model_upsert(api_call *c, const char *const *args)
 {
-    upsert(r, args, res, strcmp(r->method, "PUT") == 0);
+    upsert(c, args, strcmp(c->r->method, "PUT") == 0);
 }
 
-void api_model_replace_or_create(request *r, const char *const *args, response *res)
+void api_model_replace_or_create(api_call *c, const char *const *args)
 {
-    upsert(r, args, res, true);
+    upsert(c, args, true);
 }
 
 /* Keeps the first two rows' ids: one is the row to patch, two too many. */
@@ -207,13 +207,13 @@ static void keep_ids(json_t *row, void *ctx)
  * matches: create one from the body; one: patch it; more: 400, as LoopBack
  * refuses to pick one.
  */
-void api_model_upsert_with_where(request *r, const char *const *args, response *res)
+void api_model_upsert_with_where(api_call *c, const char *const *args)
 {
     mreq q;
     filter f;
     filter_init(&f);
     json_t *body = NULL, *ids = json_array();
-    if (!eng_begin_or_reply(&q, r, res, args[0], NULL) || !eng_allow_or_reply(&q, "upsertWithWhere") ||
+    if (!eng_begin_or_reply(&q, c, args[0], NULL) || !eng_allow_or_reply(&q, "upsertWithWhere") ||
         !eng_where_or_reply(&q, &f.where) || (body = eng_body_or_reply(&q)) == NULL || !generic_write_or_reply(&q) ||
         !eng_body_id_or_reply(&q, body))
         goto out;
@@ -223,7 +223,7 @@ void api_model_upsert_with_where(request *r, const char *const *args, response *
     if (e != STORE_OK) {
         eng_reply_store_error(&q, e, NULL);
     } else if (json_array_size(ids) > 1) {
-        res_error(res, 400, "MULTIPLE_INSTANCES",
+        res_error(q.res, 400, "MULTIPLE_INSTANCES",
                   "There are multiple instances found. Upsert Operation will not be performed!");
     } else if (json_array_size(ids) == 1) {
         json_object_del(body, "id");
@@ -241,11 +241,11 @@ out:
     eng_end(&q);
 }
 
-void api_model_update_all(request *r, const char *const *args, response *res)
+void api_model_update_all(api_call *c, const char *const *args)
 {
     mreq q;
     fnode *where = NULL;
-    if (!eng_begin_or_reply(&q, r, res, args[0], NULL) || !eng_allow_or_reply(&q, "updateAll") || !eng_where_or_reply(&q, &where))
+    if (!eng_begin_or_reply(&q, c, args[0], NULL) || !eng_allow_or_reply(&q, "updateAll") || !eng_where_or_reply(&q, &where))
         goto out;
     json_t *body = eng_body_or_reply(&q);
     if (body && generic_write_or_reply(&q)) {
@@ -258,7 +258,7 @@ void api_model_update_all(request *r, const char *const *args, response *res)
         store_err e = values ? store_rows_update(store_of(&q), q.m, where, values, &n) : STORE_OK;
         if (values && e == STORE_OK) {
             eng_after_write(&q, WROTE_ROWS);
-            res_json(res, 200, json_pack("{s:I}", "count", (json_int_t)n));
+            res_json(q.res, 200, json_pack("{s:I}", "count", (json_int_t)n));
         } else if (values) {
             eng_reply_store_error(&q, e, values);
         }
@@ -272,10 +272,10 @@ out:
 
 /* ---- one instance -------------------------------------------------------- */
 
-void api_model_find_by_id(request *r, const char *const *args, response *res)
+void api_model_find_by_id(api_call *c, const char *const *args)
 {
     mreq q;
-    if (eng_begin_or_reply(&q, r, res, args[0], args[1]))
+    if (eng_begin_or_reply(&q, c, args[0], args[1]))
         eng_reply_find_by_id(&q, true);
     eng_end(&q);
 }
@@ -296,34 +296,33 @@ static bool instance_exists_or_reply(mreq *q, bool *exists)
     return true;
 }
 
-void api_model_exists(request *r, const char *const *args, response *res)
+void api_model_exists(api_call *c, const char *const *args)
 {
     mreq q;
     bool exists;
-    if (eng_begin_or_reply(&q, r, res, args[0], args[1]) && instance_exists_or_reply(&q, &exists))
-        res_json(res, 200, json_pack("{s:b}", "exists", exists));
+    if (eng_begin_or_reply(&q, c, args[0], args[1]) && instance_exists_or_reply(&q, &exists))
+        res_json(q.res, 200, json_pack("{s:b}", "exists", exists));
     eng_end(&q);
 }
 
 /* HEAD /M/{id}: 200 when the instance exists, 404 when not; no body. */
-void api_model_head(request *r, const char *const *args, response *res)
+void api_model_head(api_call *c, const char *const *args)
 {
     mreq q;
     bool exists;
-    if (eng_begin_or_reply(&q, r, res, args[0], args[1]) && instance_exists_or_reply(&q, &exists)) {
+    if (eng_begin_or_reply(&q, c, args[0], args[1]) && instance_exists_or_reply(&q, &exists)) {
         if (exists)
-            res_json(res, 200, json_pack("{s:b}", "exists", true));
+            res_json(q.res, 200, json_pack("{s:b}", "exists", true));
         else
             eng_reply_not_found(&q);
     }
     eng_end(&q);
 }
 
-static void write_instance(request *r, const char *const *args, response *res, const char *method,
-                           body_mode mode)
+static void write_instance(api_call *c, const char *const *args, const char *method, body_mode mode)
 {
     mreq q;
-    if (!eng_begin_or_reply(&q, r, res, args[0], args[1]))
+    if (!eng_begin_or_reply(&q, c, args[0], args[1]))
         return;
     json_t *body = eng_body_or_reply(&q);
     if (body && eng_allow_or_reply(&q, method) && generic_write_or_reply(&q) && eng_body_id_or_reply(&q, body)) {
@@ -334,20 +333,20 @@ static void write_instance(request *r, const char *const *args, response *res, c
     eng_end(&q);
 }
 
-void api_model_replace(request *r, const char *const *args, response *res)
+void api_model_replace(api_call *c, const char *const *args)
 {
-    write_instance(r, args, res, "replaceById", BODY_REPLACE);
+    write_instance(c, args, "replaceById", BODY_REPLACE);
 }
 
-void api_model_patch(request *r, const char *const *args, response *res)
+void api_model_patch(api_call *c, const char *const *args)
 {
-    write_instance(r, args, res, "patchAttributes", BODY_PATCH);
+    write_instance(c, args, "patchAttributes", BODY_PATCH);
 }
 
-void api_model_delete(request *r, const char *const *args, response *res)
+void api_model_delete(api_call *c, const char *const *args)
 {
     mreq q;
-    if (!eng_begin_or_reply(&q, r, res, args[0], args[1]) || !eng_allow_or_reply(&q, "deleteById"))
+    if (!eng_begin_or_reply(&q, c, args[0], args[1]) || !eng_allow_or_reply(&q, "deleteById"))
         goto out;
     fnode *where = eng_id_where_or_reply(&q);
     if (where == NULL)

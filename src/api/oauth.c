@@ -71,10 +71,10 @@ typedef enum { CLIENT_NONE, CLIENT_OK, CLIENT_ANSWERED } client_result;
  * same work (client_secret_matches); another code for a store error. The
  * credentials are wiped.
  */
-static store_err client_verify(request *r, client_creds *c, int64_t *app_id)
+static store_err client_verify(store_t *st, client_creds *c, int64_t *app_id)
 {
     store_app_cred cred;
-    store_err e = c->id && c->secret && client_id_well_formed(c->id) ? store_app_by_client(r->app->store, c->id, &cred)
+    store_err e = c->id && c->secret && client_id_well_formed(c->id) ? store_app_by_client(st, c->id, &cred)
                                                                      : STORE_NOT_FOUND;
     if (e == STORE_OK || e == STORE_NOT_FOUND) {
         const char *secret = c->secret ? c->secret : "";
@@ -88,7 +88,8 @@ static store_err client_verify(request *r, client_creds *c, int64_t *app_id)
 
 /* Authenticates the client of a token-endpoint request when it presents
  * itself (Basic, or the body), answering nothing then; 401 invalid_client. */
-static client_result client_or_reply(request *r, const json_t *body, int64_t *app_id, response *res)
+static client_result client_or_reply(store_t *st, const request *r, const json_t *body, int64_t *app_id,
+                                     response *res)
 {
     client_creds c = {0};
     if (!basic_creds(req_header(r, "Authorization"), &c)) {
@@ -97,7 +98,7 @@ static client_result client_or_reply(request *r, const json_t *body, int64_t *ap
     }
     if (c.id == NULL && c.secret == NULL)
         return CLIENT_NONE;
-    store_err e = client_verify(r, &c, app_id);
+    store_err e = client_verify(st, &c, app_id);
     if (e == STORE_NOT_FOUND)
         reply_oauth_error(res, 401, "invalid_client", "client authentication failed");
     else if (e != STORE_OK)
@@ -118,8 +119,10 @@ static void strip_client_params(request *r)
     r->nquery = kept;
 }
 
-bool api_client_principal_or_reply(request *r, response *res, bool *presented)
+bool api_client_principal_or_reply(api_call *call, bool *presented)
 {
+    request *r = call->r;
+    response *res = call->res;
     client_creds c = {0};
     if (!basic_creds(req_header(r, "Authorization"), &c)) {
         c.id = req_query(r, "client_id");
@@ -127,10 +130,10 @@ bool api_client_principal_or_reply(request *r, response *res, bool *presented)
     }
     *presented = c.id != NULL || c.secret != NULL;
     int64_t app_id = 0;
-    store_err e = *presented ? client_verify(r, &c, &app_id) : STORE_OK;
+    store_err e = *presented ? client_verify(call->app->store, &c, &app_id) : STORE_OK;
     strip_client_params(r);
     if (e == STORE_OK) {
-        r->who.app_id = app_id;
+        call->who.app_id = app_id;
         return true;
     }
     if (e == STORE_NOT_FOUND)
@@ -160,10 +163,10 @@ static void reply_token(response *res, const tok_record *rec, const char *secret
  * token rec, into refresh (REFRESH_LEN + 1); "" when they are off or the
  * store failed (the access token stands alone then).
  */
-static void issue_refresh(request *r, const tok_record *rec, int64_t cred_version, const char *family,
+static void issue_refresh(const app *a, const tok_record *rec, int64_t cred_version, const char *family,
                           char *refresh)
 {
-    const cfg_auth *cfg = &r->app->cfg->auth;
+    const cfg_auth *cfg = &a->cfg->auth;
     refresh[0] = '\0';
     if (!cfg->refresh_tokens)
         return;
@@ -175,7 +178,7 @@ static void issue_refresh(request *r, const tok_record *rec, int64_t cred_versio
         tok_new_handle(rf.family);
     tok_generate(refresh, REFRESH_LEN);
     tok_hash_of(refresh, REFRESH_LEN, &rf.hash);
-    if (store_refresh_insert(r->app->store, &rf) != STORE_OK)
+    if (store_refresh_insert(a->store, &rf) != STORE_OK)
         sodium_memzero(refresh, REFRESH_LEN + 1);
 }
 
@@ -191,7 +194,7 @@ static void revoke_access(const store_hash *h, void *ctx)
  * A token issued through a client is refreshed only by that client; one
  * whose user changed their password since is refused (credential version).
  */
-static void refresh_grant(request *r, const json_t *body, int64_t app_id, response *res)
+static void refresh_grant(const app *a, const json_t *body, int64_t app_id, response *res)
 {
     const char *t = str_field(body, "refresh_token");
     if (t == NULL) {
@@ -201,10 +204,10 @@ static void refresh_grant(request *r, const json_t *body, int64_t app_id, respon
     store_refresh rf;
     tok_hash h;
     tok_hash_of(t, strlen(t), &h);
-    store_err e = tok_well_formed(t, strlen(t)) ? store_refresh_use(r->app->store, &h, iso_now_ms(), &rf)
+    store_err e = tok_well_formed(t, strlen(t)) ? store_refresh_use(a->store, &h, iso_now_ms(), &rf)
                                                 : STORE_NOT_FOUND;
     if (e == STORE_STALE)
-        e = store_refresh_family_delete(r->app->store, rf.family, revoke_access, r->app->sessions) == STORE_OK
+        e = store_refresh_family_delete(a->store, rf.family, revoke_access, a->sessions) == STORE_OK
                 ? STORE_NOT_FOUND : STORE_UNAVAILABLE;
     if (e == STORE_OK && rf.app_id != app_id)
         e = STORE_NOT_FOUND;
@@ -212,7 +215,7 @@ static void refresh_grant(request *r, const json_t *body, int64_t app_id, respon
     tok_record rec;
     store_grant grant = {e == STORE_OK ? rf.cred_version : 0, NULL};
     if (e == STORE_OK)
-        e = sess_issue_app(r->app->sessions, rf.user_id, rf.app_id, r->app->cfg->auth.ttl, &grant, secret, &rec);
+        e = sess_issue_app(a->sessions, rf.user_id, rf.app_id, a->cfg->auth.ttl, &grant, secret, &rec);
     if (e == STORE_NOT_FOUND || e == STORE_STALE) {
         reply_oauth_error(res, 400, "invalid_grant", "the refresh token is invalid, expired or used");
         return;
@@ -221,7 +224,7 @@ static void refresh_grant(request *r, const json_t *body, int64_t app_id, respon
         api_reply_store_error(res, e);
         return;
     }
-    issue_refresh(r, &rec, rf.cred_version, rf.family, refresh);
+    issue_refresh(a, &rec, rf.cred_version, rf.family, refresh);
     reply_token(res, &rec, secret, refresh);
     sodium_memzero(secret, sizeof secret);
     sodium_memzero(refresh, sizeof refresh);
@@ -248,7 +251,7 @@ static json_t *login_body(const json_t *body)
  * NULL with *bad false when there is none; NULL with *bad true (and the
  * 400 invalid_scope answered) when an entry is unknown.
  */
-static json_t *scope_list_or_reply(request *r, const json_t *body, response *res, bool *bad)
+static json_t *scope_list_or_reply(const app *a, const json_t *body, response *res, bool *bad)
 {
     const char *text = str_field(body, "scope");
     *bad = false;
@@ -260,7 +263,7 @@ static json_t *scope_list_or_reply(request *r, const json_t *body, response *res
         json_array_append_new(list, json_string(w));
     free(copy);
     char err[256];
-    if (scope_list_check(r->app->models, list, err, sizeof err) >= 0) {
+    if (scope_list_check(a->models, list, err, sizeof err) >= 0) {
         reply_oauth_error(res, 400, "invalid_scope", err);
         json_decref(list);
         *bad = true;
@@ -273,29 +276,31 @@ static json_t *scope_list_or_reply(request *r, const json_t *body, response *res
  * when one authenticated; checked and throttled as a login. A token
  * narrowed by `scope` gets no refresh token: a refresh would not carry
  * the narrowing, and must never widen what was granted. */
-static void password_grant(request *r, const json_t *body, int64_t app_id, response *res)
+static void password_grant(api_call *c, const json_t *body, int64_t app_id)
 {
+    const app *a = c->app;
+    response *res = c->res;
     if ((str_field(body, "username") == NULL && str_field(body, "email") == NULL) ||
         str_field(body, "password") == NULL) {
         reply_oauth_error(res, 400, "invalid_request", "username and password are required");
         return;
     }
     bool bad_scope;
-    json_t *scopes = scope_list_or_reply(r, body, res, &bad_scope);
+    json_t *scopes = scope_list_or_reply(a, body, res, &bad_scope);
     if (bad_scope)
         return;
     json_t *login = login_body(body);
     store_user u = {0};
-    api_pw_result checked = api_password_check(r, login, &u, res);
+    api_pw_result checked = api_password_check(c, login, &u);
     json_decref(login);
     char secret[TOK_MAX_LEN + 1];
     tok_record rec;
     store_grant grant = {u.cred_version, NULL};
-    store_err e = checked == API_PW_OK ? sess_issue_app(r->app->sessions, u.id, app_id, r->app->cfg->auth.ttl,
+    store_err e = checked == API_PW_OK ? sess_issue_app(a->sessions, u.id, app_id, a->cfg->auth.ttl,
                                                         &grant, secret, &rec)
                                        : STORE_NOT_FOUND;
     if (e == STORE_OK && scopes)
-        e = sess_narrow(r->app->sessions, &rec, scopes);
+        e = sess_narrow(a->sessions, &rec, scopes);
     if (checked == API_PW_ANSWERED)
         ;
     else if (e == STORE_NOT_FOUND || e == STORE_STALE)
@@ -305,7 +310,7 @@ static void password_grant(request *r, const json_t *body, int64_t app_id, respo
     else {
         char refresh[REFRESH_LEN + 1] = "";
         if (scopes == NULL)
-            issue_refresh(r, &rec, u.cred_version, NULL, refresh);
+            issue_refresh(a, &rec, u.cred_version, NULL, refresh);
         reply_token(res, &rec, secret, refresh);
         if (scopes)
             json_object_set_new(res->body, "scope", json_string(str_field(body, "scope")));
@@ -321,18 +326,18 @@ static void password_grant(request *r, const json_t *body, int64_t app_id, respo
 /*
  * A refresh token revoked ends its whole family, access tokens included
  * (§2.1: "SHOULD also invalidate all access tokens based on the same
- * authorization grant"). app_id -1: the caller is the user r->who names.
+ * authorization grant"). app_id -1: the caller is the user c->who names.
  * An unknown token is answered as revoked.
  */
-static void revoke_refresh(request *r, const tok_hash *h, int64_t app_id, response *res)
+static void revoke_refresh(const api_call *c, const tok_hash *h, int64_t app_id, response *res)
 {
     store_refresh rf;
-    store_err e = store_refresh_get(r->app->store, h, &rf);
-    bool holder = e == STORE_OK && (app_id >= 0 ? rf.app_id == app_id : rf.user_id == r->who.user_id);
+    store_err e = store_refresh_get(c->app->store, h, &rf);
+    bool holder = e == STORE_OK && (app_id >= 0 ? rf.app_id == app_id : rf.user_id == c->who.user_id);
     if (e == STORE_OK && !holder)
         reply_oauth_error(res, 400, "unauthorized_client", "the token was not issued to this client or user");
     else if (e == STORE_OK)
-        e = store_refresh_family_delete(r->app->store, rf.family, revoke_access, r->app->sessions);
+        e = store_refresh_family_delete(c->app->store, rf.family, revoke_access, c->app->sessions);
     if (e != STORE_OK && e != STORE_NOT_FOUND)
         api_reply_store_error(res, e);
     else if (e == STORE_NOT_FOUND || holder)
@@ -346,21 +351,23 @@ static void revoke_refresh(request *r, const tok_hash *h, int64_t app_id, respon
  * the caller learns nothing from it. The revocation goes through the session
  * layer, so it reaches every instance as a logout does.
  */
-void api_oauth_revoke(request *r, const char *const *args, response *res)
+void api_oauth_revoke(api_call *c, const char *const *args)
 {
+    request *r = c->r;
+    response *res = c->res;
     (void)args;
     json_t *body = req_body_object(r, res);
     if (body == NULL)
         return;
     int64_t app_id = 0;
     const char *t = str_field(body, "token");
-    client_result client = client_or_reply(r, body, &app_id, res);
+    client_result client = client_or_reply(c->app->store, r, body, &app_id, res);
     tok_record rec;
     tok_hash h;
     store_err e = STORE_NOT_FOUND;
     if (client == CLIENT_ANSWERED)
         goto out;
-    if (client == CLIENT_NONE && r->who.user_id == 0) {
+    if (client == CLIENT_NONE && c->who.user_id == 0) {
         reply_oauth_error(res, 401, "invalid_client", "client authentication or a bearer token is required");
         goto out;
     }
@@ -370,16 +377,16 @@ void api_oauth_revoke(request *r, const char *const *args, response *res)
     }
     if (tok_well_formed(t, strlen(t))) {
         tok_hash_of(t, strlen(t), &h);
-        e = store_token_find(r->app->store, &h, &rec);
+        e = store_token_find(c->app->store, &h, &rec);
     }
     if (e == STORE_NOT_FOUND && tok_well_formed(t, strlen(t))) {
-        revoke_refresh(r, &h, client == CLIENT_OK ? app_id : -1, res);
+        revoke_refresh(c, &h, client == CLIENT_OK ? app_id : -1, res);
         goto out;
     }
-    bool holder = e == STORE_OK && (client == CLIENT_OK ? rec.app_id == app_id : rec.user_id == r->who.user_id);
+    bool holder = e == STORE_OK && (client == CLIENT_OK ? rec.app_id == app_id : rec.user_id == c->who.user_id);
     if (e == STORE_OK && !holder)
         reply_oauth_error(res, 400, "unauthorized_client", "the token was not issued to this client or user");
-    else if (e == STORE_OK && (e = sess_revoke(r->app->sessions, &h)) != STORE_OK && e != STORE_NOT_FOUND)
+    else if (e == STORE_OK && (e = sess_revoke(c->app->sessions, &h)) != STORE_OK && e != STORE_NOT_FOUND)
         api_reply_store_error(res, e);
     else if (e != STORE_OK && e != STORE_NOT_FOUND)
         api_reply_store_error(res, e);
@@ -389,23 +396,25 @@ out:
     json_decref(body);
 }
 
-void api_oauth_token(request *r, const char *const *args, response *res)
+void api_oauth_token(api_call *c, const char *const *args)
 {
+    request *r = c->r;
+    response *res = c->res;
     (void)args;
     json_t *body = req_body_object(r, res);
     if (body == NULL)
         return;
     int64_t app_id = 0;
     const char *grant = str_field(body, "grant_type");
-    client_result client = client_or_reply(r, body, &app_id, res);
+    client_result client = client_or_reply(c->app->store, r, body, &app_id, res);
     if (client == CLIENT_ANSWERED)
         ;
     else if (grant == NULL)
         reply_oauth_error(res, 400, "invalid_request", "grant_type is required");
     else if (strcmp(grant, "password") == 0)
-        password_grant(r, body, app_id, res);
+        password_grant(c, body, app_id);
     else if (strcmp(grant, "refresh_token") == 0)
-        refresh_grant(r, body, app_id, res);
+        refresh_grant(c->app, body, app_id, res);
     else
         reply_oauth_error(res, 400, "unsupported_grant_type", "this grant type is not supported");
     json_decref(body);

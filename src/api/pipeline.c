@@ -131,13 +131,12 @@ static bool csrf_double_submit(const request *r)
  * or carry the double-submit token. Reads are left alone: they change
  * nothing, and the same-origin policy keeps their answers from other sites.
  */
-static bool csrf_allows(const request *r)
+static bool csrf_allows(const request *r, const json_t *allowed)
 {
     if (method_is_safe(r->method))
         return true;
     const char *origin = req_header(r, "Origin");
     if (origin && strcmp(origin, "null") != 0) {
-        const json_t *allowed = r->app->cfg->server.allowed_origins;
         if (origin_is_host(origin, req_header(r, "Host")) || (allowed && origin_listed(allowed, origin)))
             return true;
     }
@@ -165,9 +164,11 @@ static bool takes_credentials(const request *r)
  * them, attach their stored token to every call, and a dead one must not
  * keep them from logging in again.
  */
-static bool authenticate_or_reply(request *r, response *res)
+static bool authenticate_or_reply(api_call *call)
 {
-    const app *a = r->app;
+    request *r = call->r;
+    response *res = call->res;
+    const app *a = call->app;
     const cfg_sources *on = &a->cfg->auth.sources;
     char decoded[TOK_DECODED_CAP];
     tok_candidates c = {
@@ -183,7 +184,7 @@ static bool authenticate_or_reply(request *r, response *res)
      * the OAuth2 endpoints read client credentials themselves */
     if (strncmp(r->path, "/oauth/", 7) != 0) {
         bool client = false;
-        if (!api_client_principal_or_reply(r, res, &client))
+        if (!api_client_principal_or_reply(call, &client))
             return false;
         if (client)
             return true;
@@ -193,12 +194,12 @@ static bool authenticate_or_reply(request *r, response *res)
     tok_source src = tok_extract(on, &c, &tok, &len);
     if (src == TOK_SRC_NONE)
         return true;
-    if (src == TOK_SRC_COOKIE && !csrf_allows(r)) {
+    if (src == TOK_SRC_COOKIE && !csrf_allows(r, a->cfg->server.allowed_origins)) {
         res_error(res, 403, "CSRF_REJECTED",
                   "a cookie-authenticated %s must come from this site's origin or carry X-CSRF-Token", r->method);
         return false;
     }
-    sess_result checked = sess_check(a->sessions, tok, len, &r->who);
+    sess_result checked = sess_check(a->sessions, tok, len, &call->who);
     sodium_memzero(decoded, sizeof decoded); /* a decoded secret stays nowhere */
     switch (checked) {
     case SESS_OK:
@@ -209,7 +210,7 @@ static bool authenticate_or_reply(request *r, response *res)
     case SESS_INVALID:
         break;
     }
-    memset(&r->who, 0, sizeof r->who);
+    memset(&call->who, 0, sizeof call->who);
     if (takes_credentials(r))
         return true;
     res_fixed(res, RES_INVALID_TOKEN);
@@ -225,11 +226,14 @@ bool api_is_slow(const char *method, const char *path)
 }
 
 /* Statements a request runs are counted (store_counted_statements), so a
- * test can prove a refused key never reached the database. */
-void api_handle(request *r, response *res)
+ * test can prove a refused key never reached the database. The access log
+ * gets the caller's user id through res, the HTTP layer knowing no principal. */
+void api_handle(void *ctx, request *r, response *res)
 {
+    api_call c = {.r = r, .res = res, .app = ctx};
     store_count_this_thread(true);
-    if (authenticate_or_reply(r, res))
-        route_dispatch(ROUTES, r, res);
+    if (authenticate_or_reply(&c))
+        route_dispatch(ROUTES, &c);
     store_count_this_thread(false);
+    res->user_id = c.who.user_id;
 }

@@ -16,7 +16,7 @@
 #include "api/engine.h"
 #include "api/app.h"
 
-static store_t *store_of(const mreq *q) { return q->r->app->store; }
+static store_t *store_of(const mreq *q) { return q->c->app->store; }
 
 /* A where tree from a JSON where object built here (never from user text). */
 static fnode *where_of(const model_def *m, json_t *json)
@@ -179,11 +179,11 @@ bool eng_include_or_reply(mreq *q, const filter *f, json_t *rows)
 {
     for (int i = 0; i < f->ninclude; i++) {
         const model_rel *rel = f->include[i].rel;
-        mreq t = {.r = q->r, .res = q->res, .m = rel->target};
+        mreq t = {.c = q->c, .r = q->r, .res = q->res, .m = rel->target};
         if (!eng_allow_or_reply(&t, "find"))
             return false;
         if (eng_hooks(rel->target)->before_read)
-            eng_hooks(rel->target)->before_read(q->r);
+            eng_hooks(rel->target)->before_read(q->c->app);
         bool belongs = rel->type == REL_BELONGS_TO;
         json_t *vals = values_of(rows, belongs ? rel->foreign_key : "id");
         json_t *related = NULL;
@@ -204,20 +204,19 @@ bool eng_include_or_reply(mreq *q, const filter *f, json_t *rows)
 /* ---- relation routes ---------------------------------------------------- */
 
 /* Model, relation and parent instance of /M/{id}/REL, after the ACL check. */
-static const model_rel *begin_relation_or_reply(mreq *q, request *r, response *res, const char *const *args,
-                                       const char *verb)
+static const model_rel *begin_relation_or_reply(mreq *q, api_call *c, const char *const *args, const char *verb)
 {
-    if (!eng_begin_or_reply(q, r, res, args[0], args[1]))
+    if (!eng_begin_or_reply(q, c, args[0], args[1]))
         return NULL;
     const model_rel *rel = model_rel_named(q->m, args[2]);
     if (rel == NULL) {
-        route_reply_no_method(r, res);
+        res_no_method(c->res, c->r);
         return NULL;
     }
     char method[160];
     snprintf(method, sizeof method, "__%s__%s", verb, rel->name);
     if (eng_hooks(rel->target)->before_read)
-        eng_hooks(rel->target)->before_read(r);
+        eng_hooks(rel->target)->before_read(c->app);
     if (!eng_allow_or_reply(q, method))
         return NULL;
     if (q->instance == NULL && !eng_load_or_reply(q))
@@ -240,12 +239,12 @@ static bool writable_target_or_reply(mreq *q, const model_rel *rel)
     return false;
 }
 
-void api_rel_get(request *r, const char *const *args, response *res)
+void api_rel_get(api_call *c, const char *const *args)
 {
     mreq q;
-    const model_rel *rel = begin_relation_or_reply(&q, r, res, args, "get");
+    const model_rel *rel = begin_relation_or_reply(&q, c, args, "get");
     if (rel && rel->type == REL_BELONGS_TO) {
-        mreq t = {.r = r, .res = res, .m = rel->target};
+        mreq t = {.c = c, .r = c->r, .res = c->res, .m = rel->target};
         json_t *fk = json_object_get(q.instance, rel->foreign_key);
         char id[64] = "";
         long long key;
@@ -254,12 +253,12 @@ void api_rel_get(request *r, const char *const *args, response *res)
         t.id = id;
         /* the related row is read as the target model's findById would be */
         if (eng_allow_or_reply(&t, "findById") && eng_load_or_reply(&t)) {
-            res_json(res, 200, t.instance);
+            res_json(q.res, 200, t.instance);
             t.instance = NULL;
         }
         eng_end(&t);
     } else if (rel) {
-        mreq t = {.r = r, .res = res, .m = rel->target};
+        mreq t = {.c = c, .r = c->r, .res = c->res, .m = rel->target};
         filter f;
         if (eng_filter_or_reply(&t, &f)) {
             f.where = filter_and(f.where, children_of(&q, rel));
@@ -270,35 +269,35 @@ void api_rel_get(request *r, const char *const *args, response *res)
     eng_end(&q);
 }
 
-void api_rel_count(request *r, const char *const *args, response *res)
+void api_rel_count(api_call *c, const char *const *args)
 {
     mreq q;
-    const model_rel *rel = begin_relation_or_reply(&q, r, res, args, "count");
+    const model_rel *rel = begin_relation_or_reply(&q, c, args, "count");
     if (rel && rel->type != REL_HAS_MANY) {
-        res_error(res, 404, "NOT_FOUND", "relation %s is not a list", rel->name);
+        res_error(q.res, 404, "NOT_FOUND", "relation %s is not a list", rel->name);
     } else if (rel) {
-        mreq t = {.r = r, .res = res, .m = rel->target};
+        mreq t = {.c = c, .r = c->r, .res = c->res, .m = rel->target};
         fnode *where;
         if (eng_where_or_reply(&t, &where)) {
             where = filter_and(where, children_of(&q, rel));
             int64_t n = 0;
             store_err e = store_rows_count(store_of(&q), rel->target, where, &n);
             if (e == STORE_OK)
-                res_json(res, 200, json_pack("{s:I}", "count", (json_int_t)n));
+                res_json(q.res, 200, json_pack("{s:I}", "count", (json_int_t)n));
             else
-                api_reply_store_error(res, e);
+                api_reply_store_error(q.res, e);
             fnode_free(where);
         }
     }
     eng_end(&q);
 }
 
-void api_rel_create(request *r, const char *const *args, response *res)
+void api_rel_create(api_call *c, const char *const *args)
 {
     mreq q;
-    const model_rel *rel = begin_relation_or_reply(&q, r, res, args, "create");
+    const model_rel *rel = begin_relation_or_reply(&q, c, args, "create");
     if (rel && writable_target_or_reply(&q, rel)) {
-        mreq t = {.r = r, .res = res, .m = rel->target};
+        mreq t = {.c = c, .r = c->r, .res = c->res, .m = rel->target};
         json_t *body = eng_body_or_reply(&t);
         if (body) {
             json_object_set(body, rel->foreign_key, json_object_get(q.instance, "id"));
@@ -309,21 +308,21 @@ void api_rel_create(request *r, const char *const *args, response *res)
     eng_end(&q);
 }
 
-void api_rel_delete(request *r, const char *const *args, response *res)
+void api_rel_delete(api_call *c, const char *const *args)
 {
     mreq q;
-    const model_rel *rel = begin_relation_or_reply(&q, r, res, args, "delete");
+    const model_rel *rel = begin_relation_or_reply(&q, c, args, "delete");
     if (rel && writable_target_or_reply(&q, rel)) {
         fnode *where = children_of(&q, rel);
         int64_t n = 0;
         store_err e = store_rows_delete(store_of(&q), rel->target, where, &n);
-        mreq t = {.r = r, .res = res, .m = rel->target};
+        mreq t = {.c = c, .r = c->r, .res = c->res, .m = rel->target};
         if (e == STORE_OK) {
             eng_after_write(&t, WROTE_ROWS);
-            res_no_content(res);
+            res_no_content(q.res);
         }
         else
-            api_reply_store_error(res, e);
+            api_reply_store_error(q.res, e);
         fnode_free(where);
     }
     eng_end(&q);
@@ -337,16 +336,16 @@ void api_rel_delete(request *r, const char *const *args, response *res)
  * row to the parent too, so a row of another parent is a 404, never a reach
  * across. *t is set up as the target model's request for that row.
  */
-static fnode *related_row_or_reply(mreq *q, mreq *t, request *r, response *res, const char *const *args,
-                                   const char *verb, const model_rel **out)
+static fnode *related_row_or_reply(mreq *q, mreq *t, api_call *c, const char *const *args, const char *verb,
+                                   const model_rel **out)
 {
-    const model_rel *rel = begin_relation_or_reply(q, r, res, args, verb);
-    *t = (mreq){.r = r, .res = res, .id = args[3]};
+    const model_rel *rel = begin_relation_or_reply(q, c, args, verb);
+    *t = (mreq){.c = c, .r = c->r, .res = c->res, .id = args[3]};
     if (rel == NULL)
         return NULL;
     t->m = rel->target;
     if (rel->type != REL_HAS_MANY) {
-        res_error(res, 404, "NOT_FOUND", "relation %s is not a list", rel->name);
+        res_error(c->res, 404, "NOT_FOUND", "relation %s is not a list", rel->name);
         return NULL;
     }
     fnode *id = eng_id_where_or_reply(t);
@@ -354,11 +353,11 @@ static fnode *related_row_or_reply(mreq *q, mreq *t, request *r, response *res, 
     return id ? filter_and(children_of(q, rel), id) : NULL;
 }
 
-void api_rel_get_one(request *r, const char *const *args, response *res)
+void api_rel_get_one(api_call *c, const char *const *args)
 {
     mreq q, t;
     const model_rel *rel;
-    fnode *where = related_row_or_reply(&q, &t, r, res, args, "findById", &rel);
+    fnode *where = related_row_or_reply(&q, &t, c, args, "findById", &rel);
     filter f;
     if (where && eng_filter_or_reply(&t, &f)) {
         f.where = filter_and(f.where, where);
@@ -371,11 +370,11 @@ void api_rel_get_one(request *r, const char *const *args, response *res)
     eng_end(&q);
 }
 
-void api_rel_update_one(request *r, const char *const *args, response *res)
+void api_rel_update_one(api_call *c, const char *const *args)
 {
     mreq q, t;
     const model_rel *rel = NULL;
-    fnode *where = related_row_or_reply(&q, &t, r, res, args, "updateById", &rel);
+    fnode *where = related_row_or_reply(&q, &t, c, args, "updateById", &rel);
     json_t *body = NULL, *values = NULL;
     if (where == NULL || !writable_target_or_reply(&q, rel) || (body = eng_body_or_reply(&t)) == NULL)
         goto out;
@@ -393,7 +392,7 @@ void api_rel_update_one(request *r, const char *const *args, response *res)
     } else {
         eng_after_write(&t, WROTE_THIS_ROW);
         if (eng_load_or_reply(&t)) {
-            res_json(res, 200, t.instance);
+            res_json(q.res, 200, t.instance);
             t.instance = NULL;
         }
     }
@@ -405,21 +404,21 @@ out:
     eng_end(&q);
 }
 
-void api_rel_delete_one(request *r, const char *const *args, response *res)
+void api_rel_delete_one(api_call *c, const char *const *args)
 {
     mreq q, t;
     const model_rel *rel = NULL;
-    fnode *where = related_row_or_reply(&q, &t, r, res, args, "destroyById", &rel);
+    fnode *where = related_row_or_reply(&q, &t, c, args, "destroyById", &rel);
     if (where && writable_target_or_reply(&q, rel)) {
         int64_t n = 0;
         store_err e = store_rows_delete(store_of(&t), t.m, where, &n);
         if (e == STORE_OK && n == 0) {
             eng_reply_not_found(&t);
         } else if (e != STORE_OK) {
-            api_reply_store_error(res, e);
+            api_reply_store_error(q.res, e);
         } else {
             eng_after_write(&t, WROTE_THIS_ROW);
-            res_no_content(res);
+            res_no_content(q.res);
         }
     }
     fnode_free(where);

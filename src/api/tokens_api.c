@@ -30,7 +30,7 @@ static void resolve_secret(mreq *q)
     tok_hash h;
     tok_hash_of(q->id, len, &h);
     tok_record rec;
-    store_t *st = q->r->app->store;
+    store_t *st = q->c->app->store;
     if (store_token_find(st, &h, &rec) == STORE_OK) {
         snprintf(q->idbuf, sizeof q->idbuf, "%s", rec.handle);
         q->id = q->idbuf;
@@ -41,14 +41,14 @@ static void resolve_secret(mreq *q)
 static bool token_owner_or_reply(mreq *q, const json_t *body, int64_t *user_id)
 {
     const json_t *uid = json_object_get(body, "userId");
-    *user_id = q->r->who.user_id;
+    *user_id = q->c->who.user_id;
     if (uid == NULL || json_is_null(uid))
         return true;
     if (!json_is_integer(uid) || json_integer_value(uid) <= 0) {
         res_error(q->res, 422, "INVALID_USER_ID", "userId must be a positive integer");
         return false;
     }
-    if (json_integer_value(uid) != *user_id && !acl_has_role(q->r->app->acl, *user_id, "admin")) {
+    if (json_integer_value(uid) != *user_id && !acl_has_role(q->c->app->acl, *user_id, "admin")) {
         res_error(q->res, 403, "ACCESS_DENIED", "a token can only be created for yourself");
         return false;
     }
@@ -60,15 +60,15 @@ static bool token_owner_or_reply(mreq *q, const json_t *body, int64_t *user_id)
  * session layer, the secret shown once. */
 static void mint(mreq *q, const json_t *body)
 {
-    const app *a = q->r->app;
-    if (q->r->who.user_id == 0) {
+    const app *a = q->c->app;
+    if (q->c->who.user_id == 0) {
         res_error(q->res, 401, "AUTHORIZATION_REQUIRED", "Authorization Required");
         q->res->www_authenticate = RES_BEARER_CHALLENGE;
         return;
     }
     int64_t user_id, ttl;
     char why[160];
-    if (!apitok_not_a_key_or_reply(q->r, q->res, "AccessToken.create") || !token_owner_or_reply(q, body, &user_id))
+    if (!apitok_not_a_key_or_reply(&q->c->who, q->res, "AccessToken.create") || !token_owner_or_reply(q, body, &user_id))
         return;
     if (sess_resolve_ttl(&a->cfg->auth, json_object_get(body, "ttl"), &ttl, why, sizeof why) != 0) {
         res_error(q->res, 422, "INVALID_TTL", "%s", why);
@@ -78,7 +78,7 @@ static void mint(mreq *q, const json_t *body)
     tok_record rec;
     /* only while the caller's own token lives: one revoked meanwhile (a
      * password change, a logout) cannot leave a fresh token behind */
-    store_grant grant = {-1, &q->r->who.token_hash};
+    store_grant grant = {-1, &q->c->who.token_hash};
     store_err e = sess_issue(a->sessions, user_id, ttl, &grant, secret, &rec);
     if (e == STORE_OK)
         res_json(q->res, 200, sess_token_json(&rec, secret));
@@ -103,7 +103,7 @@ static void collect(json_t *row, void *ctx)
 /* Deletes the tokens where names, each through the session layer. */
 static void revoke_rows(mreq *q, const fnode *where)
 {
-    const app *a = q->r->app;
+    const app *a = q->c->app;
     filter f;
     filter_init(&f);
     f.where = (fnode *)where;
@@ -188,9 +188,11 @@ static bool page_params_or_reply(request *r, filter *f, response *res)
 
 /* The user's live tokens, oldest first unless the filter orders them; a
  * page of them with limit and skip (in the filter or as parameters). */
-void tokapi_reply_user_tokens(request *r, response *res, int64_t user_id)
+void tokapi_reply_user_tokens(api_call *c, int64_t user_id)
 {
-    mreq t = {.r = r, .res = res, .m = models_by_name(r->app->models, "AccessToken")};
+    request *r = c->r;
+    response *res = c->res;
+    mreq t = {.c = c, .r = r, .res = res, .m = models_by_name(c->app->models, "AccessToken")};
     filter f;
     if (!eng_filter_or_reply(&t, &f) || !page_params_or_reply(r, &f, res))
         return;
@@ -205,9 +207,9 @@ void tokapi_reply_user_tokens(request *r, response *res, int64_t user_id)
     filter_parse_where(t.m, w, &mine, err, sizeof err);
     json_decref(w);
     f.where = filter_and(f.where, mine);
-    sess_settle(r->app->sessions);
+    sess_settle(c->app->sessions);
     json_t *rows = json_array();
-    store_t *st = r->app->store;
+    store_t *st = c->app->store;
     store_err e = store_rows_find(st, t.m, &f, keep_live, rows);
     filter_free(&f);
     if (e == STORE_OK) {
@@ -219,9 +221,9 @@ void tokapi_reply_user_tokens(request *r, response *res, int64_t user_id)
 }
 
 /* Reads show last use, which the session cache holds until its next flush. */
-static void settle_last_use(const request *r)
+static void settle_last_use(const app *a)
 {
-    sess_settle(r->app->sessions);
+    sess_settle(a->sessions);
 }
 
 const model_hooks token_hooks = {

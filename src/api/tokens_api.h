@@ -6,9 +6,9 @@
 
 #include <stdint.h>
 
-#include "http/request.h"
+#include "api/call.h"
 
 /* GET /api/users/{id}/accessTokens: the user's live tokens, filtered as asked. */
-void tokapi_reply_user_tokens(request *r, response *res, int64_t user_id);
+void tokapi_reply_user_tokens(api_call *c, int64_t user_id);
 
 #endif

@@ -18,9 +18,9 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static store_t *store_of(const request *r) { return r->app->store; }
+static store_t *store_of(const api_call *c) { return c->app->store; }
 
-static const cfg_password *cost_of(const request *r) { return &r->app->cfg->password; }
+static const cfg_password *cost_of(const api_call *c) { return &c->app->cfg->password; }
 
 /* A string property, or NULL when absent or not a string. */
 static const char *str_prop(const json_t *o, const char *key)
@@ -28,9 +28,9 @@ static const char *str_prop(const json_t *o, const char *key)
     return json_string_value(json_object_get(o, key));
 }
 
-static bool set_password_or_reply(const request *r, store_user *u, const char *pw, response *res)
+static bool set_password_or_reply(const cfg_password *cost, store_user *u, const char *pw, response *res)
 {
-    if (pw_hash(cost_of(r), pw, strlen(pw), u->password) != 0) {
+    if (pw_hash(cost, pw, strlen(pw), u->password) != 0) {
         res_error(res, 500, "INTERNAL_ERROR", "could not hash the password");
         return false;
     }
@@ -96,12 +96,12 @@ static json_t *read_body_or_reply(request *r, response *res, const char *pw_key)
  * Asks the ACL engine, through the model engine, whether the caller may run
  * User's method: on their own account (own) or on none in particular.
  */
-static bool user_method_or_reply(request *r, const char *method, bool own, response *res)
+static bool user_method_or_reply(api_call *c, const char *method, bool own)
 {
     mreq q;
-    bool ok = eng_begin_or_reply(&q, r, res, "users", NULL);
+    bool ok = eng_begin_or_reply(&q, c, "users", NULL);
     if (ok && own) {
-        snprintf(q.idbuf, sizeof q.idbuf, "%lld", (long long)r->who.user_id);
+        snprintf(q.idbuf, sizeof q.idbuf, "%lld", (long long)c->who.user_id);
         q.id = q.idbuf;
     }
     ok = ok && eng_allow_or_reply(&q, method);
@@ -115,21 +115,21 @@ static bool user_method_or_reply(request *r, const char *method, bool own, respo
  * is the engine's (the account is its own owner). An anonymous caller is
  * refused before any rule is asked, as these routes always have.
  */
-static bool account_begin_or_reply(mreq *q, request *r, const char *segment, response *res)
+static bool account_begin_or_reply(mreq *q, api_call *c, const char *segment)
 {
     memset(q, 0, sizeof *q);
-    if (principal_is_anonymous(&r->who)) {
-        access_reply_denied(r, res);
+    if (principal_is_anonymous(&c->who)) {
+        access_reply_denied(c);
         return false;
     }
-    return eng_begin_or_reply(q, r, res, "users", segment);
+    return eng_begin_or_reply(q, c, "users", segment);
 }
 
 /* Reads the account q->id names into *u; 404 when there is none. */
 static bool fetch_account_or_reply(mreq *q, store_user *u)
 {
-    int64_t id = access_user_named(q->r, q->id);
-    store_err e = store_user_get(store_of(q->r), id, u);
+    int64_t id = access_user_named(&q->c->who, q->id);
+    store_err e = store_user_get(store_of(q->c), id, u);
     if (e == STORE_NOT_FOUND)
         eng_reply_not_found(q);
     else if (e != STORE_OK)
@@ -138,10 +138,9 @@ static bool fetch_account_or_reply(mreq *q, store_user *u)
 }
 
 /* Loads the user an account route names, once the ACL engine allows method. */
-static bool load_account_or_reply(mreq *q, request *r, const char *segment, const char *method, store_user *u,
-                                  response *res)
+static bool load_account_or_reply(mreq *q, api_call *c, const char *segment, const char *method, store_user *u)
 {
-    return account_begin_or_reply(q, r, segment, res) && eng_allow_or_reply(q, method) &&
+    return account_begin_or_reply(q, c, segment) && eng_allow_or_reply(q, method) &&
            fetch_account_or_reply(q, u);
 }
 
@@ -153,14 +152,14 @@ static bool load_account_or_reply(mreq *q, request *r, const char *segment, cons
  * (LoopBack's logoutSessionsOnSensitiveChanges); this cache hears it here,
  * the other instances through the revocation log.
  */
-static store_err update_account(request *r, store_user *u, unsigned fields, const tok_hash *keep)
+static store_err update_account(api_call *c, store_user *u, unsigned fields, const tok_hash *keep)
 {
-    store_err e = store_user_update(store_of(r), u, fields, keep);
-    mreq q = {.r = r, .res = NULL, .m = models_by_name(r->app->models, "User"), .id = q.idbuf};
+    store_err e = store_user_update(store_of(c), u, fields, keep);
+    mreq q = {.c = c, .r = c->r, .res = NULL, .m = models_by_name(c->app->models, "User"), .id = q.idbuf};
     snprintf(q.idbuf, sizeof q.idbuf, "%lld", (long long)u->id);
     eng_after_write(&q, WROTE_THIS_ROW);
     if (e == STORE_OK && (fields & STORE_USER_CREDENTIALS) && !(fields & STORE_USER_REHASH))
-        sess_forget_user(r->app->sessions, u->id, keep);
+        sess_forget_user(c->app->sessions, u->id, keep);
     return e;
 }
 
@@ -179,12 +178,13 @@ static void credentials_changed(response *res)
  * hashed. A known account is named by its id, so its email and its
  * username share one count; an unknown one by what was given.
  */
-static bool throttle_begin_or_reply(request *r, const char *account, thr_ticket *tk, response *res)
+static bool throttle_begin_or_reply(throttle *th, const request *r, const char *account, thr_ticket *tk,
+                                    response *res)
 {
     int64_t wait;
     char address[46];
-    thr_client_address(r->app->throttle, r->client_ip, req_header(r, "X-Forwarded-For"), address);
-    thr_result t = thr_begin(r->app->throttle, address, account, tk, &wait);
+    thr_client_address(th, r->client_ip, req_header(r, "X-Forwarded-For"), address);
+    thr_result t = thr_begin(th, address, account, tk, &wait);
     if (t == THR_OK)
         return true;
     if (t == THR_UNAVAILABLE) {
@@ -211,19 +211,20 @@ static void account_name(const store_user *u, bool found, const char *email_lowe
 }
 
 /* The caller's own token survives a change the caller made to their own account. */
-static const tok_hash *token_to_keep(const request *r, int64_t user_id)
+static const tok_hash *token_to_keep(const principal *who, int64_t user_id)
 {
-    return r->who.user_id == user_id ? &r->who.token_hash : NULL;
+    return who->user_id == user_id ? &who->token_hash : NULL;
 }
 
 /* ---- POST /api/users ------------------------------------------------------ */
 
-void api_user_create(request *r, const char *const *args, response *res)
+void api_user_create(api_call *c, const char *const *args)
 {
+    response *res = c->res;
     (void)args;
-    if (!user_method_or_reply(r, "create", false, res))
+    if (!user_method_or_reply(c, "create", false))
         return;
-    json_t *body = read_body_or_reply(r, res, "password");
+    json_t *body = read_body_or_reply(c->r, res, "password");
     if (body == NULL)
         return;
     if (!user_valid_or_reply(body, true, res)) {
@@ -232,9 +233,9 @@ void api_user_create(request *r, const char *const *args, response *res)
     }
 
     store_user u = {0};
-    user_apply(body, r->app->cfg->auth.case_sensitive_email, &u);
-    if (set_password_or_reply(r, &u, str_prop(body, "password"), res)) {
-        store_err e = store_user_create(store_of(r), &u);
+    user_apply(body, c->app->cfg->auth.case_sensitive_email, &u);
+    if (set_password_or_reply(cost_of(c), &u, str_prop(body, "password"), res)) {
+        store_err e = store_user_create(store_of(c), &u);
         if (e == STORE_OK)
             res_json(res, 200, user_to_json(&u));
         else
@@ -277,7 +278,7 @@ static bool wants_user(const request *r)
 /* Finds the account named by email or username: *found says whether there
  * is one; *account gets the name its failed logins are counted under.
  * False when answered (400 for neither name given, a store error). */
-static bool find_login_or_reply(request *r, const json_t *body, store_user *u, char *account, size_t cap,
+static bool find_login_or_reply(const app *a, const json_t *body, store_user *u, char *account, size_t cap,
                                 bool *found, response *res)
 {
     const char *email = str_prop(body, "email");
@@ -288,8 +289,8 @@ static bool find_login_or_reply(request *r, const json_t *body, store_user *u, c
     }
     char lower[STORE_EMAIL_MAX + 1] = "";
     if (email && *email)
-        user_email_key(email, r->app->cfg->auth.case_sensitive_email, lower);
-    store_err e = store_user_find(store_of(r), lower[0] ? lower : NULL, username, u);
+        user_email_key(email, a->cfg->auth.case_sensitive_email, lower);
+    store_err e = store_user_find(a->store, lower[0] ? lower : NULL, username, u);
     account_name(u, e == STORE_OK, lower, username, account, cap);
     *found = e == STORE_OK;
     if (e != STORE_OK && e != STORE_NOT_FOUND) {
@@ -307,25 +308,25 @@ static bool find_login_or_reply(request *r, const json_t *body, store_user *u, c
  * brute-force count. On API_PW_OK *u is the account, its hash upgraded when
  * the cost settings rose.
  */
-api_pw_result api_password_check(request *r, const json_t *body, store_user *u, response *res)
+api_pw_result api_password_check(api_call *c, const json_t *body, store_user *u)
 {
     const char *pw = str_prop(body, "password");
     size_t pwlen = pw ? strlen(pw) : 0;
     bool found;
     char account[STORE_EMAIL_MAX + 16];
     thr_ticket tk;
-    if (!find_login_or_reply(r, body, u, account, sizeof account, &found, res) ||
-        !throttle_begin_or_reply(r, account, &tk, res))
+    if (!find_login_or_reply(c->app, body, u, account, sizeof account, &found, c->res) ||
+        !throttle_begin_or_reply(c->app->throttle, c->r, account, &tk, c->res))
         return API_PW_ANSWERED;
     if (!found || pw == NULL) {
-        pw_burn(cost_of(r), pw ? pw : "", pwlen);
+        pw_burn(cost_of(c), pw ? pw : "", pwlen);
         return API_PW_WRONG;
     }
     if (!pw_verify(u->password, pw, pwlen))
         return API_PW_WRONG;
-    thr_succeeded(r->app->throttle, &tk);
-    if (pw_needs_rehash(cost_of(r), u->password) && pw_hash(cost_of(r), pw, pwlen, u->password) == 0)
-        update_account(r, u, STORE_USER_PASSWORD | STORE_USER_REHASH, NULL);
+    thr_succeeded(c->app->throttle, &tk);
+    if (pw_needs_rehash(cost_of(c), u->password) && pw_hash(cost_of(c), pw, pwlen, u->password) == 0)
+        update_account(c, u, STORE_USER_PASSWORD | STORE_USER_REHASH, NULL);
     return API_PW_OK;
 }
 
@@ -335,19 +336,20 @@ api_pw_result api_password_check(request *r, const json_t *body, store_user *u, 
  * outlive a password change or the account's deletion (both answer 401
  * LOGIN_FAILED, as a wrong password).
  */
-void api_user_login(request *r, const char *const *args, response *res)
+void api_user_login(api_call *c, const char *const *args)
 {
+    response *res = c->res;
     (void)args;
-    const app *a = r->app;
-    if (!user_method_or_reply(r, "login", false, res))
+    const app *a = c->app;
+    if (!user_method_or_reply(c, "login", false))
         return;
-    json_t *body = read_body_or_reply(r, res, "password");
+    json_t *body = read_body_or_reply(c->r, res, "password");
     if (body == NULL)
         return;
     int64_t ttl;
     char why[160];
     store_user u = {0};
-    api_pw_result checked = api_password_check(r, body, &u, res);
+    api_pw_result checked = api_password_check(c, body, &u);
     if (checked == API_PW_WRONG)
         res_error(res, 401, "LOGIN_FAILED", "login failed");
     if (checked != API_PW_OK)
@@ -357,7 +359,7 @@ void api_user_login(request *r, const char *const *args, response *res)
         goto out;
     }
     const json_t *scopes;
-    if (!apitok_login_scopes_or_reply(r, res, body, &scopes))
+    if (!apitok_login_scopes_or_reply(c, body, &scopes))
         goto out;
 
     char secret[TOK_MAX_LEN + 1];
@@ -379,7 +381,7 @@ void api_user_login(request *r, const char *const *args, response *res)
     sodium_memzero(secret, sizeof secret);
     if (scopes)
         json_object_set(out, "scopes", (json_t *)scopes);
-    if (wants_user(r))
+    if (wants_user(c->r))
         json_object_set_new(out, "user", user_to_json(&u));
     res_json(res, 200, out);
 out:
@@ -389,19 +391,20 @@ out:
 
 /* ---- POST /api/users/logout ----------------------------------------------- */
 
-void api_user_logout(request *r, const char *const *args, response *res)
+void api_user_logout(api_call *c, const char *const *args)
 {
+    response *res = c->res;
     (void)args;
-    if (!user_method_or_reply(r, "logout", false, res))
+    if (!user_method_or_reply(c, "logout", false))
         return;
-    if (r->who.user_id == 0) {
+    if (c->who.user_id == 0) {
         res_error(res, 401, "AUTHORIZATION_REQUIRED", "accessToken is required to logout");
         res->www_authenticate = RES_BEARER_CHALLENGE;
         return;
     }
-    if (!apitok_not_a_key_or_reply(r, res, "User.logout"))
+    if (!apitok_not_a_key_or_reply(&c->who, res, "User.logout"))
         return;
-    store_err e = sess_revoke(r->app->sessions, &r->who.token_hash);
+    store_err e = sess_revoke(c->app->sessions, &c->who.token_hash);
     if (e == STORE_OK || e == STORE_NOT_FOUND)
         res_no_content(res);
     else
@@ -412,22 +415,22 @@ void api_user_logout(request *r, const char *const *args, response *res)
 
 /* findById through the engine, without ?filter= (this route never read
  * one): the row, from the row cache when it has it. */
-void api_user_get(request *r, const char *const *args, response *res)
+void api_user_get(api_call *c, const char *const *args)
 {
     mreq q;
-    if (account_begin_or_reply(&q, r, args[0], res))
+    if (account_begin_or_reply(&q, c, args[0]))
         eng_reply_find_by_id(&q, true);
     eng_end(&q);
 }
 
 /* Copies what PATCH may change into u, the STORE_USER_* mask of them into
  * *fields; false when answered (422, or a password that could not be hashed). */
-static bool patch_fields_or_reply(request *r, const json_t *body, bool is_admin, store_user *u, unsigned *fields,
+static bool patch_fields_or_reply(const app *a, const json_t *body, bool is_admin, store_user *u, unsigned *fields,
                                   response *res)
 {
     if (!user_valid_or_reply(body, false, res))
         return false;
-    *fields = user_apply(body, r->app->cfg->auth.case_sensitive_email, u);
+    *fields = user_apply(body, a->cfg->auth.case_sensitive_email, u);
     const json_t *verified = json_object_get(body, "emailVerified");
     if (is_admin && json_is_boolean(verified)) {
         u->email_verified = json_is_true(verified);
@@ -435,7 +438,7 @@ static bool patch_fields_or_reply(request *r, const json_t *body, bool is_admin,
     }
     const char *pw = str_prop(body, "password");
     if (pw) {
-        if (!set_password_or_reply(r, u, pw, res))
+        if (!set_password_or_reply(&a->cfg->password, u, pw, res))
             return false;
         *fields |= STORE_USER_PASSWORD;
     }
@@ -447,20 +450,21 @@ static bool patch_fields_or_reply(request *r, const json_t *body, bool is_admin,
  * logoutSessionsOnSensitiveChanges): whoever held the old credentials must not
  * keep a way in. Two changes racing: one wins, the other gets 409.
  */
-void api_user_patch(request *r, const char *const *args, response *res)
+void api_user_patch(api_call *c, const char *const *args)
 {
+    response *res = c->res;
     mreq q;
     store_user u = {0};
     json_t *body = NULL;
-    if (!load_account_or_reply(&q, r, args[0], "patchAttributes", &u, res))
+    if (!load_account_or_reply(&q, c, args[0], "patchAttributes", &u))
         goto out;
-    if ((body = read_body_or_reply(r, res, "password")) == NULL ||
-        !apitok_credentials_or_reply(r, res, body))
+    if ((body = read_body_or_reply(c->r, res, "password")) == NULL ||
+        !apitok_credentials_or_reply(c, body))
         goto out;
     unsigned fields;
-    if (!patch_fields_or_reply(r, body, access_has_role(r, "admin"), &u, &fields, res))
+    if (!patch_fields_or_reply(c->app, body, access_has_role(c, "admin"), &u, &fields, res))
         goto out;
-    store_err e = update_account(r, &u, fields, token_to_keep(r, u.id));
+    store_err e = update_account(c, &u, fields, token_to_keep(&c->who, u.id));
     if (e == STORE_OK)
         res_json(res, 200, user_to_json(&u));
     else if (e == STORE_STALE)
@@ -477,16 +481,17 @@ out:
 
 /* The old password is checked against the version it was read at: of two
  * changes racing with the same old password, one gets 204, the other 409. */
-void api_user_change_password(request *r, const char *const *args, response *res)
+void api_user_change_password(api_call *c, const char *const *args)
 {
+    response *res = c->res;
     (void)args;
-    if (r->who.user_id == 0) {
-        access_reply_denied(r, res);
+    if (c->who.user_id == 0) {
+        access_reply_denied(c);
         return;
     }
-    if (!user_method_or_reply(r, "changePassword", true, res))
+    if (!user_method_or_reply(c, "changePassword", true))
         return;
-    json_t *body = read_body_or_reply(r, res, "newPassword");
+    json_t *body = read_body_or_reply(c->r, res, "newPassword");
     if (body == NULL)
         return;
     const char *old = str_prop(body, "oldPassword");
@@ -502,7 +507,7 @@ void api_user_change_password(request *r, const char *const *args, response *res
         res_validation_finish(&v, "User", res);
         goto out;
     }
-    store_err e = store_user_get(store_of(r), r->who.user_id, &u);
+    store_err e = store_user_get(store_of(c), c->who.user_id, &u);
     if (e != STORE_OK) {
         reply_account_error(e, &u, res);
         goto out;
@@ -510,16 +515,16 @@ void api_user_change_password(request *r, const char *const *args, response *res
     char account[32];
     thr_ticket tk;
     account_name(&u, true, NULL, NULL, account, sizeof account);
-    if (!throttle_begin_or_reply(r, account, &tk, res))
+    if (!throttle_begin_or_reply(c->app->throttle, c->r, account, &tk, res))
         goto out;
     if (!pw_verify(u.password, old, strlen(old))) {
         res_error(res, 400, "INVALID_PASSWORD", "Invalid current password");
         goto out;
     }
-    thr_succeeded(r->app->throttle, &tk);
-    if (!set_password_or_reply(r, &u, new, res))
+    thr_succeeded(c->app->throttle, &tk);
+    if (!set_password_or_reply(cost_of(c), &u, new, res))
         goto out;
-    e = update_account(r, &u, STORE_USER_PASSWORD, &r->who.token_hash);
+    e = update_account(c, &u, STORE_USER_PASSWORD, &c->who.token_hash);
     if (e == STORE_OK)
         res_no_content(res);
     else if (e == STORE_STALE)
@@ -533,63 +538,63 @@ out:
 
 /* ---- /api/users/{id}/accessTokens ----------------------------------------- */
 
-void api_user_tokens_list(request *r, const char *const *args, response *res)
+void api_user_tokens_list(api_call *c, const char *const *args)
 {
     mreq q;
     store_user u = {0};
-    if (load_account_or_reply(&q, r, args[0], "__get__accessTokens", &u, res))
-        tokapi_reply_user_tokens(r, res, u.id);
+    if (load_account_or_reply(&q, c, args[0], "__get__accessTokens", &u))
+        tokapi_reply_user_tokens(c, u.id);
     store_user_clear(&u);
     eng_end(&q);
 }
 
-void api_user_tokens_delete_all(request *r, const char *const *args, response *res)
+void api_user_tokens_delete_all(api_call *c, const char *const *args)
 {
     mreq q;
     store_user u = {0};
-    if (load_account_or_reply(&q, r, args[0], "__delete__accessTokens", &u, res)) {
-        store_err e = apitok_revoke_user_if_asked(r, u.id);
+    if (load_account_or_reply(&q, c, args[0], "__delete__accessTokens", &u)) {
+        store_err e = apitok_revoke_user_if_asked(c->r, store_of(c), u.id);
         if (e == STORE_OK)
-            e = sess_revoke_user(r->app->sessions, u.id, NULL);
+            e = sess_revoke_user(c->app->sessions, u.id, NULL);
         if (e == STORE_OK)
-            res_no_content(res);
+            res_no_content(q.res);
         else
-            api_reply_store_error(res, e);
+            api_reply_store_error(q.res, e);
     }
     store_user_clear(&u);
     eng_end(&q);
 }
 
 /* A token named by its handle, or (as LoopBack clients do) by its secret. */
-static store_err revoke_named(request *r, int64_t user_id, const char *name)
+static store_err revoke_named(const app *a, int64_t user_id, const char *name)
 {
     size_t len = strlen(name);
     if (tok_is_handle(name))
-        return sess_revoke_handle(r->app->sessions, user_id, name);
+        return sess_revoke_handle(a->sessions, user_id, name);
     if (!tok_well_formed(name, len))
         return STORE_NOT_FOUND;
     tok_hash h;
     tok_record rec;
-    store_t *st = store_of(r);
+    store_t *st = a->store;
     tok_hash_of(name, len, &h);
     store_err e = store_token_find(st, &h, &rec);
     if (e == STORE_OK && rec.user_id != user_id)
         e = STORE_NOT_FOUND;
-    return e == STORE_OK ? sess_revoke(r->app->sessions, &h) : e;
+    return e == STORE_OK ? sess_revoke(a->sessions, &h) : e;
 }
 
-void api_user_tokens_delete_one(request *r, const char *const *args, response *res)
+void api_user_tokens_delete_one(api_call *c, const char *const *args)
 {
     mreq q;
     store_user u = {0};
-    if (load_account_or_reply(&q, r, args[0], "__destroyById__accessTokens", &u, res)) {
-        store_err e = revoke_named(r, u.id, args[1]);
+    if (load_account_or_reply(&q, c, args[0], "__destroyById__accessTokens", &u)) {
+        store_err e = revoke_named(c->app, u.id, args[1]);
         if (e == STORE_OK)
-            res_no_content(res);
+            res_no_content(q.res);
         else if (e == STORE_NOT_FOUND)
-            api_reply_not_found(res, "AccessToken", args[1]);
+            api_reply_not_found(q.res, "AccessToken", args[1]);
         else
-            api_reply_store_error(res, e);
+            api_reply_store_error(q.res, e);
     }
     store_user_clear(&u);
     eng_end(&q);
@@ -603,7 +608,7 @@ void api_user_tokens_delete_one(request *r, const char *const *args, response *r
  * id as written. */
 static void resolve_account_id(mreq *q)
 {
-    int64_t id = access_user_named(q->r, q->id);
+    int64_t id = access_user_named(&q->c->who, q->id);
     if (id == 0)
         return;
     snprintf(q->idbuf, sizeof q->idbuf, "%lld", (long long)id);
@@ -619,7 +624,7 @@ static void resolve_account_id(mreq *q)
 static void delete_account(mreq *q, const fnode *where)
 {
     eng_reply_delete(q, where);
-    sess_forget_user(q->r->app->sessions, strtoll(q->id, NULL, 10), NULL);
+    sess_forget_user(q->c->app->sessions, strtoll(q->id, NULL, 10), NULL);
 }
 
 const model_hooks user_hooks = {

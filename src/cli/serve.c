@@ -125,7 +125,7 @@ static int run(const config *cfg)
         .body_timeout_ms = cfg->server.body_timeout_ms,
         .max_body_memory = cfg->server.max_body_memory,
         .access_log = cfg->server.access_log,
-        .app = &a,
+        .ctx = &a,
     };
     char err[512];
     http_server *http = http_start(&opt, err, sizeof err);

@@ -189,6 +189,11 @@ void res_clear(response *res)
     res->text_len = 0;
 }
 
+void res_no_method(response *res, const request *r)
+{
+    res_error(res, 404, "NOT_FOUND", "There is no method to handle %s %s", r->method, r->path);
+}
+
 void res_json(response *res, int status, json_t *body)
 {
     res_clear(res);

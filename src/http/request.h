@@ -9,11 +9,9 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
-#include "auth/principal.h"
 #include "model/validation.h"
-
-struct app;
 
 #define REQ_MAX_SEGMENTS 8
 #define REQ_MAX_QUERY    64
@@ -38,8 +36,6 @@ typedef struct request {
     const req_param *cookies;        /* every cookie, in order (server.c)   */
     int ncookies;
     char client_ip[46];              /* the peer's address, text ("" unknown) */
-    principal who;                   /* who is calling                      */
-    struct app *app;
 } request;
 
 /*
@@ -73,6 +69,8 @@ typedef struct response {
     const char *header_name;         /* one more header (static), or NULL   */
     char header_value[128];
     bool close_connection;           /* send Connection: close, then close  */
+    int64_t user_id;                 /* the caller's user id, for the access
+                                        log; 0 anonymous                    */
 } response;
 
 /* A query argument's value, or NULL. */
@@ -102,6 +100,10 @@ void res_text(response *res, int status, char *text, size_t len);
 
 /* Sets *res to a fixed answer (LoopBack's error envelope, as res_error). */
 void res_fixed(response *res, res_fixed_kind k);
+
+/* Sets *res to 404 NOT_FOUND "There is no method to handle METHOD PATH":
+ * no handler for this method and path (LoopBack's answer). */
+void res_no_method(response *res, const request *r);
 
 /* Frees what *res holds. */
 void res_clear(response *res);

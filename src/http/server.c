@@ -28,7 +28,6 @@
 #include "http/accesslog.h"
 #include "http/fairq.h"
 #include "http/guard.h"
-#include "http/router.h"
 #include "http/server.h"
 
 /* File descriptors kept back from connections: the database, SQLite's
@@ -308,7 +307,6 @@ static void run_handler(http_server *s, struct MHD_Connection *conn, const char 
     r.path = url;
     if (p->gc)
         memcpy(r.client_ip, p->gc->ip, sizeof r.client_ip);
-    r.app = s->opt.app;
     r.body = p->body ? p->body : "";
     r.body_len = p->len;
     r.content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -327,10 +325,10 @@ static void run_handler(http_server *s, struct MHD_Connection *conn, const char 
     else if (r.nquery > REQ_MAX_QUERY)
         res_error(res, 400, "BAD_REQUEST", "too many query parameters (at most %d)", REQ_MAX_QUERY);
     else if (split_path(&r, url) != 0)
-        route_reply_no_method(&r, res);
+        res_no_method(res, &r);
     else
-        s->opt.handler(&r, res);
-    p->user_id = r.who.user_id;
+        s->opt.handler(s->opt.ctx, &r, res);
+    p->user_id = res->user_id;
     if (p->target && r.nquery <= REQ_MAX_QUERY) /* the query as the handler left it: no token */
         alog_target(p->target, ALOG_TARGET_MAX, url, r.query, r.nquery);
     free_segments(&r);

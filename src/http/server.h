@@ -12,15 +12,16 @@
 
 typedef struct http_server http_server;
 
-/* Called once per complete request, from a worker thread. */
-typedef void (*http_handler)(request *r, response *res);
+/* Called once per complete request, from a worker thread, with the ctx of
+ * http_options. It sets res->user_id for the access log. */
+typedef void (*http_handler)(void *ctx, request *r, response *res);
 
 typedef struct http_options {
     const char *listen;   /* "HOST:PORT"; port 0 picks a free one      */
     int threads;          /* worker threads, >= 1                      */
     size_t max_body;      /* larger bodies get 413                     */
     http_handler handler;
-    struct app *app;      /* handed to the handler in request.app      */
+    void *ctx;            /* handed to the handler, opaque here        */
     /*
      * Requests for which is_slow says true (logins: one argon2id hash each)
      * run on slow_threads threads of their own, with their connection

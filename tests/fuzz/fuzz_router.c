@@ -12,12 +12,12 @@
 
 #include "fuzz.h"
 #include "api/api.h"
-#include "http/router.h"
+#include "api/router.h"
 
 static const route *called;
 static int ncalls;
 
-static void handled(request *r, const char *const *args, response *res);
+static void handled(api_call *c, const char *const *args);
 
 /* api/pipeline.c's table, each route's handler replaced by `handled`. */
 static route ROUTES[64];
@@ -56,19 +56,19 @@ static bool takes(const route *rt, const request *r, const char **args, int *nar
     return i == r->nseg;
 }
 
-static void handled(request *r, const char *const *args, response *res)
+static void handled(api_call *c, const char *const *args)
 {
     const char *want[ROUTE_MAX_ARGS];
     int nwant = 0;
     const route *rt = ROUTES;
-    while (rt->method && !takes(rt, r, want, &nwant))
+    while (rt->method && !takes(rt, c->r, want, &nwant))
         rt++;
     FUZZ_ASSERT(rt->method != NULL); /* the first route that takes r ... */
     for (int i = 0; i < nwant; i++)
         FUZZ_ASSERT(args[i] == want[i]); /* ... with its {} segments, in order */
     called = rt;
     ncalls++;
-    res_json(res, 200, json_object());
+    res_json(c->res, 200, json_object());
 }
 
 static int split(request *r, char *path)
@@ -96,10 +96,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_ASSERT(pathcopy != NULL);
     request r = {.method = method, .path = path};
     response res = {0};
+    api_call c = {.r = &r, .res = &res};
     called = NULL;
     ncalls = 0;
     if (split(&r, pathcopy) == 0) {
-        route_dispatch(ROUTES, &r, &res);
+        route_dispatch(ROUTES, &c);
         FUZZ_ASSERT(ncalls <= 1);
         if (ncalls == 0) {
             const char *w[ROUTE_MAX_ARGS];

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "http/router.h"
+#include "api/router.h"
 
 /* Splits a pattern segment off; returns the next segment's start. */
 static const char *pattern_next(const char *p, const char **seg, size_t *len)
@@ -76,19 +76,15 @@ const route *route_find(const route *table, const char *method, const char *path
     return NULL;
 }
 
-void route_dispatch(const route *table, request *r, response *res)
+void route_dispatch(const route *table, api_call *c)
 {
     const char *args[ROUTE_MAX_ARGS] = {0};
+    const request *r = c->r;
     for (const route *rt = table; rt->method; rt++) {
         if (strcasecmp(rt->method, r->method) == 0 && path_matches(rt->pattern, r, args)) {
-            rt->fn(r, args, res);
+            rt->fn(c, args);
             return;
         }
     }
-    route_reply_no_method(r, res);
-}
-
-void route_reply_no_method(const request *r, response *res)
-{
-    res_error(res, 404, "NOT_FOUND", "There is no method to handle %s %s", r->method, r->path);
+    res_no_method(c->res, r);
 }

@@ -10,11 +10,11 @@
 
 #include <stdbool.h>
 
-#include "http/request.h"
+#include "api/call.h"
 
 #define ROUTE_MAX_ARGS 4
 
-typedef void (*route_fn)(request *r, const char *const *args, response *res);
+typedef void (*route_fn)(api_call *c, const char *const *args);
 
 typedef struct route {
     const char *method;
@@ -24,11 +24,12 @@ typedef struct route {
 } route;
 
 /*
- * Finds the route for r in the table (terminated by a NULL method) and calls
- * it. When none matches: 404 NOT_FOUND in the error envelope, as LoopBack
- * answers for a path or a method it has no handler for.
+ * Finds the route for c->r in the table (terminated by a NULL method) and
+ * calls it. When none matches: 404 NOT_FOUND in the error envelope
+ * (res_no_method), as LoopBack answers for a path or a method it has no
+ * handler for.
  */
-void route_dispatch(const route *table, request *r, response *res);
+void route_dispatch(const route *table, api_call *c);
 
 /*
  * The route a method and a raw path (as the server has it before the
@@ -36,8 +37,5 @@ void route_dispatch(const route *table, request *r, response *res);
  * as route_dispatch, for deciding before the body is read.
  */
 const route *route_find(const route *table, const char *method, const char *path);
-
-/* Sets res to that 404: no handler for this method and path. */
-void route_reply_no_method(const request *r, response *res);
 
 #endif
