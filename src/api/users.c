@@ -394,7 +394,7 @@ void api_user_logout(request *r, const char *const *args, response *res)
     (void)args;
     if (!user_method_or_reply(r, "logout", false, res))
         return;
-    if (r->who.user_id == 0) {
+    if (!principal_has_token(&r->who)) { /* an application's own token logs out too */
         res_error(res, 401, "AUTHORIZATION_REQUIRED", "accessToken is required to logout");
         res->www_authenticate = RES_BEARER_CHALLENGE;
         return;
