@@ -143,6 +143,7 @@ def test_client_authentication_is_required_and_checked(srv, admin):
     r = srv.patch(f"/api/applications/{d['id']}", token=admin["token"], json={"status": "disabled"})
     assert r.status_code == 200, r.text
     answers = [assert_oauth_error(grant(srv), 401, "invalid_client")]
+    assert answers[0]["error_description"] == "client authentication is required", answers
     for cid, secret in [(a["clientId"], "tss_" + "x" * 44), ("tsa_" + "y" * 24, a["clientSecret"]),
                         (d["clientId"], d["clientSecret"])]:
         r = grant(srv, client_id=cid, client_secret=secret)
