@@ -54,7 +54,8 @@ static const query_def QUERIES[Q_COUNT] = {
     [Q_TOKEN_LIST] = {"SELECT " TOKEN_COLS " FROM access_tokens WHERE expires_ms > ?1 AND hash > ?2"
                       " ORDER BY hash LIMIT ?3", NULL},
     [Q_TOKEN_DELETE] = {"DELETE FROM access_tokens WHERE hash = ?1", NULL},
-    [Q_TOKEN_HANDLE_FIND] = {"SELECT hash FROM access_tokens WHERE handle = ?1 AND user_id = ?2", NULL},
+    /* user 0: an application's own token (no user), as a row shows it */
+    [Q_TOKEN_HANDLE_FIND] = {"SELECT hash FROM access_tokens WHERE handle = ?1 AND COALESCE(user_id, 0) = ?2", NULL},
     [Q_TOKEN_DELETE_USER] = {"DELETE FROM access_tokens WHERE user_id = ?1", NULL},
     [Q_TOKEN_DELETE_USER_KEEP] = {"DELETE FROM access_tokens WHERE user_id = ?1 AND hash <> ?2", NULL},
     [Q_TOKEN_TOUCH] = {"UPDATE access_tokens SET last_used_ms = ?2 WHERE hash = ?1", NULL},

@@ -165,6 +165,7 @@ store_err store_token_find(store_t *s, const store_hash *h, store_token *out);
 /* every token live at now_ms, streamed (to fill the cache at start) */
 store_err store_token_scan_live(store_t *s, int64_t now_ms, store_token_cb cb, void *ctx);
 store_err store_token_delete(store_t *s, const store_hash *h);
+/* the token of that handle and user (0: an application's own token) */
 store_err store_token_delete_handle(store_t *s, int64_t user_id, const char *handle, store_hash *deleted);
 /* deletes all of a user's tokens, except *keep when not NULL; *deleted
    (when not NULL) gets how many went, once committed */

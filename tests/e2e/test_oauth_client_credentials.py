@@ -310,6 +310,17 @@ def test_token_is_listed_with_user_id_null_and_in_no_users_list(srv, admin):
     assert srv.get("/api/memos", token=tok).status_code == 200
 
 
+def test_admin_revokes_an_application_token_by_its_handle(srv, admin):
+    tok = app_token(srv, new_app(srv, admin))
+    rows = srv.get("/api/accessTokens", token=admin["token"], params={"filter": '{"where":{"userId":null}}'})
+    handles = [t["id"] for t in rows.json()]
+    r = srv.delete(f"/api/accessTokens/{tok}", token=admin["token"])  # the secret names it as the handle does
+    assert r.status_code == 200 and r.json() == {"count": 1}, r.text
+    assert_error(srv.get("/api/memos", token=tok), 401, "INVALID_TOKEN")
+    left = srv.get("/api/accessTokens", token=admin["token"], params={"filter": '{"where":{"userId":null}}'})
+    assert len(left.json()) == len(handles) - 1, left.text
+
+
 def test_deleting_a_user_leaves_application_tokens_alone(srv, admin):
     a = new_app(srv, admin, ownerId=srv.new_user()["id"])
     tok = app_token(srv, a)
