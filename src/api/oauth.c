@@ -1,8 +1,9 @@
 /*
  * oauth.c — POST /oauth/token (RFC 6749), issue 13: the tokens it answers
  * are the same AccessTokens a login makes (they work on every route, are
- * listed and revoked as any). Client authentication (§2.3.1) by HTTP Basic
- * or client_id + client_secret in the body; errors as §5.2.
+ * listed and revoked as any); client_credentials' are the application's
+ * own, without a user. Client authentication (§2.3.1) by HTTP Basic or
+ * client_id + client_secret in the body; errors as §5.2.
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -143,14 +144,18 @@ bool api_client_principal_or_reply(api_call *call, bool *presented)
     return false;
 }
 
-/* The answer of §5.1, with a refresh token when one was issued. */
-static void reply_token(response *res, const tok_record *rec, const char *secret, const char *refresh)
+/* The answer of §5.1, with a refresh token when one was issued and the
+ * scope when the token was narrowed (§3.3). */
+static void reply_token(response *res, const tok_record *rec, const char *secret, const char *refresh,
+                        const char *scope)
 {
     json_t *out = json_pack("{s:s,s:s}", "access_token", secret, "token_type", "Bearer");
     if (rec->ttl > 0)
         json_object_set_new(out, "expires_in", json_integer(rec->ttl));
     if (refresh && *refresh)
         json_object_set_new(out, "refresh_token", json_string(refresh));
+    if (scope)
+        json_object_set_new(out, "scope", json_string(scope));
     res_json(res, 200, out);
 }
 
@@ -225,7 +230,7 @@ static void refresh_grant(const app *a, const json_t *body, int64_t app_id, resp
         return;
     }
     issue_refresh(a, &rec, rf.cred_version, rf.family, refresh);
-    reply_token(res, &rec, secret, refresh);
+    reply_token(res, &rec, secret, refresh, NULL);
     sodium_memzero(secret, sizeof secret);
     sodium_memzero(refresh, sizeof refresh);
 }
@@ -311,14 +316,49 @@ static void password_grant(api_call *c, const json_t *body, int64_t app_id)
         char refresh[REFRESH_LEN + 1] = "";
         if (scopes == NULL)
             issue_refresh(a, &rec, u.cred_version, NULL, refresh);
-        reply_token(res, &rec, secret, refresh);
-        if (scopes)
-            json_object_set_new(res->body, "scope", json_string(str_field(body, "scope")));
+        reply_token(res, &rec, secret, refresh, scopes ? str_field(body, "scope") : NULL);
         sodium_memzero(refresh, sizeof refresh);
     }
     sodium_memzero(secret, sizeof secret);
     json_decref(scopes);
     store_user_clear(&u);
+}
+
+/*
+ * grant_type=client_credentials (§4.4): a token of the application itself,
+ * no user (principal APP: its ACL rules and role mappings, never $owner).
+ * The client must authenticate (§4.4.2; none: 401 invalid_client); no
+ * refresh token (§4.4.3). `scope` narrows it as a password grant's; it
+ * lives the login's default ttl. An application disabled since its
+ * credentials were checked gets no token (the store's insert checks).
+ */
+static void client_grant(api_call *c, const json_t *body, client_result client, int64_t app_id)
+{
+    const app *a = c->app;
+    response *res = c->res;
+    if (client != CLIENT_OK) {
+        reply_oauth_error(res, 401, "invalid_client", "client authentication is required");
+        return;
+    }
+    bool bad_scope;
+    json_t *scopes = scope_list_or_reply(a, body, res, &bad_scope);
+    if (bad_scope)
+        return;
+    char secret[TOK_MAX_LEN + 1], why[160];
+    tok_record rec;
+    int64_t ttl = 0;
+    sess_resolve_ttl(&a->cfg->auth, NULL, &ttl, why, sizeof why); /* the default: never refused */
+    store_err e = sess_issue_app(a->sessions, 0, app_id, ttl, NULL, secret, &rec);
+    if (e == STORE_OK && scopes)
+        e = sess_narrow(a->sessions, &rec, scopes);
+    if (e == STORE_NOT_FOUND || e == STORE_STALE)
+        reply_oauth_error(res, 401, "invalid_client", "client authentication failed");
+    else if (e != STORE_OK)
+        api_reply_store_error(res, e);
+    else
+        reply_token(res, &rec, secret, NULL, scopes ? str_field(body, "scope") : NULL);
+    sodium_memzero(secret, sizeof secret);
+    json_decref(scopes);
 }
 
 /* ---- POST /oauth/revoke (RFC 7009) ---------------------------------------- */
@@ -415,6 +455,8 @@ void api_oauth_token(api_call *c, const char *const *args)
         password_grant(c, body, app_id);
     else if (strcmp(grant, "refresh_token") == 0)
         refresh_grant(c->app, body, app_id, res);
+    else if (strcmp(grant, "client_credentials") == 0)
+        client_grant(c, body, client, app_id);
     else
         reply_oauth_error(res, 400, "unsupported_grant_type", "this grant type is not supported");
     json_decref(body);

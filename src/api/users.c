@@ -397,7 +397,7 @@ void api_user_logout(api_call *c, const char *const *args)
     (void)args;
     if (!user_method_or_reply(c, "logout", false))
         return;
-    if (c->who.user_id == 0) {
+    if (!principal_has_token(&c->who)) { /* an application's own token logs out too */
         res_error(res, 401, "AUTHORIZATION_REQUIRED", "accessToken is required to logout");
         res->www_authenticate = RES_BEARER_CHALLENGE;
         return;

@@ -19,7 +19,7 @@ typedef struct principal {
     int64_t user_id;                       /* 0: anonymous                 */
     int64_t app_id;                        /* 0: no application            */
     char token_handle[TOK_HANDLE_LEN + 1]; /* "" when anonymous            */
-    tok_hash token_hash;                   /* valid when user_id != 0      */
+    tok_hash token_hash;                   /* valid when token_handle[0]   */
     int64_t token_created_ms;
     int64_t token_ttl;
     uint64_t scopes;                       /* 0: unrestricted (a login)    */
@@ -28,6 +28,13 @@ typedef struct principal {
 static inline bool principal_is_anonymous(const principal *p)
 {
     return p->user_id == 0 && p->app_id == 0;
+}
+
+/* A token (a user's, or an application's own: user_id 0, app_id set)
+ * made the caller; false for client credentials and for anonymous. */
+static inline bool principal_has_token(const principal *p)
+{
+    return p->token_handle[0] != '\0';
 }
 
 #endif

@@ -375,12 +375,15 @@ static void revoke_over_cap(const tok_record *t, void *ctx)
 }
 
 /* Beyond maxTokensPerUser, the oldest of the user's live tokens go, each
- * through sess_revoke: the cache, the store and the revocation log. */
+ * through sess_revoke: the cache, the store and the revocation log. An
+ * application's own tokens (no user) are capped the same way, per
+ * application: a client asking for a token on every call cannot pile up
+ * rows and cache entries without bound. */
 static void enforce_cap(sess *s, const tok_record *fresh)
 {
     over_cap oc = {s, &fresh->hash};
     if (s->cfg.max_tokens_per_user > 0)
-        store_token_beyond(s->store, fresh->user_id, fresh->created_ms, s->cfg.max_tokens_per_user,
+        store_token_beyond(s->store, fresh->user_id, fresh->app_id, fresh->created_ms, s->cfg.max_tokens_per_user,
                                     CAP_BATCH, revoke_over_cap, &oc);
 }
 
@@ -662,7 +665,7 @@ json_t *sess_token_json(const tok_record *rec, const char *secret)
         json_object_set_new(o, "id", json_string(secret));
     json_object_set_new(o, "ttl", json_integer(rec->ttl));
     json_object_set_new(o, "created", json_string(created));
-    json_object_set_new(o, "userId", json_integer(rec->user_id));
+    json_object_set_new(o, "userId", rec->user_id ? json_integer(rec->user_id) : json_null());
     json_object_set_new(o, "handle", json_string(rec->handle));
     if (secret == NULL) {
         if (rec->last_used_ms > 0) {

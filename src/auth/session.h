@@ -74,7 +74,10 @@ store_err sess_issue(sess *s, int64_t user_id, int64_t ttl, const store_grant *g
                      tok_record *rec);
 
 /* sess_issue for a token that carries an application's id (issue 13: the
- * OAuth2 password grant of an authenticated client); 0: none. */
+ * OAuth2 password grant of an authenticated client); 0: none. user_id 0:
+ * the application's own token (grant_type=client_credentials), issued only
+ * while the application is active (STORE_NOT_FOUND when not), checked as
+ * principal {user_id 0, app_id}; grant is not used then. */
 store_err sess_issue_app(sess *s, int64_t user_id, int64_t app_id, int64_t ttl, const store_grant *grant,
                          char *secret, tok_record *rec);
 

@@ -257,10 +257,14 @@ static bool of_user(const node *n, const void *arg)
            (m->keep == NULL || memcmp(n->rec.hash.b, m->keep->b, TOK_HASH_LEN) != 0);
 }
 
+/* user_id 0 names nobody: the tokens held by an application alone (user_id
+ * 0, issue 13) are no user's, and a user's revocation never reaches them. */
 size_t tcache_remove_user(tcache *c, int64_t user_id, const tok_hash *keep)
 {
     user_match m = {user_id, keep};
     size_t n = 0;
+    if (user_id == 0)
+        return 0;
     for (int i = 0; i < SHARDS; i++)
         n += shard_remove_if(&c->shards[i], of_user, &m);
     return n;

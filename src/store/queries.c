@@ -16,6 +16,13 @@
     " WHERE id = ?3 AND (?10 IS NULL OR cred_version = ?10)"                              \
     " AND (?11 IS NULL OR EXISTS (SELECT 1 FROM access_tokens p WHERE p.hash = ?11))"
 
+/* an application's own token (no user): only while the application is
+ * active, so one disabled or deleted meanwhile cannot leave a token behind */
+#define TOKEN_INSERT_APP                                                                  \
+    "INSERT INTO access_tokens (" TOKEN_COLS ", expires_ms)"                              \
+    " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM applications"                        \
+    " WHERE id = ?4 AND status = 'active'"
+
 typedef struct query_def {
     const char *sql;
     const char *pg;     /* PostgreSQL's own text, when it differs */
@@ -40,19 +47,23 @@ static const query_def QUERIES[Q_COUNT] = {
     /* PostgreSQL: FOR SHARE holds the user's row until commit, so a password
      * change or a deletion in flight is waited for and then seen */
     [Q_TOKEN_INSERT_GUARDED] = {TOKEN_INSERT_GUARDED, TOKEN_INSERT_GUARDED " FOR SHARE OF users"},
+    [Q_TOKEN_INSERT_APP] = {TOKEN_INSERT_APP, TOKEN_INSERT_APP " FOR SHARE OF applications"},
     [Q_TOKEN_FIND] = {"SELECT " TOKEN_COLS " FROM access_tokens WHERE hash = ?1", NULL},
     /* pages of live tokens in hash order, so that filling the cache never
      * holds a million rows in one result (the empty BLOB sorts first) */
     [Q_TOKEN_LIST] = {"SELECT " TOKEN_COLS " FROM access_tokens WHERE expires_ms > ?1 AND hash > ?2"
                       " ORDER BY hash LIMIT ?3", NULL},
     [Q_TOKEN_DELETE] = {"DELETE FROM access_tokens WHERE hash = ?1", NULL},
-    [Q_TOKEN_HANDLE_FIND] = {"SELECT hash FROM access_tokens WHERE handle = ?1 AND user_id = ?2", NULL},
+    /* user 0: an application's own token (no user), as a row shows it */
+    [Q_TOKEN_HANDLE_FIND] = {"SELECT hash FROM access_tokens WHERE handle = ?1 AND COALESCE(user_id, 0) = ?2", NULL},
     [Q_TOKEN_DELETE_USER] = {"DELETE FROM access_tokens WHERE user_id = ?1", NULL},
     [Q_TOKEN_DELETE_USER_KEEP] = {"DELETE FROM access_tokens WHERE user_id = ?1 AND hash <> ?2", NULL},
     [Q_TOKEN_TOUCH] = {"UPDATE access_tokens SET last_used_ms = ?2 WHERE hash = ?1", NULL},
     [Q_TOKEN_PURGE] = {"DELETE FROM access_tokens WHERE expires_ms <= ?1", NULL},
     [Q_TOKEN_BEYOND] = {"SELECT " TOKEN_COLS " FROM access_tokens WHERE user_id = ?1 AND expires_ms > ?2"
                         " ORDER BY created_ms DESC, handle DESC LIMIT ?4 OFFSET ?3", NULL},
+    [Q_TOKEN_BEYOND_APP] = {"SELECT " TOKEN_COLS " FROM access_tokens WHERE user_id IS NULL AND app_id = ?1"
+                            " AND expires_ms > ?2 ORDER BY created_ms DESC, handle DESC LIMIT ?4 OFFSET ?3", NULL},
     [Q_EVENT_INSERT] = {"INSERT INTO token_events (kind, hash, user_id, at_ms) VALUES (?1, ?2, ?3, ?4)", NULL},
     [Q_EVENTS_SINCE] = {"SELECT seq, kind, hash, user_id FROM token_events WHERE seq > ?1 ORDER BY seq", NULL},
     [Q_EVENTS_TRIM] = {"DELETE FROM token_events WHERE at_ms < ?1"

@@ -119,6 +119,36 @@ static const char *const MIGRATIONS[] = {
     "CREATE INDEX api_tokens_user ON api_tokens (user_id);"
     /* a login token's scopes (LoopBack's AccessToken.scopes): JSON text */
     "ALTER TABLE access_tokens ADD COLUMN scope_list TEXT;",
+    /* 6: application tokens (issue 13, grant_type=client_credentials): a
+     * token held by an application alone has no user (user_id NULL), never
+     * by a sentinel user: deleting a user cascades only to that user's
+     * tokens, and every token has a holder. SQLite cannot drop NOT NULL, so
+     * the table is rebuilt (the same text for PostgreSQL); its constraints
+     * are named so the names stay the same after the rename. No foreign key
+     * on app_id: a deleted application's tokens go through the revocation
+     * log (store_app_revoke_dead), which a cascade would bypass. */
+    "CREATE TABLE access_tokens_v6 ("
+    "  hash {BLOB} NOT NULL,"
+    "  handle {TEXT} NOT NULL,"
+    "  user_id {INT} REFERENCES users(id) ON DELETE CASCADE,"
+    "  app_id {INT},"
+    "  created_ms {INT} NOT NULL,"
+    "  ttl {INT} NOT NULL,"
+    "  expires_ms {INT} NOT NULL,"
+    "  last_used_ms {INT},"
+    "  scopes {INT} NOT NULL DEFAULT 0,"
+    "  scope_list TEXT,"
+    "  CONSTRAINT access_tokens_hash PRIMARY KEY (hash),"
+    "  CONSTRAINT access_tokens_handle UNIQUE (handle),"
+    "  CONSTRAINT access_tokens_holder CHECK (user_id IS NOT NULL OR app_id IS NOT NULL)){NOROWID};"
+    "INSERT INTO access_tokens_v6 (hash, handle, user_id, app_id, created_ms, ttl, expires_ms, last_used_ms,"
+    "  scopes, scope_list) SELECT hash, handle, user_id, app_id, created_ms, ttl, expires_ms, last_used_ms,"
+    "  scopes, scope_list FROM access_tokens;"
+    "DROP TABLE access_tokens;"
+    "ALTER TABLE access_tokens_v6 RENAME TO access_tokens;"
+    "CREATE INDEX access_tokens_user ON access_tokens (user_id);"
+    "CREATE INDEX access_tokens_expires ON access_tokens (expires_ms);"
+    "CREATE INDEX access_tokens_app ON access_tokens (app_id);",
 };
 #define SCHEMA_VERSION ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 

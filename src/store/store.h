@@ -156,13 +156,16 @@ store_err store_principal_roles(store_t *s, bool app, int64_t id, void (*cb)(con
 /* access tokens */
 /* inserts only while the user exists and *grant holds (grant may be NULL):
    STORE_NOT_FOUND when the user is gone, STORE_STALE when the grant no
-   longer holds. expires_ms: when it stops being live (the caller decides;
+   longer holds. user_id 0: an application's own token (issue 13), stored
+   without a user, inserted only while application app_id is active
+   (STORE_NOT_FOUND when not; grant unused). expires_ms: when it stops being live (the caller decides;
    the purge and the live scan go by it). */
 store_err store_token_insert(store_t *s, const store_token *t, int64_t expires_ms, const store_grant *grant);
 store_err store_token_find(store_t *s, const store_hash *h, store_token *out);
 /* every token live at now_ms, streamed (to fill the cache at start) */
 store_err store_token_scan_live(store_t *s, int64_t now_ms, store_token_cb cb, void *ctx);
 store_err store_token_delete(store_t *s, const store_hash *h);
+/* the token of that handle and user (0: an application's own token) */
 store_err store_token_delete_handle(store_t *s, int64_t user_id, const char *handle, store_hash *deleted);
 /* deletes all of a user's tokens, except *keep when not NULL; *deleted
    (when not NULL) gets how many went, once committed */
@@ -171,8 +174,9 @@ store_err store_token_delete_user(store_t *s, int64_t user_id, const store_hash 
 store_err store_token_touch(store_t *s, const store_token *recs, size_t n);
 store_err store_token_purge_expired(store_t *s, int64_t now_ms, int64_t *purged);
 /* the hashes of a user's live tokens beyond the newest `keep` (the oldest
-   first), at most `max` of them */
-store_err store_token_beyond(store_t *s, int64_t user_id, int64_t now_ms, int64_t keep, int max,
+   first), at most `max` of them; user_id 0: application app_id's own
+   (user-less) tokens */
+store_err store_token_beyond(store_t *s, int64_t user_id, int64_t app_id, int64_t now_ms, int64_t keep, int max,
                              store_token_cb cb, void *ctx);
 
 /* failed logins per account (auth/throttle.c): read (a key never

@@ -27,14 +27,27 @@ static void read_token(store_t *s, dcur *cur, store_token *t)
     t->scopes = (uint64_t)d->col_int(cur, 7);
 }
 
+/* An application's own token (user_id 0: NULL in the row), inserted only
+ * while the application is active; STORE_NOT_FOUND when it is not. */
+static store_err insert_app_token(store_t *s, dconn *c, dval *v)
+{
+    int64_t n = 0;
+    store_err e = v[3].null ? STORE_NOT_FOUND : db_run(s, c, Q_TOKEN_INSERT_APP, v, 9, &n);
+    if (e == STORE_OK && n == 0)
+        return STORE_NOT_FOUND;
+    return e == STORE_CONFLICT ? STORE_ERROR : e;
+}
+
 /* inserts only while the user exists and *grant holds (store.h) */
 store_err store_token_insert(store_t *s, const store_token *t, int64_t expires_ms, const store_grant *grant)
 {
     DB_OR_FAIL(s, c);
-    dval v[] = {dv_hash(&t->hash), dv_text(t->handle), dv_int(t->user_id), dv_int_or_null(t->app_id),
+    dval v[] = {dv_hash(&t->hash), dv_text(t->handle), dv_int_or_null(t->user_id), dv_int_or_null(t->app_id),
                 dv_int(t->created_ms), dv_int(t->ttl), dv_int_or_null(t->last_used_ms),
                 dv_int((int64_t)t->scopes), dv_int(expires_ms),
                 dv_int(grant ? grant->cred_version : 0), dv_hash(grant ? grant->parent : NULL)};
+    if (t->user_id == 0)
+        return insert_app_token(s, c, v);
     if (grant == NULL || grant->cred_version < 0)
         v[9].null = true;
     int64_t n = 0;
@@ -187,17 +200,17 @@ store_err store_token_purge_expired(store_t *s, int64_t now_ms, int64_t *purged)
 }
 
 /* Read first, called back after: a callback may delete these very rows. */
-store_err store_token_beyond(store_t *s, int64_t user_id, int64_t now_ms, int64_t keep, int max,
+store_err store_token_beyond(store_t *s, int64_t user_id, int64_t app_id, int64_t now_ms, int64_t keep, int max,
                              store_token_cb cb, void *ctx)
 {
     DB_OR_FAIL(s, c);
-    dval v[] = {dv_int(user_id), dv_int(now_ms), dv_int(keep), dv_int(max)};
+    dval v[] = {dv_int(user_id ? user_id : app_id), dv_int(now_ms), dv_int(keep), dv_int(max)};
     store_token *found = calloc((size_t)(max > 0 ? max : 1), sizeof *found);
     if (found == NULL)
         return STORE_ERROR;
     dcur cur;
     int n = 0;
-    store_err e = db_rows(s, c, Q_TOKEN_BEYOND, v, 4, &cur);
+    store_err e = db_rows(s, c, user_id ? Q_TOKEN_BEYOND : Q_TOKEN_BEYOND_APP, v, 4, &cur);
     if (e == STORE_OK) {
         while (n < max && s->drv->next(&cur))
             read_token(s, &cur, &found[n++]);

@@ -108,7 +108,7 @@ def test_missing_parameter_is_invalid_request(srv, data):
     assert_oauth_error(token(srv, data), 400, "invalid_request")
 
 
-@pytest.mark.parametrize("grant", ["authorization_code", "implicit", "client_credentials", "nonsense"])
+@pytest.mark.parametrize("grant", ["authorization_code", "implicit", "nonsense"])
 def test_other_grant_types_are_unsupported(srv, grant):
     assert_oauth_error(token(srv, {"grant_type": grant}), 400, "unsupported_grant_type")
 

@@ -650,7 +650,7 @@ static void check_migrated(store_t *s)
 {
     int v = 0;
     CHECK_INT(store_migrate(s, &v), STORE_OK);
-    CHECK_INT(v, 5);
+    CHECK_INT(v, 6);
     CHECK_INT(store_migrate(s, &v), STORE_OK); /* again: nothing to do */
     CHECK_INT(store_sqlite_exec(s, "SELECT description FROM roles"), STORE_OK);
     CHECK_INT(store_sqlite_exec(s, "SELECT cred_version FROM users"), STORE_OK);
@@ -971,6 +971,38 @@ static void check_token_rows(store_t *s, int64_t uid)
     CHECK_INT(events, 2);
 }
 
+/* An application's own token (issue 13): no user, stored only while the
+ * application is active, never a user's, gone when the application is
+ * disabled; a row with neither a user nor an application is refused. */
+static void check_app_tokens(store_t *s)
+{
+    int64_t app = 0;
+    CHECK_INT(store_app_create(s, "svc", 0, "tsa_unit", "00", &app), STORE_OK);
+    store_token t = {0}, got;
+    memset(t.hash.b, 9, STORE_HASH_LEN);
+    snprintf(t.handle, sizeof t.handle, "h9");
+    t.app_id = app + 1; /* no such application */
+    t.created_ms = 1000;
+    t.ttl = 3600;
+    CHECK_INT(store_token_insert(s, &t, INT64_MAX / 2, NULL), STORE_NOT_FOUND);
+    t.app_id = app;
+    CHECK_INT(store_token_insert(s, &t, INT64_MAX / 2, NULL), STORE_OK);
+    CHECK_INT(store_token_find(s, &t.hash, &got), STORE_OK);
+    CHECK_INT(got.user_id, 0);
+    CHECK_INT(got.app_id, app);
+    json_t *row = NULL;
+    CHECK_INT(store_rows_find(s, &token_model, NULL, one_row, &row), STORE_OK);
+    CHECK(json_is_null(json_object_get(row, "userId")));
+    json_decref(row);
+    CHECK_INT(store_token_delete_user(s, 0, NULL, NULL), STORE_OK);
+    CHECK_INT(store_token_find(s, &t.hash, &got), STORE_OK); /* no user's */
+    CHECK(store_sqlite_exec(s, "INSERT INTO access_tokens (hash, handle, created_ms, ttl, expires_ms)"
+                               " VALUES (x'01', 'h0', 1, 1, 1)") != STORE_OK);
+    CHECK_INT(store_app_set_status(s, app, "disabled"), STORE_OK);
+    CHECK_INT(store_token_find(s, &t.hash, &got), STORE_NOT_FOUND);
+    CHECK_INT(store_token_insert(s, &t, INT64_MAX / 2, NULL), STORE_NOT_FOUND);
+}
+
 static void test_store_builtins(void)
 {
     store_t *s = open_temp_store();
@@ -984,6 +1016,7 @@ static void test_store_builtins(void)
     check_mapping_rows(s);
     check_user_rows(s, &uid);
     check_token_rows(s, uid);
+    check_app_tokens(s);
     store_close(s);
     remove_temp();
 }
@@ -1109,7 +1142,8 @@ static void test_dialect_text(void)
     CHECK(store_migration(0) == NULL);
     CHECK(store_migration(4) != NULL); /* applications (issue 13) */
     CHECK(store_migration(5) != NULL); /* API tokens (issue 14) */
-    CHECK(store_migration(6) == NULL);
+    CHECK(store_migration(6) != NULL); /* application tokens without a user (issue 13) */
+    CHECK(store_migration(7) == NULL);
 }
 
 void suite_sql(void)

@@ -58,6 +58,10 @@ static void test_remove_user_keeps_one(void)
     CHECK(tcache_get(c, &r[5].hash, 1, &out)); /* another user's stays */
     CHECK_INT(tcache_remove_user(c, 2, NULL), 2);
     CHECK_INT(tcache_count(c), 1);
+    tok_record app = rec_of(7, 0); /* an application's own token: no user */
+    tcache_put(c, &app);
+    CHECK_INT(tcache_remove_user(c, 0, NULL), 0); /* user 0 is nobody */
+    CHECK_INT(tcache_count(c), 2);
     tcache_free(c);
 }
 
