@@ -12,7 +12,7 @@
 
 bool access_has_role(const api_call *c, const char *role)
 {
-    return c->who.user_id != 0 && acl_has_role(c->app->acl, c->who.user_id, role);
+    return acl_caller_has_role(c->app->acl, &c->who, role);
 }
 
 void access_reply_denied(const api_call *c)

@@ -48,7 +48,7 @@ static bool token_owner_or_reply(mreq *q, const json_t *body, int64_t *user_id)
         res_error(q->res, 422, "INVALID_USER_ID", "userId must be a positive integer");
         return false;
     }
-    if (json_integer_value(uid) != *user_id && !acl_has_role(q->c->app->acl, *user_id, "admin")) {
+    if (json_integer_value(uid) != *user_id && !access_has_role(q->c, "admin")) {
         res_error(q->res, 403, "ACCESS_DENIED", "a token can only be created for yourself");
         return false;
     }

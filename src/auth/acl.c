@@ -704,14 +704,31 @@ static roleset *roles_get(acl_engine *a, int64_t user_id)
     return rs;
 }
 
-bool acl_has_role(acl_engine *a, int64_t user_id, const char *role)
+/* The key of the roles cache for a caller: its user, or when only an
+ * application calls, minus the application (its APP role mappings). */
+static int64_t roles_key(const principal *who)
 {
-    if (user_id == 0 || role == NULL)
+    return who->user_id != 0 ? who->user_id : -who->app_id;
+}
+
+static bool key_has_role(acl_engine *a, int64_t key, const char *role)
+{
+    if (key == 0 || role == NULL)
         return false;
-    roleset *rs = roles_get(a, user_id);
+    roleset *rs = roles_get(a, key);
     bool has = roleset_has(rs, role);
     roleset_unref(rs);
     return has;
+}
+
+bool acl_has_role(acl_engine *a, int64_t user_id, const char *role)
+{
+    return user_id > 0 && key_has_role(a, user_id, role);
+}
+
+bool acl_caller_has_role(acl_engine *a, const principal *who, const char *role)
+{
+    return key_has_role(a, roles_key(who), role);
 }
 
 /* ---- checks ------------------------------------------------------------- */
@@ -738,7 +755,7 @@ acl_result acl_check(acl_engine *a, const model_def *m, const char *method, acl_
 {
     roleset *roles = NULL;
     /* a user's roles; a caller that is only an application has its own */
-    int64_t key = who->user_id != 0 ? who->user_id : -who->app_id;
+    int64_t key = roles_key(who);
     if (key != 0 && (roles = roles_get(a, key)) == NULL)
         return ACL_UNAVAILABLE;
     if (roleset_has(roles, "admin")) {

@@ -80,6 +80,10 @@ acl_perm acl_decide(const acl_rule *const *rules, size_t n, const char *model, c
 /* True when the user has the role (custom roles and "admin"; cached). */
 bool acl_has_role(acl_engine *a, int64_t user_id, const char *role);
 
+/* The same for whoever calls: a user, or an application alone (by its APP
+ * role mappings: Usergrid's application admin is one mapped to "admin"). */
+bool acl_caller_has_role(acl_engine *a, const principal *who, const char *role);
+
 /* The access type of a REST method, as LoopBack maps them. */
 acl_access acl_access_of(const char *method);
 

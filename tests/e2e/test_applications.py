@@ -172,3 +172,20 @@ def test_cli_add_refuses_a_taken_name_and_needs_a_name(server):
     assert server.cli("app", "add", "--name", name).returncode == 1
     assert server.cli("app", "add").returncode == 2
     assert server.cli("app", "rotate", "--name", "no-such-app").returncode == 1
+
+
+def test_application_admin_acts_as_an_admin_beyond_the_acls(server):
+    """Usergrid's application admin: an application mapped to "admin" is an
+    admin wherever tessera asks for one, not only in ACL decisions — it may
+    set emailVerified on an account and give a token to another user."""
+    a = cli_json(server, "add", "--name", uniq("app-admin"), "--role", "admin")
+    creds = basic(a["clientId"], a["clientSecret"])
+    u = server.new_user()
+    r = server.patch(f"/api/users/{u['id']}", headers=creds, json={"emailVerified": True})
+    assert r.status_code == 200 and r.json()["emailVerified"] is True, r.text
+    r = server.post("/api/accessTokens", headers=creds, json={"userId": u["id"]})
+    assert_error(r, 401, "AUTHORIZATION_REQUIRED")  # no user behind the caller: it mints no user's token
+    plain = cli_json(server, "add", "--name", uniq("app-plain"))
+    r = server.patch(f"/api/users/{u['id']}", headers=basic(plain["clientId"], plain["clientSecret"]),
+                     json={"emailVerified": False})
+    assert_error(r, 401, "AUTHORIZATION_REQUIRED")
