@@ -8,13 +8,21 @@
 #define TOKEN_COLS "hash, handle, user_id, app_id, created_ms, ttl, last_used_ms, scopes"
 #define USER_COLS "id, email, username, password, email_verified, extra, created_ms, cred_version"
 
-/* the row only while the user exists and the grant holds: one statement, so
- * a password change or a deletion is either before it or after it */
-#define TOKEN_INSERT_GUARDED                                                              \
+/* the row only while the user exists, the grant holds and the application
+ * it carries (if any) is active: one statement, so a password change, a
+ * deletion or a disabling is either before it or after it (a password
+ * grant checks its client before the slow password hash: an application
+ * disabled meanwhile must not get a token). lock: PostgreSQL's FOR SHARE on
+ * the application's row, so its disabling waits for this insert and its
+ * sweep of the application's tokens then sees the new one. */
+#define TOKEN_INSERT_GUARDED_(lock)                                                       \
     "INSERT INTO access_tokens (" TOKEN_COLS ", expires_ms)"                              \
     " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM users"                               \
     " WHERE id = ?3 AND (?10 IS NULL OR cred_version = ?10)"                              \
-    " AND (?11 IS NULL OR EXISTS (SELECT 1 FROM access_tokens p WHERE p.hash = ?11))"
+    " AND (?11 IS NULL OR EXISTS (SELECT 1 FROM access_tokens p WHERE p.hash = ?11))"     \
+    " AND (?4 IS NULL OR EXISTS (SELECT 1 FROM applications ap"                           \
+    " WHERE ap.id = ?4 AND ap.status = 'active'" lock "))"
+#define TOKEN_INSERT_GUARDED TOKEN_INSERT_GUARDED_("")
 
 /* an application's own token (no user): only while the application is
  * active, so one disabled or deleted meanwhile cannot leave a token behind */
@@ -46,7 +54,7 @@ static const query_def QUERIES[Q_COUNT] = {
                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", NULL},
     /* PostgreSQL: FOR SHARE holds the user's row until commit, so a password
      * change or a deletion in flight is waited for and then seen */
-    [Q_TOKEN_INSERT_GUARDED] = {TOKEN_INSERT_GUARDED, TOKEN_INSERT_GUARDED " FOR SHARE OF users"},
+    [Q_TOKEN_INSERT_GUARDED] = {TOKEN_INSERT_GUARDED, TOKEN_INSERT_GUARDED_(" FOR SHARE") " FOR SHARE OF users"},
     [Q_TOKEN_INSERT_APP] = {TOKEN_INSERT_APP, TOKEN_INSERT_APP " FOR SHARE OF applications"},
     [Q_TOKEN_FIND] = {"SELECT " TOKEN_COLS " FROM access_tokens WHERE hash = ?1", NULL},
     /* pages of live tokens in hash order, so that filling the cache never

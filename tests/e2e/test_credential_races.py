@@ -157,3 +157,47 @@ def test_login_racing_account_deletion_is_a_failed_login(racer):
         for tok in got:  # the deletion reaches the token cache through the revocation log
             assert_error(_rejected(racer, tok), 401, "INVALID_TOKEN")
     assert statuses.get(401, 0) > 0, statuses
+
+
+def test_password_grant_in_flight_cannot_outlive_its_application(racer):
+    """Password grants through an application loop while an admin disables
+    it: the client is checked before the password hash, the token inserted
+    after; once the disabling answered, no token the grants got works."""
+    import base64
+    from models_fixtures import make_admin
+    admin = make_admin(racer)
+    email, _uid = _new_account(racer, "pw-grant")
+    leaked = []
+    for i in range(40):
+        r = racer.post("/api/applications", token=admin["token"], json={"name": uniq_email(f"race-app-{i}")})
+        assert r.status_code == 200, r.text
+        app = r.json()
+        basic = "Basic " + base64.b64encode(f"{app['clientId']}:{app['clientSecret']}".encode()).decode()
+        got, stop = [], threading.Event()
+
+        def loop():
+            http = _session()
+            while not stop.is_set():
+                r = http.post(racer.url("/oauth/token"), headers={"Authorization": basic},
+                              data={"grant_type": "password", "username": email, "password": "pw-grant"},
+                              timeout=15)
+                if r.status_code == 200:
+                    got.append(r.json()["access_token"])
+                elif r.status_code == 401:
+                    assert r.json()["error"] == "invalid_client", r.text
+                else:  # the disabling landed between the client check and the insert
+                    assert r.status_code == 400 and r.json()["error"] == "invalid_grant", r.text
+            http.close()
+
+        threads = [threading.Thread(target=loop) for _ in range(3)]
+        for t in threads:
+            t.start()
+        time.sleep(0.01)
+        r = racer.patch(f"/api/applications/{app['id']}", token=admin["token"], json={"status": "disabled"})
+        assert r.status_code == 200 and r.json()["status"] == "disabled", r.text
+        time.sleep(0.03)  # grants still in flight finish now
+        stop.set()
+        for t in threads:
+            t.join()
+        leaked += [tok for tok in got if racer.me(tok).status_code == 200]
+    assert leaked == [], f"{len(leaked)} tokens of a disabled application still work"
