@@ -121,7 +121,8 @@ static void strip_client_params(request *r)
 bool api_client_principal_or_reply(request *r, response *res, bool *presented)
 {
     client_creds c = {0};
-    if (!basic_creds(req_header(r, "Authorization"), &c)) {
+    /* auth.sources.clientQuery off: the query's pair is only stripped */
+    if (!basic_creds(req_header(r, "Authorization"), &c) && r->app->cfg->auth.sources.client_query) {
         c.id = req_query(r, "client_id");
         c.secret = req_query(r, "client_secret");
     }
