@@ -32,3 +32,17 @@ int64_t access_user_named(const principal *who, const char *segment)
     long long v = strtoll(segment, &end, 10);
     return (*segment && *end == '\0' && errno == 0 && v > 0) ? v : 0;
 }
+
+acl_policy access_policy(const config *cfg)
+{
+    static const acl_rule apps_by_users = {
+        .model = (char *)"Application", .property = (char *)"create", .access = ACC_ALL,
+        .ptype = PTYPE_ROLE, .pid = (char *)"$authenticated", .perm = PERM_ALLOW,
+    };
+    return (acl_policy){
+        .default_allow = cfg->acl_default_allow,
+        .sandbox = cfg->sandbox,
+        .rules = cfg->apps_create_authenticated ? &apps_by_users : NULL,
+        .nrules = cfg->apps_create_authenticated ? 1 : 0,
+    };
+}

@@ -13,6 +13,8 @@
 #include <stdint.h>
 
 #include "api/call.h"
+#include "auth/acl.h"
+#include "core/config.h"
 
 /* True when the caller has the role (cached by the ACL engine). */
 bool access_has_role(const api_call *c, const char *role);
@@ -26,5 +28,14 @@ void access_reply_denied(const api_call *c);
  * ("5", "05", "+5"); 0 when it names no user. The one "me" resolver.
  */
 int64_t access_user_named(const principal *who, const char *segment);
+
+/*
+ * The ACL engine's policy as the config sets it: acl.defaultPermission,
+ * the sandbox, and the rules settings stand for (applications.create:
+ * "$authenticated" is the rule "ROLE $authenticated ALLOW create on
+ * Application", ranked with every other rule). Static storage: valid for
+ * the life of the process.
+ */
+acl_policy access_policy(const config *cfg);
 
 #endif

@@ -41,6 +41,11 @@ static void create_app(mreq *q, const json_t *body)
     json_t *values = eng_validate_or_reply(q, body, BODY_CREATE);
     if (values == NULL)
         return;
+    /* applications.create may let non-admins in: they own what they make */
+    if (!eng_owner_allowed_or_reply(q, values)) {
+        json_decref(values);
+        return;
+    }
     char id[CLIENT_ID_LEN + 1], secret[CLIENT_SECRET_LEN + 1], hex[STORE_APP_HASH_HEX + 1];
     client_new_id(id);
     client_new_secret(secret, hex);

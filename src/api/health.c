@@ -24,6 +24,8 @@ void api_health(api_call *c, const char *const *args)
         body = json_pack("{s:s}", "status", "ok");
     else
         body = json_pack("{s:s}", "status", "unavailable");
+    if (body && c->app->cfg->sandbox) /* the key only when on: {"status":"ok"} stays as it was */
+        json_object_set_new(body, "sandbox", json_true());
     if (body && c->app->cfg->server.expose_store_counter && req_query(r, "counters") != NULL)
         json_object_set_new(body, "storeStatements", json_integer((json_int_t)counted));
     res_json(res, strcmp(json_string_value(json_object_get(body, "status")), "ok") == 0 ? 200 : 503, body);

@@ -125,7 +125,8 @@ bool api_client_principal_or_reply(api_call *call, bool *presented)
     request *r = call->r;
     response *res = call->res;
     client_creds c = {0};
-    if (!basic_creds(req_header(r, "Authorization"), &c)) {
+    /* auth.sources.clientQuery off: the query's pair is only stripped */
+    if (!basic_creds(req_header(r, "Authorization"), &c) && call->app->cfg->auth.sources.client_query) {
         c.id = req_query(r, "client_id");
         c.secret = req_query(r, "client_secret");
     }

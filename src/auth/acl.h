@@ -29,6 +29,29 @@ typedef struct acl_engine acl_engine;
 
 /* default_allow: LoopBack's old default when no rule matches. */
 acl_engine *acl_new(const model_registry *models, store_t *store, bool default_allow);
+
+/*
+ * What the config adds to the rules, fixed at start (issue 13).
+ * sandbox: Usergrid's sandbox application, where the guest role may do
+ * everything: every method of every DECLARED model is allowed to every
+ * caller, whatever the rules say; a built-in model (users, tokens,
+ * applications, roles, mappings, ACLs, API tokens), or a relation method
+ * reaching one, is decided by the rules as always. rules: rules of the
+ * config (e.g. applications.create), ranked with the others; the caller
+ * keeps them alive while the engine lives.
+ */
+typedef struct acl_policy {
+    bool default_allow;
+    bool sandbox;
+    const acl_rule *rules;
+    size_t nrules;
+} acl_policy;
+
+acl_engine *acl_new_with(const model_registry *models, store_t *store, const acl_policy *policy);
+
+/* True when the sandbox opens this method of this model to everyone: the
+ * one place that says which models the sandbox reaches. */
+bool acl_sandbox_opens(const model_def *m, const char *method);
 void acl_free(acl_engine *a);
 
 /* Forgets cached dynamic rules and role mappings (after writes to ACL,

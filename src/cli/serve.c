@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/access.h"
 #include "api/api.h"
 #include "cli/cli.h"
 #include "core/log.h"
@@ -13,11 +14,16 @@
 #include "http/server.h"
 
 static const char USAGE[] =
-    "usage: tessera serve [--config FILE] [--listen HOST:PORT] [--database URL]\n"
+    "usage: tessera serve [--config FILE] [--listen HOST:PORT] [--database URL] [--sandbox]\n"
     "\n"
     "Runs the API server. Defaults: --listen 127.0.0.1:3000, --database sqlite:tessera.db.\n"
     "TESSERA_CONFIG, TESSERA_LISTEN and TESSERA_DATABASE do the same; flags win.\n"
+    "--sandbox: as \"sandbox\": true in the config (every declared model open to\n"
+    "callers without a token; for trying things out, never for production).\n"
     "SIGINT or SIGTERM: stop accepting, finish requests in flight, exit 0.\n";
+
+/* getopt_long code of serve's own flag (after cli.h's common ones). */
+enum { OPT_SANDBOX = OPT_HELP + 100 };
 
 /* How often revocations made by other processes are read from the store. */
 #define SYNC_INTERVAL_MS 250
@@ -68,6 +74,15 @@ static model_registry *load_models(const config *cfg, store_t *st)
     return reg;
 }
 
+/* Said at every start: a sandbox left on in production would be a hole. */
+static void warn_if_sandbox(const config *cfg)
+{
+    if (cfg->sandbox)
+        log_warn("sandbox mode is on: callers without a token may read, create, update and delete "
+                 "every row of every declared model; users, tokens, applications, roles, role "
+                 "mappings, ACLs and API tokens keep their rules. Never use it in production.");
+}
+
 /* Runs until SIGINT or SIGTERM; those are blocked in every thread and taken here. */
 static int run(const config *cfg)
 {
@@ -101,7 +116,9 @@ static int run(const config *cfg)
     st->query_timeout_ms = cfg->server.query_timeout_ms; /* after model_sync's DDL */
     if (sole)
         a.rows = rowcache_new(cfg->server.row_cache);
-    a.acl = acl_new(a.models, st, cfg->acl_default_allow);
+    acl_policy policy = access_policy(cfg);
+    a.acl = acl_new_with(a.models, st, &policy);
+    warn_if_sandbox(cfg);
     a.sessions = sess_new(&cfg->auth, st);
     a.throttle = thr_new(&cfg->auth.login_throttle, st);
     if (a.sessions && sess_preload(a.sessions) != STORE_OK)
@@ -151,13 +168,17 @@ int cli_serve(int argc, char **argv)
     static const struct option opts[] = {
         CLI_COMMON_OPTIONS,
         {"listen", required_argument, NULL, OPT_LISTEN},
+        {"sandbox", no_argument, NULL, OPT_SANDBOX},
         {NULL, 0, NULL, 0},
     };
     cli_common o = {0};
     int c, done;
+    bool sandbox = false;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if ((done = cli_common_opt(c, &o, USAGE)) >= 100)
+        if (c == OPT_SANDBOX)
+            sandbox = true;
+        else if ((done = cli_common_opt(c, &o, USAGE)) >= 100)
             return done - 100;
     }
     if (optind < argc) {
@@ -167,6 +188,7 @@ int cli_serve(int argc, char **argv)
     config cfg;
     if (cli_load_config(&o, &cfg) != 0)
         return CLI_USAGE;
+    cfg.sandbox = cfg.sandbox || sandbox;
     int rc = run(&cfg);
     cfg_free(&cfg);
     return rc;

@@ -40,6 +40,7 @@ typedef enum key_kind {
     K_JSON,   /* json_t *, an object kept as written */
     K_PERM,   /* bool: "ALLOW" (true) or "DENY" (false) */
     K_ARRAY,  /* json_t *, an array kept as written (its check looks inside) */
+    K_WHO,    /* bool: "$authenticated" (true) or "$admin" (false) */
 } key_kind;
 
 /* Extra check of a value already of the right type; NULL when fine. */
@@ -61,6 +62,7 @@ typedef struct key_spec {
 #define JSON_OBJECT(n, fld)       { n, K_JSON, offsetof(config, fld), 0, 0, NULL, NULL }
 #define PERMISSION(n, fld)        { n, K_PERM, offsetof(config, fld), 0, 0, NULL, check_permission }
 #define JSON_ARRAY(n, fld, chk)   { n, K_ARRAY, offsetof(config, fld), 0, 0, NULL, chk }
+#define WHO(n, fld)               { n, K_WHO, offsetof(config, fld), 0, 0, NULL, check_who }
 #define END                       { NULL, K_OBJECT, 0, 0, 0, NULL, NULL }
 
 static const char *check_listen(const json_t *v);
@@ -68,6 +70,7 @@ static const char *check_nonempty(const json_t *v);
 static const char *check_acl_status(const json_t *v);
 static const char *check_permission(const json_t *v);
 static const char *check_origins(const json_t *v);
+static const char *check_who(const json_t *v);
 
 static const key_spec server_keys[] = {
     STRING("listen", server.listen, check_listen),
@@ -98,6 +101,7 @@ static const key_spec source_keys[] = {
     BOOLEAN("query", auth.sources.query),
     BOOLEAN("queryToken", auth.sources.query_token),
     BOOLEAN("cookie", auth.sources.cookie),
+    BOOLEAN("clientQuery", auth.sources.client_query), /* issue 13 */
     END,
 };
 
@@ -147,6 +151,12 @@ static const key_spec api_token_keys[] = {
     END,
 };
 
+/* applications (issue 13, docs/applications.md) */
+static const key_spec application_keys[] = {
+    WHO("create", apps_create_authenticated),
+    END,
+};
+
 static const key_spec root_keys[] = {
     STRING("database", database, check_nonempty),
     SECTION("server", server_keys),
@@ -155,6 +165,9 @@ static const key_spec root_keys[] = {
     JSON_OBJECT("models", models),
     SECTION("acl", acl_keys),
     SECTION("apiTokens", api_token_keys),
+    /* issue 13 */
+    SECTION("applications", application_keys),
+    BOOLEAN("sandbox", sandbox),
     END,
 };
 
@@ -199,7 +212,7 @@ void cfg_defaults(config *c)
     c->auth.allow_eternal = false;
     c->auth.token_length = 64;
     c->auth.cache_size = 2000000;
-    c->auth.sources = (cfg_sources){ true, true, true, true, true, true };
+    c->auth.sources = (cfg_sources){ true, true, true, true, true, true, true };
     c->password.opslimit = crypto_pwhash_OPSLIMIT_INTERACTIVE;
     c->password.memlimit = crypto_pwhash_MEMLIMIT_INTERACTIVE;
     /* accounts */
@@ -319,6 +332,15 @@ static const char *check_origins(const json_t *v)
     return NULL;
 }
 
+/* Who may do a thing the config opens beyond admins (applications.create). */
+static const char *check_who(const json_t *v)
+{
+    const char *s = json_string_value(v);
+    return strlen(s) == json_string_length(v) && (strcmp(s, "$admin") == 0 || strcmp(s, "$authenticated") == 0)
+               ? NULL
+               : "must be \"$admin\" or \"$authenticated\"";
+}
+
 /* ---- the walk over the tables ------------------------------------------ */
 
 typedef struct walk {
@@ -348,7 +370,8 @@ static const char *type_name(key_kind kind)
     case K_JSON:   return "an object";
     case K_ARRAY:  return "an array";
     case K_STRING:
-    case K_PERM:   return "a string";
+    case K_PERM:
+    case K_WHO:    return "a string";
     case K_BOOL:   return "a boolean";
     default:       return "an integer";
     }
@@ -361,7 +384,8 @@ static bool type_ok(key_kind kind, const json_t *v)
     case K_JSON:   return json_is_object(v);
     case K_ARRAY:  return json_is_array(v);
     case K_STRING:
-    case K_PERM:   return json_is_string(v);
+    case K_PERM:
+    case K_WHO:    return json_is_string(v);
     case K_BOOL:   return json_is_boolean(v);
     default:       return json_is_integer(v);
     }
@@ -401,6 +425,9 @@ static void store_value(walk *w, const key_spec *k, const json_t *v)
         break;
     case K_PERM:
         *(bool *)field(w, k) = strcmp(json_string_value(v), "ALLOW") == 0;
+        break;
+    case K_WHO:
+        *(bool *)field(w, k) = strcmp(json_string_value(v), "$authenticated") == 0;
         break;
     case K_JSON:
     case K_ARRAY:

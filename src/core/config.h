@@ -19,6 +19,9 @@ typedef struct cfg_sources {
     bool query;         /* ?access_token=<t>                    */
     bool query_token;   /* ?token=<t> (Strapi's form)           */
     bool cookie;        /* Cookie: access_token=<t>             */
+    bool client_query;  /* ?client_id=&client_secret= (issue 13): an
+                           application's credentials; off, they are
+                           still stripped from the query, never read */
 } cfg_sources;
 
 /* Failed logins: a few free, then an exponential wait (auth/throttle.c). */
@@ -97,6 +100,10 @@ typedef struct config {
     bool acl_default_allow;   /* acl.defaultPermission: when no ACL rule
                                  matches, ALLOW (true) or DENY (false)    */
     cfg_api_tokens api_tokens;
+    /* applications and the sandbox (issue 13, docs/applications.md) */
+    bool apps_create_authenticated; /* applications.create: "$authenticated"
+                                       (true) or "$admin" (false, default) */
+    bool sandbox;             /* every declared model open to everyone   */
 } config;
 
 /* Fills *c with the built-in defaults. */

@@ -5,10 +5,11 @@ and without a grace period, who may manage an application."""
 import base64
 import json
 import re
+import time
 
 import pytest
 
-from conftest import assert_error, assert_validation, note_secret, uniq
+from conftest import Server, assert_error, assert_validation, note_secret, uniq
 from models_fixtures import make_admin
 
 CLIENT_ID_RE = re.compile(r"^tsa_[A-Za-z0-9]{24}$")
@@ -177,7 +178,8 @@ def test_cli_add_refuses_a_taken_name_and_needs_a_name(server):
 def test_application_admin_acts_as_an_admin_beyond_the_acls(server):
     """Usergrid's application admin: an application mapped to "admin" is an
     admin wherever tessera asks for one, not only in ACL decisions — it may
-    set emailVerified on an account and give a token to another user."""
+    set emailVerified on an account — but, with no user behind it, it mints
+    no user's access token."""
     a = cli_json(server, "add", "--name", uniq("app-admin"), "--role", "admin")
     creds = basic(a["clientId"], a["clientSecret"])
     u = server.new_user()
@@ -189,3 +191,87 @@ def test_application_admin_acts_as_an_admin_beyond_the_acls(server):
     r = server.patch(f"/api/users/{u['id']}", headers=basic(plain["clientId"], plain["clientSecret"]),
                      json={"emailVerified": False})
     assert_error(r, 401, "AUTHORIZATION_REQUIRED")
+
+
+# ---- applications.create: "$authenticated" lets any signed-in user create one ---------------
+
+@pytest.fixture(scope="module")
+def open_server(tmp_path_factory):
+    s = Server(tmp_path_factory.mktemp("apps-open"), {"applications": {"create": "$authenticated"}}).start()
+    yield s
+    s.stop()
+    s.drop_database()
+
+
+def test_authenticated_create_makes_the_creator_the_owner(open_server):
+    u = open_server.new_user_token()
+    r = open_server.post("/api/applications", token=u["token"], json={"name": uniq("app")})
+    assert r.status_code == 200, r.text
+    a = r.json()
+    note_secret(a["clientSecret"])
+    assert a["ownerId"] == u["id"] and SECRET_RE.match(a["clientSecret"]), a
+    got = open_server.get(f"/api/applications/{a['id']}", token=u["token"])
+    assert got.status_code == 200 and "clientSecret" not in got.json(), got.text
+
+
+def test_authenticated_create_may_name_oneself_as_owner(open_server):
+    u = open_server.new_user_token()
+    r = open_server.post("/api/applications", token=u["token"], json={"name": uniq("app"), "ownerId": u["id"]})
+    assert r.status_code == 200 and r.json()["ownerId"] == u["id"], r.text
+    note_secret(r.json()["clientSecret"])
+
+
+def test_authenticated_create_naming_another_owner_is_refused(open_server):
+    u, other = open_server.new_user_token(), open_server.new_user()
+    r = open_server.post("/api/applications", token=u["token"], json={"name": uniq("app"), "ownerId": other["id"]})
+    assert_error(r, 403, "OWNER_MISMATCH")
+
+
+def test_authenticated_create_still_refuses_anonymous_callers(open_server):
+    assert_error(open_server.post("/api/applications", json={"name": uniq("app")}), 401, "AUTHORIZATION_REQUIRED")
+
+
+def test_authenticated_create_opens_nothing_else(open_server):
+    u = open_server.new_user_token()
+    assert_error(open_server.get("/api/applications", token=u["token"]), 401, "AUTHORIZATION_REQUIRED")
+
+
+def test_admin_may_still_name_any_owner(open_server):
+    adm, other = make_admin(open_server), open_server.new_user()
+    a = create_app(open_server, adm, ownerId=other["id"])
+    assert a["ownerId"] == other["id"], a
+
+
+def test_create_setting_admin_is_the_default(server_factory):
+    s = server_factory({"applications": {"create": "$admin"}})
+    u = s.new_user_token()
+    assert_error(s.post("/api/applications", token=u["token"], json={"name": uniq("app")}), 401,
+                 "AUTHORIZATION_REQUIRED")
+
+
+# ---- auth.sources.clientQuery: client credentials in the query can be switched off ----------
+
+def wait_for_log(log, what, timeout=5):
+    deadline = time.monotonic() + timeout
+    while what not in (log.read_text() if log.exists() else "") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return log.read_text()
+
+
+def test_client_query_off_reads_no_credentials_from_the_query(server_factory, tmp_path):
+    log = tmp_path / "access.log"
+    s = server_factory({"auth": {"sources": {"clientQuery": False}}, "server": {"accessLog": str(log)}})
+    a = cli_json(s, "add", "--name", uniq("cli-app"), "--role", "admin")
+    creds = {"client_id": a["clientId"], "client_secret": a["clientSecret"]}
+    # ignored: the caller is anonymous
+    assert_error(s.get("/api/users", params=dict(creds, x="1")), 401, "AUTHORIZATION_REQUIRED")
+    # a wrong secret is no INVALID_CLIENT either: nothing is read
+    assert_error(s.get("/api/users", params={"client_id": a["clientId"], "client_secret": "tss_" + "z" * 44}),
+                 401, "AUTHORIZATION_REQUIRED")
+    # HTTP Basic still authenticates the application
+    r = s.get("/api/users", headers=basic(a["clientId"], a["clientSecret"]))
+    assert r.status_code == 200 and isinstance(r.json(), list), r.text
+    text = wait_for_log(log, "/api/users?x=1 401")
+    assert "/api/users?x=1 401" in text, text
+    assert a["clientSecret"] not in text and "client_secret" not in text and a["clientId"] not in text
+

@@ -82,6 +82,14 @@ BAD_WITH_REASON = [
     ({"server": {"accessLog": ""}}, "server.accessLog", "must not be empty"),
     ({"auth": {"maxTokensPerUser": -1}}, "auth.maxTokensPerUser", "must be between 0 and 1000000"),
     ({"auth": {"loginThrottle": {"initialDelaySeconds": 0}}}, "auth.loginThrottle.initialDelaySeconds", ""),
+    # issue 13: the sandbox, applications.create, client credentials in the query
+    ({"sandbox": "yes"}, "sandbox", "must be a boolean"),
+    ({"sandbox": 1}, "sandbox", "must be a boolean"),
+    ({"applications": {"create": "$everyone"}}, "applications.create", 'must be "$admin" or "$authenticated"'),
+    ({"applications": {"create": "admin"}}, "applications.create", 'must be "$admin" or "$authenticated"'),
+    ({"applications": {"create": True}}, "applications.create", "must be a string"),
+    ({"applications": {"bogus": 1}}, "applications.bogus", "unknown key"),
+    ({"auth": {"sources": {"clientQuery": "no"}}}, "auth.sources.clientQuery", "must be a boolean"),
 ]
 CASES = [(c, p, "") for c, p in BAD] + BAD_WITH_REASON
 

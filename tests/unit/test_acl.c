@@ -641,6 +641,67 @@ out:
     models_free(reg);
 }
 
+/* The sandbox (issue 13): a declared model is open before any rule or role
+ * is read; a built-in model, or a relation reaching one, is the rules'. */
+static void test_engine_sandbox(void)
+{
+    char err[256];
+    json_t *decl = json_loads(
+        "{\"Widget\":{\"properties\":{\"name\":\"string\",\"ownerId\":\"number\"},"
+        "\"relations\":{\"owner\":{\"type\":\"belongsTo\",\"model\":\"User\",\"foreignKey\":\"ownerId\"},"
+        "\"parts\":{\"type\":\"hasMany\",\"model\":\"Part\",\"foreignKey\":\"widgetId\"}},"
+        "\"acls\":[{\"principalType\":\"ROLE\",\"principalId\":\"$everyone\",\"permission\":\"DENY\"}]},"
+        "\"Part\":{\"properties\":{\"widgetId\":\"number\"}}}",
+        0, NULL);
+    model_registry *reg = models_load(decl, err, sizeof err);
+    json_decref(decl);
+    if (!CHECK(reg != NULL))
+        return;
+    const model_def *w = models_by_name(reg, "Widget"), *u = models_by_name(reg, "User");
+    CHECK(acl_sandbox_opens(w, "find"));
+    CHECK(acl_sandbox_opens(w, "deleteById"));
+    CHECK(acl_sandbox_opens(w, "__get__parts"));
+    CHECK(!acl_sandbox_opens(w, "__get__owner"));
+    CHECK(!acl_sandbox_opens(w, "__get__nosuch"));
+    CHECK(!acl_sandbox_opens(u, "find"));
+    fake_store fa = {.base = {&fake_driver}, .rows = "[]"};
+    acl_policy on = {.sandbox = true};
+    acl_engine *a = acl_new_with(reg, &fa.base, &on);
+    principal anon = {0};
+    if (CHECK(a != NULL)) {
+        CHECK_INT(acl_check(a, w, "create", ACC_WRITE, &anon, NULL, NULL), ACL_ALLOWED);
+        CHECK_INT(fa.find_calls, 0); /* no rule was read */
+        CHECK_INT(acl_check(a, w, "__get__owner", ACC_READ, &anon, NULL, NULL), ACL_DENIED);
+        CHECK_INT(acl_check(a, u, "find", ACC_READ, &anon, NULL, NULL), ACL_DENIED);
+    }
+    acl_free(a);
+    json_decref(fa.found);
+    models_free(reg);
+}
+
+/* Rules of the config (applications.create) rank with the model's. */
+static void test_engine_config_rules(void)
+{
+    fake_store fs = {.base = {&fake_driver}, .rows = "[]"};
+    acl_rule rules[] = {ROLE_RULE("*", ANY, "$everyone", DENY)};
+    acl_rule extra[] = {
+        {(char *)"Widget", (char *)"create", ANY, PTYPE_ROLE, (char *)"$authenticated", ALLOW},
+        {(char *)"Gadget", (char *)"find", ANY, PTYPE_ROLE, (char *)"$everyone", ALLOW},
+    };
+    model_def m = widget_model(rules, N(rules));
+    acl_policy p = {.rules = extra, .nrules = N(extra)};
+    acl_engine *a = acl_new_with(NULL, &fs.base, &p);
+    if (!CHECK(a != NULL))
+        return;
+    principal who = {.user_id = 7}, anon = {0};
+    CHECK_INT(acl_check(a, &m, "create", ACC_WRITE, &who, NULL, NULL), ACL_ALLOWED);
+    CHECK_INT(acl_check(a, &m, "create", ACC_WRITE, &anon, NULL, NULL), ACL_DENIED);
+    CHECK_INT(acl_check(a, &m, "find", ACC_READ, &anon, NULL, NULL), ACL_DENIED); /* Gadget's */
+    CHECK_INT(acl_check(a, &m, "find", ACC_READ, &who, NULL, NULL), ACL_DENIED);
+    acl_free(a);
+    json_decref(fs.found);
+}
+
 void suite_acl(void)
 {
     RUN(test_access_of);
@@ -663,4 +724,6 @@ void suite_acl(void)
     RUN(test_engine_store_errors);
     RUN(test_engine_owner_callback);
     RUN(test_engine_dynamic_rules);
+    RUN(test_engine_sandbox);
+    RUN(test_engine_config_rules);
 }

@@ -6,7 +6,7 @@
 #include "auth/extract.h"
 #include "unit.h"
 
-static const cfg_sources ALL = { true, true, true, true, true, true };
+static const cfg_sources ALL = { true, true, true, true, true, true, true };
 
 /* Runs tok_extract and checks both the source and the token text. */
 static bool extract_is(const cfg_sources *on, const tok_candidates *c, tok_source want,
