@@ -69,6 +69,10 @@ void api_rel_delete_one(api_call *c, const char *const *args);
 /* applications.c, oauth.c (issue 13) */
 void api_oauth_token(api_call *c, const char *const *args);
 void api_oauth_revoke(api_call *c, const char *const *args);
+/* Drops client_id and client_secret from the query, so no handler and no
+ * log line sees them. The OAuth2 endpoints never read them there (RFC 6749
+ * §2.3.1: not in the request URI); other routes read them first. */
+void api_strip_client_params(request *r);
 /*
  * Client credentials on any API call (Usergrid): Basic client_id:secret, or
  * ?client_id=&client_secret= (always stripped from the query). *presented

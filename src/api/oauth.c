@@ -109,7 +109,7 @@ static client_result client_or_reply(store_t *st, const request *r, const json_t
 
 /* Drops client_id and client_secret from the query: no handler and no log
  * line ever sees them, as the token parameters. */
-static void strip_client_params(request *r)
+void api_strip_client_params(request *r)
 {
     int kept = 0;
     for (int i = 0; i < r->nquery; i++) {
@@ -133,7 +133,7 @@ bool api_client_principal_or_reply(api_call *call, bool *presented)
     *presented = c.id != NULL || c.secret != NULL;
     int64_t app_id = 0;
     store_err e = *presented ? client_verify(call->app->store, &c, &app_id) : STORE_OK;
-    strip_client_params(r);
+    api_strip_client_params(r);
     if (e == STORE_OK) {
         call->who.app_id = app_id;
         return true;

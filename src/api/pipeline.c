@@ -181,14 +181,16 @@ static bool authenticate_or_reply(api_call *call)
     };
     strip_token_params(r, on);
     /* an application's credentials make it the caller (principal APP);
-     * the OAuth2 endpoints read client credentials themselves */
+     * the OAuth2 endpoints read client credentials themselves, never from
+     * the query */
     if (strncmp(r->path, "/oauth/", 7) != 0) {
         bool client = false;
         if (!api_client_principal_or_reply(call, &client))
             return false;
         if (client)
             return true;
-    }
+    } else
+        api_strip_client_params(r);
     const char *tok = NULL;
     size_t len = 0;
     tok_source src = tok_extract(on, &c, &tok, &len);

@@ -275,3 +275,25 @@ def test_client_query_off_reads_no_credentials_from_the_query(server_factory, tm
     assert "/api/users?x=1 401" in text, text
     assert a["clientSecret"] not in text and "client_secret" not in text and a["clientId"] not in text
 
+
+
+def test_client_credentials_in_the_oauth_query_are_ignored_and_never_logged(server_factory, tmp_path):
+    """RFC 6749 §2.3.1: client credentials never travel in the request URI.
+    /oauth/token does not read them there, and they are stripped before the
+    access log as on every route: the grant goes on without a client."""
+    log = tmp_path / "access.log"
+    s = server_factory({"server": {"accessLog": str(log)}})
+    name = uniq("cli-app")
+    a = cli_json(s, "add", "--name", name)
+    u = s.new_user()
+    r = s.post("/oauth/token", params={"client_id": a["clientId"], "client_secret": a["clientSecret"], "x": "1"},
+               data={"grant_type": "password", "username": u["email"], "password": u["password"]})
+    assert r.status_code == 200, r.text
+    tok = r.json()["access_token"]
+    note_secret(tok)
+    # no application behind the token: disabling the application spares it
+    assert cli_json(s, "disable", "--name", name)["status"] == "disabled"
+    assert s.me(tok).status_code == 200
+    text = wait_for_log(log, "/oauth/token?x=1 200")
+    assert "/oauth/token?x=1 200" in text, text
+    assert a["clientSecret"] not in text and "client_secret" not in text and a["clientId"] not in text
