@@ -68,20 +68,14 @@ typedef enum { CLIENT_NONE, CLIENT_OK, CLIENT_ANSWERED } client_result;
 /*
  * Checks presented credentials: STORE_OK with *app_id, STORE_NOT_FOUND for
  * an unknown id, a wrong secret and a disabled application alike, after the
- * same work (client_secret_matches); another code for a store error. The
- * credentials are wiped.
+ * same work (client_check; a credential verified before is answered by the
+ * session's client cache); another code for a store error. The credentials
+ * are wiped.
  */
 static store_err client_verify(request *r, client_creds *c, int64_t *app_id)
 {
-    store_app_cred cred;
-    store_err e = c->id && c->secret && client_id_well_formed(c->id) ? store_app_by_client(r->app->store, c->id, &cred)
-                                                                     : STORE_NOT_FOUND;
-    if (e == STORE_OK || e == STORE_NOT_FOUND) {
-        const char *secret = c->secret ? c->secret : "";
-        bool ok = client_secret_matches(e == STORE_OK ? &cred : NULL, secret, strlen(secret), iso_now_ms());
-        e = ok && cred.active ? STORE_OK : STORE_NOT_FOUND;
-        *app_id = e == STORE_OK ? cred.id : 0;
-    }
+    store_err e = client_check(r->app->store, sess_clients(r->app->sessions), c->id, c->secret, iso_now_ms(),
+                               app_id);
     sodium_memzero(c, sizeof *c);
     return e;
 }

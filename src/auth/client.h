@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth/clientcache.h"
 #include "store/store.h"
 
 #define CLIENT_ID_PREFIX "tsa_"
@@ -37,5 +38,21 @@ bool client_id_well_formed(const char *s);
  * client ids exist. Comparisons are in constant time.
  */
 bool client_secret_matches(const store_app_cred *cred, const char *secret, size_t len, int64_t now_ms);
+
+/* client_secret_matches, telling until when the match holds: INT64_MAX for
+ * the current secret, the grace's end for the previous one, 0 for none. */
+int64_t client_secret_until(const store_app_cred *cred, const char *secret, size_t len, int64_t now_ms);
+
+/*
+ * Checks presented credentials (either may be NULL): STORE_OK with *app_id
+ * for an active application's current secret, or its previous one in its
+ * grace; STORE_NOT_FOUND for an unknown id, a wrong secret and a disabled
+ * application alike, after the same work; another code for a store error.
+ * cache (may be NULL: not trusted now) answers a credential verified before
+ * with no store read; only a success is put in it, so a failure costs what
+ * it did without the cache, whether the client exists or not.
+ */
+store_err client_check(store_t *st, ccache *cache, const char *id, const char *secret, int64_t now_ms,
+                       int64_t *app_id);
 
 #endif

@@ -101,6 +101,7 @@ int main(void)
     suite_log();
     suite_apikey();
     suite_scope();
+    suite_clientcache();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -51,5 +51,6 @@ void suite_session(void);
 void suite_log(void);
 void suite_apikey(void);
 void suite_scope(void);
+void suite_clientcache(void);
 
 #endif
