@@ -138,13 +138,13 @@ static void shard_evict_one(shard *s, uint64_t gen)
 {
     node **victim = NULL;
     int64_t oldest = INT64_MAX;
-    size_t seen = 0;
+    size_t seen = 0, start = s->cursor;
     for (size_t i = 0; i < s->nbuckets && seen < EVICT_SAMPLE; i++) {
-        size_t b = (s->cursor + i) & (s->nbuckets - 1);
+        size_t b = (start + i) & (s->nbuckets - 1);
         if (s->buckets[b] == NULL)
             continue;
         seen++;
-        s->cursor = b + 1;
+        s->cursor = b + 1; /* the next eviction looks further on */
         for (node **p = &s->buckets[b]; *p; p = &(*p)->next) {
             int64_t used = (*p)->gen != gen ? INT64_MIN : __atomic_load_n(&(*p)->used_ms, __ATOMIC_RELAXED);
             if (used < oldest || victim == NULL) {
