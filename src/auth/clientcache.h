@@ -4,9 +4,10 @@
  * its client id and secret costs one hash and one lookup, as a token does,
  * instead of a database read and a hash per request.
  *
- * The key is a keyed BLAKE2b-256 of (client id, secret) under a key drawn at
- * start and never stored: the cache holds no secret, nor anything that could
- * test a guess offline. Only a verification that succeeded is ever put in.
+ * The key is a BLAKE2b-256 of a 32-byte key drawn at start and never stored,
+ * then the client id and the secret (a keyed hash, in one block): the cache
+ * holds no secret, nor anything that could test a guess offline. Only a
+ * verification that succeeded is ever put in.
  *
  * Invalidation is by generation: every entry carries the generation it was
  * verified in, and an entry of an older generation is a miss. Bumping the
