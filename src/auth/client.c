@@ -51,11 +51,6 @@ int64_t client_secret_until(const store_app_cred *cred, const char *secret, size
     return a && cur != nothing ? INT64_MAX : b && prev != nothing ? cred->prev_until_ms : 0;
 }
 
-bool client_secret_matches(const store_app_cred *cred, const char *secret, size_t len, int64_t now_ms)
-{
-    return client_secret_until(cred, secret, len, now_ms) > now_ms;
-}
-
 /*
  * A hit costs a keyed hash and a lookup. A miss does exactly what the check
  * did before the cache (a store read, both hashes compared), and every

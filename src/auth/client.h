@@ -32,15 +32,12 @@ void client_new_secret(char secret[CLIENT_SECRET_LEN + 1], char hash_hex[STORE_A
 bool client_id_well_formed(const char *s);
 
 /*
- * Whether secret is the application's current secret, or its previous one
- * still in its grace period at now_ms. cred NULL (an unknown client) does
- * the same work against nothing, so the time says nothing about which
- * client ids exist. Comparisons are in constant time.
+ * Until when secret holds: INT64_MAX when it is the application's current
+ * secret, the grace's end when it is its previous one still in its grace
+ * period at now_ms, 0 otherwise. cred NULL (an unknown client) does the same
+ * work against nothing, so the time says nothing about which client ids
+ * exist. Comparisons are in constant time.
  */
-bool client_secret_matches(const store_app_cred *cred, const char *secret, size_t len, int64_t now_ms);
-
-/* client_secret_matches, telling until when the match holds: INT64_MAX for
- * the current secret, the grace's end for the previous one, 0 for none. */
 int64_t client_secret_until(const store_app_cred *cred, const char *secret, size_t len, int64_t now_ms);
 
 /*
