@@ -281,7 +281,7 @@ def main():
                     help="instead of the table: hold 80%% of the peak widget-by-id rate for SECONDS, "
                          "sampling errors and RSS")
     ap.add_argument("--only", default="", help="comma-separated modes (header,query,me,find,notoken,"
-                    "badtoken,apikey,badkey,login) for a quick look; skips the 1M-token run and writes no file")
+                    "badtoken,apikey,badkey,login,client) for a quick look; skips the 1M-token run and writes no file")
     args = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="tessera-bench-")
@@ -328,6 +328,7 @@ def main():
     rss_10k = t.stop()
     startup_10k = t.startup
     if only:
+        print_client_vs_token(rows)
         nginx.stop()
         subprocess.run(["rm", "-rf", work])
         return
@@ -487,6 +488,17 @@ def print_table(r):
     print(f"peak RSS: {r['rss_mib']['10k_tokens']:.1f} MiB at 10k tokens, {r['rss_mib']['1m_tokens']:.1f} MiB at 1M")
     print(f"start-up: {r['startup_s']['10k_tokens']:.2f} s at 10k tokens, {r['startup_s']['1m_tokens']:.2f} s at 1M")
     print(f"login: argon2id, {r['argon2']['opslimit']}, memlimit {r['argon2']['memlimit_bytes'] >> 20} MiB")
+    print_client_vs_token(r["scenarios"])
+
+
+def print_client_vs_token(rows):
+    """Issue 13: an application calling with its client id and secret should
+    cost about what a token does; both ratios to nginx of this very run."""
+    by = {row["mode"]: row for row in rows}
+    c, t = by.get("client"), by.get("header")
+    if c and t and c["ratio"] and t["ratio"]:
+        print(f"Basic client credentials: ratio {c['ratio']:.2f} to nginx, token in Authorization "
+              f"{t['ratio']:.2f} (client / token: {c['tessera']['rps'] / t['tessera']['rps']:.2f})")
 
 
 if __name__ == "__main__":

@@ -76,6 +76,7 @@ static void app_changed(mreq *q, eng_wrote what)
         return;
     int64_t n = 0;
     store_err e = store_app_revoke_dead(q->c->app->store, &n);
+    sess_forget_clients(q->c->app->sessions); /* a rotation, a disable, a delete: at once here */
     if (e != STORE_OK)
         log_error("applications: revoking the tokens of disabled applications: %s", store_strerror(e));
     if (n > 0)

@@ -69,27 +69,20 @@ typedef enum { CLIENT_NONE, CLIENT_OK, CLIENT_ANSWERED } client_result;
 /*
  * Checks presented credentials: STORE_OK with *app_id, STORE_NOT_FOUND for
  * an unknown id, a wrong secret and a disabled application alike, after the
- * same work (client_secret_matches); another code for a store error. The
- * credentials are wiped.
+ * same work (client_check; a credential verified before is answered by the
+ * session's client cache); another code for a store error. The credentials
+ * are wiped.
  */
-static store_err client_verify(store_t *st, client_creds *c, int64_t *app_id)
+static store_err client_verify(const app *a, client_creds *c, int64_t *app_id)
 {
-    store_app_cred cred;
-    store_err e = c->id && c->secret && client_id_well_formed(c->id) ? store_app_by_client(st, c->id, &cred)
-                                                                     : STORE_NOT_FOUND;
-    if (e == STORE_OK || e == STORE_NOT_FOUND) {
-        const char *secret = c->secret ? c->secret : "";
-        bool ok = client_secret_matches(e == STORE_OK ? &cred : NULL, secret, strlen(secret), iso_now_ms());
-        e = ok && cred.active ? STORE_OK : STORE_NOT_FOUND;
-        *app_id = e == STORE_OK ? cred.id : 0;
-    }
+    store_err e = client_check(a->store, sess_clients(a->sessions), c->id, c->secret, iso_now_ms(), app_id);
     sodium_memzero(c, sizeof *c);
     return e;
 }
 
 /* Authenticates the client of a token-endpoint request when it presents
  * itself (Basic, or the body), answering nothing then; 401 invalid_client. */
-static client_result client_or_reply(store_t *st, const request *r, const json_t *body, int64_t *app_id,
+static client_result client_or_reply(const app *a, const request *r, const json_t *body, int64_t *app_id,
                                      response *res)
 {
     client_creds c = {0};
@@ -99,7 +92,7 @@ static client_result client_or_reply(store_t *st, const request *r, const json_t
     }
     if (c.id == NULL && c.secret == NULL)
         return CLIENT_NONE;
-    store_err e = client_verify(st, &c, app_id);
+    store_err e = client_verify(a, &c, app_id);
     if (e == STORE_NOT_FOUND)
         reply_oauth_error(res, 401, "invalid_client", "client authentication failed");
     else if (e != STORE_OK)
@@ -132,7 +125,7 @@ bool api_client_principal_or_reply(api_call *call, bool *presented)
     }
     *presented = c.id != NULL || c.secret != NULL;
     int64_t app_id = 0;
-    store_err e = *presented ? client_verify(call->app->store, &c, &app_id) : STORE_OK;
+    store_err e = *presented ? client_verify(call->app, &c, &app_id) : STORE_OK;
     api_strip_client_params(r);
     if (e == STORE_OK) {
         call->who.app_id = app_id;
@@ -402,7 +395,7 @@ void api_oauth_revoke(api_call *c, const char *const *args)
         return;
     int64_t app_id = 0;
     const char *t = str_field(body, "token");
-    client_result client = client_or_reply(c->app->store, r, body, &app_id, res);
+    client_result client = client_or_reply(c->app, r, body, &app_id, res);
     tok_record rec;
     tok_hash h;
     store_err e = STORE_NOT_FOUND;
@@ -447,7 +440,7 @@ void api_oauth_token(api_call *c, const char *const *args)
         return;
     int64_t app_id = 0;
     const char *grant = str_field(body, "grant_type");
-    client_result client = client_or_reply(c->app->store, r, body, &app_id, res);
+    client_result client = client_or_reply(c->app, r, body, &app_id, res);
     if (client == CLIENT_ANSWERED)
         ;
     else if (grant == NULL)

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth/clientcache.h"
 #include "store/store.h"
 
 #define CLIENT_ID_PREFIX "tsa_"
@@ -31,11 +32,24 @@ void client_new_secret(char secret[CLIENT_SECRET_LEN + 1], char hash_hex[STORE_A
 bool client_id_well_formed(const char *s);
 
 /*
- * Whether secret is the application's current secret, or its previous one
- * still in its grace period at now_ms. cred NULL (an unknown client) does
- * the same work against nothing, so the time says nothing about which
- * client ids exist. Comparisons are in constant time.
+ * Until when secret holds: INT64_MAX when it is the application's current
+ * secret, the grace's end when it is its previous one still in its grace
+ * period at now_ms, 0 otherwise. cred NULL (an unknown client) does the same
+ * work against nothing, so the time says nothing about which client ids
+ * exist. Comparisons are in constant time.
  */
-bool client_secret_matches(const store_app_cred *cred, const char *secret, size_t len, int64_t now_ms);
+int64_t client_secret_until(const store_app_cred *cred, const char *secret, size_t len, int64_t now_ms);
+
+/*
+ * Checks presented credentials (either may be NULL): STORE_OK with *app_id
+ * for an active application's current secret, or its previous one in its
+ * grace; STORE_NOT_FOUND for an unknown id, a wrong secret and a disabled
+ * application alike, after the same work; another code for a store error.
+ * cache (may be NULL: not trusted now) answers a credential verified before
+ * with no store read; only a success is put in it, so a failure costs what
+ * it did without the cache, whether the client exists or not.
+ */
+store_err client_check(store_t *st, ccache *cache, const char *id, const char *secret, int64_t now_ms,
+                       int64_t *app_id);
 
 #endif

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "auth/apikey.h"
+#include "auth/clientcache.h"
 #include "auth/scope.h"
 #include "auth/session.h"
 #include "auth/tokcache.h"
@@ -34,6 +35,10 @@
  */
 #define REJECTED_SLOTS 65536 /* power of two: 2 MiB */
 
+/* The most client credentials (issue 13) remembered: a live application has
+ * one secret, two during a rotation's grace; about 1 MiB when full. */
+#define CLIENT_CACHE_CAP 16384
+
 typedef struct rejected_slot {
     uint64_t w[TOK_HASH_LEN / 8];
 } rejected_slot;
@@ -42,6 +47,7 @@ struct sess {
     cfg_auth cfg;
     store_t *store;
     tcache *cache;
+    ccache *clients;           /* verified client credentials */
     rejected_slot *rejected;
     int64_t event_seq;         /* last revocation event applied */
     bool deaf;                 /* revocations cannot be heard: check the
@@ -64,9 +70,12 @@ sess *sess_new(const cfg_auth *cfg, store_t *store)
 {
     sess *s = calloc(1, sizeof *s);
     if (s == NULL || (s->cache = tcache_new(cfg->cache_size)) == NULL ||
+        (s->clients = ccache_new(CLIENT_CACHE_CAP)) == NULL ||
         (s->rejected = calloc(REJECTED_SLOTS, sizeof *s->rejected)) == NULL) {
-        if (s)
+        if (s) {
             tcache_free(s->cache);
+            ccache_free(s->clients);
+        }
         free(s);
         return NULL;
     }
@@ -91,6 +100,7 @@ void sess_free(sess *s)
         return;
     sess_stop_sync(s);
     tcache_free(s->cache);
+    ccache_free(s->clients);
     free(s->rejected);
     pthread_mutex_destroy(&s->sync_lock);
     pthread_mutex_destroy(&s->stop_lock);
@@ -460,6 +470,25 @@ static void apply_event(const store_event *ev, void *ctx)
         tcache_remove(s->cache, &ev->hash);
     else if (ev->kind == STORE_EV_USER)
         tcache_remove_user(s->cache, ev->user_id, ev->has_keep ? &ev->hash : NULL);
+    else if (ev->kind == STORE_EV_APP)
+        ccache_invalidate(s->clients);
+}
+
+/* ---- client credentials (issue 13) -------------------------------------- */
+
+/*
+ * While revocations cannot be heard, a remembered credential may have been
+ * rotated or disabled elsewhere: then there is no cache to trust, and every
+ * client check reads the store, as every token check does.
+ */
+ccache *sess_clients(sess *s)
+{
+    return __atomic_load_n(&s->deaf, __ATOMIC_ACQUIRE) ? NULL : s->clients;
+}
+
+void sess_forget_clients(sess *s)
+{
+    ccache_invalidate(s->clients);
 }
 
 bool sess_sync_once(sess *s)
@@ -576,8 +605,12 @@ static void *sync_main(void *arg)
     while (wait_for_events(s, &listening)) {
         /* Listening again, then caught up with the log: whatever was missed
          * while deaf is applied, and what comes next will be heard. */
-        if (sess_sync_once(s) && listening)
+        if (sess_sync_once(s) && listening && __atomic_load_n(&s->deaf, __ATOMIC_ACQUIRE)) {
+            /* the log may have been trimmed past what was missed: client
+             * credentials verified before or during the deafness go too */
+            ccache_invalidate(s->clients);
             __atomic_store_n(&s->deaf, false, __ATOMIC_RELEASE);
+        }
         int64_t now = iso_now_ms();
         if (now - last_flush >= LAST_USED_FLUSH_MS) {
             sess_flush_used(s);

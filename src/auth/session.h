@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth/clientcache.h"
 #include "auth/principal.h"
 #include "core/config.h"
 #include "store/store.h"
@@ -88,6 +89,13 @@ store_err sess_revoke_user(sess *s, int64_t user_id, const tok_hash *keep);
 /* The cache's part of sess_revoke_user, for tokens the store has already
  * deleted (store_user_update on a credential change). */
 void sess_forget_user(sess *s, int64_t user_id, const tok_hash *keep);
+
+/* Issue 13: the cache of verified client credentials (auth/clientcache.h),
+ * NULL while revocations cannot be heard (then the store decides); and
+ * forgetting every one of them at once (an application was changed by this
+ * process: the others hear it through the revocation log). */
+ccache *sess_clients(sess *s);
+void sess_forget_clients(sess *s);
 
 /* Writes the last use of tokens used since the previous flush to the store. */
 void sess_flush_used(sess *s);

@@ -42,17 +42,28 @@ store_err store_app_by_client(store_t *s, const char *client_id, store_app_cred 
     return e == STORE_OK && !found ? STORE_NOT_FOUND : e;
 }
 
+/* The new hash and the event that ends the old secret in every process's
+ * client cache (auth/clientcache.h), in one transaction: the CLI's rotation
+ * reaches running servers as the API's does. */
 store_err store_app_set_secret(store_t *s, int64_t id, const char *hash_hex, int64_t prev_until_ms)
 {
     DB_OR_FAIL(s, c);
     dval v[] = {dv_int(id), dv_text(hash_hex), dv_int(prev_until_ms), dv_int(iso_now_ms())};
     int64_t n = 0;
-    store_err e = db_run(s, c, Q_APP_SET_SECRET, v, 4, &n);
-    return e == STORE_OK && n == 0 ? STORE_NOT_FOUND : e;
+    store_err e = db_begin(s, c);
+    if (e == STORE_OK)
+        e = db_run(s, c, Q_APP_SET_SECRET, v, 4, &n);
+    if (e == STORE_OK && n == 0)
+        e = STORE_NOT_FOUND;
+    if (e == STORE_OK)
+        e = events_log(s, c, STORE_EV_APP, NULL, id);
+    return db_finish(s, c, e);
 }
 
 /* One statement for every way an application stops being active (a patch,
- * a replace, an updateAll, a delete): no write needs to say what it did. */
+ * a replace, an updateAll, a delete): no write needs to say what it did.
+ * The STORE_EV_APP event (logged and notified) ends every process's cached
+ * client credentials, whichever application changed. */
 store_err store_app_revoke_dead(store_t *s, int64_t *revoked)
 {
     DB_OR_FAIL(s, c);
@@ -63,8 +74,8 @@ store_err store_app_revoke_dead(store_t *s, int64_t *revoked)
         e = db_run(s, c, Q_APP_DEAD_EVENTS, &now, 1, &n);
     if (e == STORE_OK && n > 0)
         e = db_run(s, c, Q_APP_DEAD_DELETE, NULL, 0, NULL);
-    if (e == STORE_OK && n > 0 && s->drv->notify)
-        e = s->drv->notify(c);
+    if (e == STORE_OK)
+        e = events_log(s, c, STORE_EV_APP, NULL, 0);
     e = db_finish(s, c, e);
     if (revoked)
         *revoked = e == STORE_OK ? n : 0;

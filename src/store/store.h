@@ -84,7 +84,9 @@ typedef struct store_failures {
  * tokens from its memory cache. kind: STORE_EV_TOKEN names one token by hash;
  * STORE_EV_USER names all tokens of user_id except `keep` (when has_keep).
  */
-typedef enum { STORE_EV_TOKEN = 1, STORE_EV_USER = 2 } store_ev_kind;
+typedef enum { STORE_EV_TOKEN = 1, STORE_EV_USER = 2, STORE_EV_APP = 3 } store_ev_kind;
+/* STORE_EV_APP (issue 13): an application's secret or status changed (its
+ * id in user_id): every process forgets the client credentials it verified. */
 
 typedef struct store_event {
     int64_t seq;

@@ -102,6 +102,7 @@ int main(void)
     suite_apikey();
     suite_scope();
     suite_rowjson();
+    suite_clientcache();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -52,5 +52,6 @@ void suite_log(void);
 void suite_apikey(void);
 void suite_scope(void);
 void suite_rowjson(void);
+void suite_clientcache(void);
 
 #endif
