@@ -116,7 +116,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         .decoded = decoded,
     };
     for (unsigned mask = 0; mask < 64; mask++) {
-        cfg_sources e = {mask & 1, mask & 2, mask & 4, mask & 8, mask & 16, mask & 32};
+        cfg_sources e = {mask & 1, mask & 2, mask & 4, mask & 8, mask & 16, mask & 32, true};
         check_extract(&e, &c);
     }
     return MHD_NO; /* nothing to answer: close the connection */
