@@ -2,7 +2,6 @@
 the server, the secret shown once and stored only as a hash, rotation with
 and without a grace period, who may manage an application."""
 
-import base64
 import json
 import re
 import time
@@ -10,19 +9,13 @@ import time
 import pytest
 
 from conftest import Server, assert_error, assert_validation, note_secret, uniq
+from apps_fixtures import basic_auth, make_app
 from models_fixtures import make_admin
 
 CLIENT_ID_RE = re.compile(r"^tsa_[A-Za-z0-9]{24}$")
 SECRET_RE = re.compile(r"^tss_[A-Za-z0-9]{44}$")
 
 
-def create_app(srv, admin, **body):
-    body.setdefault("name", uniq("app"))
-    r = srv.post("/api/applications", token=admin["token"], json=body)
-    assert r.status_code == 200, r.text
-    a = r.json()
-    note_secret(a.get("clientSecret"))
-    return a
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +24,7 @@ def admin(server):
 
 
 def test_create_mints_client_id_and_secret_once(server, admin):
-    a = create_app(server, admin, description="billing")
+    a = make_app(server, admin, description="billing")
     assert CLIENT_ID_RE.match(a["clientId"]), a
     assert SECRET_RE.match(a["clientSecret"]), a
     assert a["status"] == "active" and a["description"] == "billing"
@@ -43,7 +36,7 @@ def test_create_mints_client_id_and_secret_once(server, admin):
 
 
 def test_client_id_and_secret_in_body_are_ignored(server, admin):
-    a = create_app(server, admin, clientId="tsa_chosenchosenchosenchosen")
+    a = make_app(server, admin, clientId="tsa_chosenchosenchosenchosen")
     assert a["clientId"] != "tsa_chosenchosenchosenchosen"
 
 
@@ -53,7 +46,7 @@ def test_name_is_required(server, admin):
 
 
 def test_name_is_unique(server, admin):
-    a = create_app(server, admin)
+    a = make_app(server, admin)
     r = server.post("/api/applications", token=admin["token"], json={"name": a["name"]})
     assert_validation(r, {"name": "uniqueness"}, model="Application")
 
@@ -75,7 +68,7 @@ def test_anonymous_cannot_list(server):
 
 def test_owner_reads_rotates_and_disables_their_own(server, admin):
     owner = server.new_user_token()
-    a = create_app(server, admin, ownerId=owner["id"])
+    a = make_app(server, admin, ownerId=owner["id"])
     assert server.get(f"/api/applications/{a['id']}", token=owner["token"]).status_code == 200
     r = server.post(f"/api/applications/{a['id']}/secret", token=owner["token"], json={})
     assert r.status_code == 200, r.text
@@ -87,14 +80,14 @@ def test_owner_reads_rotates_and_disables_their_own(server, admin):
 def test_another_user_cannot_see_or_rotate(server, admin):
     owner = server.new_user_token()
     other = server.new_user_token()
-    a = create_app(server, admin, ownerId=owner["id"])
+    a = make_app(server, admin, ownerId=owner["id"])
     assert_error(server.get(f"/api/applications/{a['id']}", token=other["token"]), 401, "AUTHORIZATION_REQUIRED")
     r = server.post(f"/api/applications/{a['id']}/secret", token=other["token"], json={})
     assert_error(r, 401, "AUTHORIZATION_REQUIRED")
 
 
 def test_rotation_gives_a_new_secret(server, admin):
-    a = create_app(server, admin)
+    a = make_app(server, admin)
     r = server.post(f"/api/applications/{a['id']}/secret", token=admin["token"], json={})
     assert r.status_code == 200, r.text
     b = r.json()
@@ -110,7 +103,7 @@ def test_rotation_of_unknown_application_is_404(server, admin):
 
 @pytest.mark.parametrize("grace", [-1, 2592001, "x", 1.5])
 def test_rotation_grace_must_be_a_small_non_negative_integer(server, admin, grace):
-    a = create_app(server, admin)
+    a = make_app(server, admin)
     r = server.post(f"/api/applications/{a['id']}/secret", token=admin["token"], json={"graceSeconds": grace})
     assert_error(r, 422, "INVALID_GRACE")
 
@@ -126,8 +119,6 @@ def cli_json(server, *args):
     return out
 
 
-def basic(cid, secret):
-    return {"Authorization": "Basic " + base64.b64encode(f"{cid}:{secret}".encode()).decode()}
 
 
 def test_cli_add_prints_the_secret_once_and_maps_roles(server, admin):
@@ -138,7 +129,7 @@ def test_cli_add_prints_the_secret_once_and_maps_roles(server, admin):
     got = server.get(f"/api/applications/{a['id']}", token=admin["token"]).json()
     assert got["name"] == name and got["ownerId"] == owner["id"] and got["clientId"] == a["clientId"]
     # mapped to admin: an application admin
-    r = server.get("/api/users", headers=basic(a["clientId"], a["clientSecret"]))
+    r = server.get("/api/users", headers=basic_auth(a["clientId"], a["clientSecret"]))
     assert r.status_code == 200 and isinstance(r.json(), list), r.text
     listed = server.cli("app", "list")
     assert listed.returncode == 0 and a["clientId"] in listed.stdout and a["clientSecret"] not in listed.stdout
@@ -149,22 +140,22 @@ def test_cli_rotate_ends_the_old_secret(server):
     a = cli_json(server, "add", "--name", name, "--role", "admin")
     b = cli_json(server, "rotate", "--name", name)
     assert b["id"] == a["id"] and b["clientSecret"] != a["clientSecret"]
-    assert_error(server.get("/api/users", headers=basic(a["clientId"], a["clientSecret"])), 401, "INVALID_CLIENT")
-    assert server.get("/api/users", headers=basic(a["clientId"], b["clientSecret"])).status_code == 200
+    assert_error(server.get("/api/users", headers=basic_auth(a["clientId"], a["clientSecret"])), 401, "INVALID_CLIENT")
+    assert server.get("/api/users", headers=basic_auth(a["clientId"], b["clientSecret"])).status_code == 200
 
 
 def test_cli_disable_ends_the_applications_tokens(server):
     name = uniq("cli-app")
     a = cli_json(server, "add", "--name", name)
     u = server.new_user()
-    r = server.post("/oauth/token", headers=basic(a["clientId"], a["clientSecret"]),
+    r = server.post("/oauth/token", headers=basic_auth(a["clientId"], a["clientSecret"]),
                     data={"grant_type": "password", "username": u["email"], "password": u["password"]})
     tok = r.json()["access_token"]
     note_secret(tok)
     assert server.me(tok).status_code == 200
     assert cli_json(server, "disable", "--name", name)["status"] == "disabled"
     assert_error(server.wait_rejected(tok), 401, "INVALID_TOKEN")
-    assert_error(server.get("/api/users/me", headers=basic(a["clientId"], a["clientSecret"])), 401, "INVALID_CLIENT")
+    assert_error(server.get("/api/users/me", headers=basic_auth(a["clientId"], a["clientSecret"])), 401, "INVALID_CLIENT")
 
 
 def test_cli_add_refuses_a_taken_name_and_needs_a_name(server):
@@ -181,14 +172,14 @@ def test_application_admin_acts_as_an_admin_beyond_the_acls(server):
     set emailVerified on an account — but, with no user behind it, it mints
     no user's access token."""
     a = cli_json(server, "add", "--name", uniq("app-admin"), "--role", "admin")
-    creds = basic(a["clientId"], a["clientSecret"])
+    creds = basic_auth(a["clientId"], a["clientSecret"])
     u = server.new_user()
     r = server.patch(f"/api/users/{u['id']}", headers=creds, json={"emailVerified": True})
     assert r.status_code == 200 and r.json()["emailVerified"] is True, r.text
     r = server.post("/api/accessTokens", headers=creds, json={"userId": u["id"]})
     assert_error(r, 401, "AUTHORIZATION_REQUIRED")  # no user behind the caller: it mints no user's token
     plain = cli_json(server, "add", "--name", uniq("app-plain"))
-    r = server.patch(f"/api/users/{u['id']}", headers=basic(plain["clientId"], plain["clientSecret"]),
+    r = server.patch(f"/api/users/{u['id']}", headers=basic_auth(plain["clientId"], plain["clientSecret"]),
                      json={"emailVerified": False})
     assert_error(r, 401, "AUTHORIZATION_REQUIRED")
 
@@ -238,7 +229,7 @@ def test_authenticated_create_opens_nothing_else(open_server):
 
 def test_admin_may_still_name_any_owner(open_server):
     adm, other = make_admin(open_server), open_server.new_user()
-    a = create_app(open_server, adm, ownerId=other["id"])
+    a = make_app(open_server, adm, ownerId=other["id"])
     assert a["ownerId"] == other["id"], a
 
 
@@ -269,7 +260,7 @@ def test_client_query_off_reads_no_credentials_from_the_query(server_factory, tm
     assert_error(s.get("/api/users", params={"client_id": a["clientId"], "client_secret": "tss_" + "z" * 44}),
                  401, "AUTHORIZATION_REQUIRED")
     # HTTP Basic still authenticates the application
-    r = s.get("/api/users", headers=basic(a["clientId"], a["clientSecret"]))
+    r = s.get("/api/users", headers=basic_auth(a["clientId"], a["clientSecret"]))
     assert r.status_code == 200 and isinstance(r.json(), list), r.text
     text = wait_for_log(log, "/api/users?x=1 401")
     assert "/api/users?x=1 401" in text, text

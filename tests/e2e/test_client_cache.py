@@ -7,7 +7,6 @@ instance; from the CLI within the revocation log's poll; from another
 instance (PostgreSQL) through LISTEN/NOTIFY, and at once by an instance that
 cannot hear them. Also the refresh token's reuse detection across instances."""
 
-import base64
 import json
 import time
 
@@ -15,6 +14,7 @@ import pytest
 
 from conftest import PG_URL, Server, assert_error, note_secret, pg_create_database, pg_drop_database, \
     report_line, uniq
+from apps_fixtures import basic_auth
 from models_fixtures import make_admin
 
 # the CLI's changes reach a running server through the revocation log, read
@@ -22,8 +22,6 @@ from models_fixtures import make_admin
 LOG_BOUND = 1.5
 
 
-def basic(cid, secret):
-    return {"Authorization": "Basic " + base64.b64encode(f"{cid}:{secret}".encode()).decode()}
 
 
 def new_app(srv, name=None):
@@ -36,7 +34,7 @@ def new_app(srv, name=None):
 
 
 def call(srv, cid, secret):
-    return srv.get("/api/users", headers=basic(cid, secret))
+    return srv.get("/api/users", headers=basic_auth(cid, secret))
 
 
 def cached(srv, cid, secret):
@@ -120,13 +118,13 @@ def test_token_endpoint_refuses_a_cached_client_once_disabled(server, admin):
     u = server.new_user()
     grant = {"grant_type": "password", "username": u["email"], "password": u["password"]}
     for _ in range(2):
-        r = server.post("/oauth/token", data=grant, headers=basic(a["clientId"], a["clientSecret"]))
+        r = server.post("/oauth/token", data=grant, headers=basic_auth(a["clientId"], a["clientSecret"]))
         assert r.status_code == 200, r.text
         note_secret(r.json()["access_token"])
         note_secret(r.json().get("refresh_token"))
     r = server.patch(f"/api/applications/{a['id']}", token=admin["token"], json={"status": "disabled"})
     assert r.status_code == 200, r.text
-    r = server.post("/oauth/token", data=grant, headers=basic(a["clientId"], a["clientSecret"]))
+    r = server.post("/oauth/token", data=grant, headers=basic_auth(a["clientId"], a["clientSecret"]))
     assert r.status_code == 401 and r.json()["error"] == "invalid_client", r.text
 
 

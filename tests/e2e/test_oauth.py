@@ -3,12 +3,12 @@ authentication by HTTP Basic and by the body (§2.3.1), errors as §5.2, the
 tokens being ordinary AccessTokens, APP rules matching a client's token, the
 login's brute-force protection shared, secret rotation with a grace."""
 
-import base64
 import time
 
 import pytest
 
 from conftest import PG_URL, Server, assert_error, note_secret, pg_create_database, pg_drop_database, uniq
+from apps_fixtures import client_auth, make_app
 from models_fixtures import make_admin
 
 REPORT = {
@@ -33,17 +33,8 @@ def admin(srv):
     return make_admin(srv)
 
 
-def new_app(srv, admin, **body):
-    body.setdefault("name", uniq("app"))
-    r = srv.post("/api/applications", token=admin["token"], json=body)
-    assert r.status_code == 200, r.text
-    a = r.json()
-    note_secret(a["clientSecret"])
-    return a
 
 
-def basic(client_id, secret):
-    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
 
 
 def token(srv, data=None, *, json=None, headers=None):
@@ -141,21 +132,21 @@ def grant_for(u):
 
 
 def test_basic_client_authentication(srv, admin):
-    a = new_app(srv, admin)
+    a = make_app(srv, admin)
     u = srv.new_user()
-    assert_token(token(srv, grant_for(u), headers={"Authorization": basic(a["clientId"], a["clientSecret"])}))
+    assert_token(token(srv, grant_for(u), headers=client_auth(a)))
 
 
 def test_body_client_authentication(srv, admin):
-    a = new_app(srv, admin)
+    a = make_app(srv, admin)
     u = srv.new_user()
     data = dict(grant_for(u), client_id=a["clientId"], client_secret=a["clientSecret"])
     assert_token(token(srv, data))
 
 
 def test_wrong_unknown_and_disabled_clients_get_one_answer(srv, admin):
-    a = new_app(srv, admin)
-    d = new_app(srv, admin)
+    a = make_app(srv, admin)
+    d = make_app(srv, admin)
     r = srv.patch(f"/api/applications/{d['id']}", token=admin["token"], json={"status": "disabled"})
     assert r.status_code == 200, r.text
     u = srv.new_user()
@@ -168,20 +159,20 @@ def test_wrong_unknown_and_disabled_clients_get_one_answer(srv, admin):
 
 
 def test_client_token_matches_app_rules(srv, admin):
-    a = new_app(srv, admin)
+    a = make_app(srv, admin)
     rule = {"model": "Report", "property": "*", "accessType": "*", "principalType": "APP",
             "principalId": str(a["id"]), "permission": "ALLOW"}
     assert srv.post("/api/acls", token=admin["token"], json=rule).status_code == 200
     u = srv.new_user()
     login_token = srv.token_for(u)
     assert_error(srv.get("/api/reports", token=login_token), 401, "AUTHORIZATION_REQUIRED")
-    tok = assert_token(token(srv, grant_for(u), headers={"Authorization": basic(a["clientId"], a["clientSecret"])}))
+    tok = assert_token(token(srv, grant_for(u), headers=client_auth(a)))
     r = srv.get("/api/reports", token=tok)
     assert r.status_code == 200 and r.json() == [], r.text
 
 
 def test_rotation_without_grace_ends_the_old_secret(srv, admin):
-    a = new_app(srv, admin)
+    a = make_app(srv, admin)
     r = srv.post(f"/api/applications/{a['id']}/secret", token=admin["token"], json={})
     new = r.json()["clientSecret"]
     note_secret(new)
@@ -192,7 +183,7 @@ def test_rotation_without_grace_ends_the_old_secret(srv, admin):
 
 
 def test_rotation_with_grace_keeps_the_old_secret_for_a_while(srv, admin):
-    a = new_app(srv, admin)
+    a = make_app(srv, admin)
     r = srv.post(f"/api/applications/{a['id']}/secret", token=admin["token"], json={"graceSeconds": 2})
     new = r.json()["clientSecret"]
     note_secret(new)
@@ -207,11 +198,11 @@ def test_rotation_with_grace_keeps_the_old_secret_for_a_while(srv, admin):
 # --- disabling or deleting an application ends its tokens -----------------------------------
 
 def client_token(srv, a, u):
-    return assert_token(token(srv, grant_for(u), headers={"Authorization": basic(a["clientId"], a["clientSecret"])}))
+    return assert_token(token(srv, grant_for(u), headers=client_auth(a)))
 
 
 def test_disabling_an_application_kills_its_tokens_only(srv, admin):
-    a = new_app(srv, admin)
+    a = make_app(srv, admin)
     u = srv.new_user()
     tok = client_token(srv, a, u)
     own = srv.token_for(u)
@@ -223,14 +214,14 @@ def test_disabling_an_application_kills_its_tokens_only(srv, admin):
 
 
 def test_deleting_an_application_kills_its_tokens(srv, admin):
-    a = new_app(srv, admin)
+    a = make_app(srv, admin)
     tok = client_token(srv, a, srv.new_user())
     assert srv.delete(f"/api/applications/{a['id']}", token=admin["token"]).json() == {"count": 1}
     assert_error(srv.me(tok), 401, "INVALID_TOKEN")
 
 
 def test_rotation_keeps_the_tokens(srv, admin):
-    a = new_app(srv, admin)
+    a = make_app(srv, admin)
     tok = client_token(srv, a, srv.new_user())
     r = srv.post(f"/api/applications/{a['id']}/secret", token=admin["token"], json={})
     note_secret(r.json()["clientSecret"])
@@ -245,7 +236,7 @@ def test_disabling_kills_tokens_on_every_instance(tmp_path_factory):
         for n in nodes:
             n.start()
         adm = make_admin(nodes[0])
-        a = new_app(nodes[0], adm)
+        a = make_app(nodes[0], adm)
         tok = client_token(nodes[1], a, nodes[1].new_user())
         for n in nodes:
             assert n.me(tok).status_code == 200  # in every instance's cache
@@ -266,9 +257,9 @@ def revoke(srv, tok, **kw):
 
 
 def test_client_revokes_its_token(srv, admin):
-    a = new_app(srv, admin)
+    a = make_app(srv, admin)
     tok = client_token(srv, a, srv.new_user())
-    r = revoke(srv, tok, headers={"Authorization": basic(a["clientId"], a["clientSecret"])})
+    r = revoke(srv, tok, headers=client_auth(a))
     assert r.status_code == 200 and r.json() == {}, r.text
     assert_error(srv.me(tok), 401, "INVALID_TOKEN")
 
@@ -290,9 +281,9 @@ def test_unknown_or_dead_token_is_answered_200(srv):
 
 
 def test_another_clients_token_is_not_revoked(srv, admin):
-    a, b = new_app(srv, admin), new_app(srv, admin)
+    a, b = make_app(srv, admin), make_app(srv, admin)
     tok = client_token(srv, a, srv.new_user())
-    r = revoke(srv, tok, headers={"Authorization": basic(b["clientId"], b["clientSecret"])})
+    r = revoke(srv, tok, headers=client_auth(b))
     assert_oauth_error(r, 400, "unauthorized_client")
     assert srv.me(tok).status_code == 200
 
@@ -320,7 +311,7 @@ def test_requests_oauthlib_password_grant_with_basic_client(srv, admin, monkeypa
     import requests_oauthlib as oauthlib  # python3-requests-oauthlib (scripts/install-deps.sh)
     from oauthlib.oauth2 import LegacyApplicationClient
     monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # loopback http only
-    a = new_app(srv, admin)
+    a = make_app(srv, admin)
     u = srv.new_user()
     session = oauthlib.OAuth2Session(client=LegacyApplicationClient(client_id=a["clientId"]))
     t = session.fetch_token(token_url=srv.url("/oauth/token"), username=u["email"], password=u["password"],
@@ -340,11 +331,11 @@ def allow_app(srv, admin, a, model="Report"):
 
 
 def test_basic_client_credentials_make_the_caller_app(srv, admin):
-    a, b = new_app(srv, admin), new_app(srv, admin)
+    a, b = make_app(srv, admin), make_app(srv, admin)
     allow_app(srv, admin, a)
-    r = srv.get("/api/reports", headers={"Authorization": basic(a["clientId"], a["clientSecret"])})
+    r = srv.get("/api/reports", headers=client_auth(a))
     assert r.status_code == 200 and r.json() == [], r.text
-    r = srv.get("/api/reports", headers={"Authorization": basic(b["clientId"], b["clientSecret"])})
+    r = srv.get("/api/reports", headers=client_auth(b))
     assert_error(r, 401, "AUTHORIZATION_REQUIRED")
 
 
@@ -352,7 +343,7 @@ def test_query_client_credentials_are_stripped_and_never_logged(server_factory, 
     log = tmp_path / "access.log"
     s = server_factory(dict(CONFIG, server={"accessLog": str(log)}))
     adm = make_admin(s)
-    a = new_app(s, adm)
+    a = make_app(s, adm)
     allow_app(s, adm, a)
     r = s.get("/api/reports", params={"client_id": a["clientId"], "client_secret": a["clientSecret"], "x": "1"})
     assert r.status_code == 200, r.text
@@ -366,7 +357,7 @@ def test_query_client_credentials_are_stripped_and_never_logged(server_factory, 
 
 @pytest.mark.parametrize("how", ["wrong-secret", "unknown-id", "disabled"])
 def test_bad_client_credentials_on_an_api_call(srv, admin, how):
-    a = new_app(srv, admin)
+    a = make_app(srv, admin)
     cid, secret = a["clientId"], a["clientSecret"]
     if how == "wrong-secret":
         secret = "tss_" + "z" * 44
@@ -380,8 +371,8 @@ def test_bad_client_credentials_on_an_api_call(srv, admin, how):
 
 
 def test_app_role_mapping_makes_an_application_admin(srv, admin):
-    a = new_app(srv, admin)
-    creds = {"Authorization": basic(a["clientId"], a["clientSecret"])}
+    a = make_app(srv, admin)
+    creds = client_auth(a)
     assert_error(srv.get("/api/users", headers=creds), 401, "AUTHORIZATION_REQUIRED")
     roles = srv.get("/api/roles", token=admin["token"], params={"filter": '{"where":{"name":"admin"}}'}).json()
     m = {"principalType": "APP", "principalId": str(a["id"]), "roleId": roles[0]["id"]}
@@ -436,12 +427,12 @@ def test_reused_refresh_token_revokes_the_family(srv):
 
 
 def test_refresh_of_a_clients_token_needs_that_client(srv, admin):
-    a, b = new_app(srv, admin), new_app(srv, admin)
+    a, b = make_app(srv, admin), make_app(srv, admin)
     u = srv.new_user()
-    _, rt = password_tokens(srv, u, headers={"Authorization": basic(a["clientId"], a["clientSecret"])})
-    assert_oauth_error(refresh(srv, rt, headers={"Authorization": basic(b["clientId"], b["clientSecret"])}),
+    _, rt = password_tokens(srv, u, headers=client_auth(a))
+    assert_oauth_error(refresh(srv, rt, headers=client_auth(b)),
                        400, "invalid_grant")
-    _, rt = password_tokens(srv, u, headers={"Authorization": basic(a["clientId"], a["clientSecret"])})
+    _, rt = password_tokens(srv, u, headers=client_auth(a))
     assert_token(refresh(srv, rt, client_id=a["clientId"], client_secret=a["clientSecret"]))
 
 
@@ -483,7 +474,7 @@ def test_requests_oauthlib_refreshes_automatically(server_factory, monkeypatch):
     monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # loopback http only
     s = server_factory(dict(CONFIG, auth={"ttl": 1, "loginThrottle": {"perAddress": 0}}))
     adm = make_admin(s)
-    a = new_app(s, adm)
+    a = make_app(s, adm)
     u = s.new_user()
     updates = []
     creds = {"client_id": a["clientId"], "client_secret": a["clientSecret"]}

@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from conftest import (PG_URL, Server, assert_error, note_secret, pg_create_database, pg_drop_database, psql,
-                      uniq)
+from conftest import PG_URL, Server, assert_error, note_secret, pg_create_database, pg_drop_database, psql
+from apps_fixtures import client_auth, make_app
 from models_fixtures import make_admin
 
 REPORT = {
@@ -53,24 +53,14 @@ def admin(srv):
     return make_admin(srv)
 
 
-def new_app(srv, admin, **body):
-    body.setdefault("name", uniq("app"))
-    r = srv.post("/api/applications", token=admin["token"], json=body)
-    assert r.status_code == 200, r.text
-    a = r.json()
-    note_secret(a["clientSecret"])
-    return a
 
 
-def basic(a, secret=None):
-    creds = f"{a['clientId']}:{secret or a['clientSecret']}"
-    return {"Authorization": "Basic " + base64.b64encode(creds.encode()).decode()}
 
 
 def grant(srv, a=None, **extra):
     """grant_type=client_credentials, the client by HTTP Basic when a is given."""
     return srv.post("/oauth/token", data=dict({"grant_type": "client_credentials"}, **extra),
-                    headers=basic(a) if a else None)
+                    headers=client_auth(a) if a else None)
 
 
 def app_token(srv, a, **extra):
@@ -99,7 +89,7 @@ def allow_app(srv, admin, a, model="Report"):
 # --- the grant -------------------------------------------------------------------------------
 
 def test_answer_is_a_bearer_token_without_refresh_token(srv, admin):
-    r = grant(srv, new_app(srv, admin))
+    r = grant(srv, make_app(srv, admin))
     assert r.status_code == 200, r.text
     assert r.headers.get("Cache-Control") == "no-store", dict(r.headers)
     t = r.json()
@@ -110,7 +100,7 @@ def test_answer_is_a_bearer_token_without_refresh_token(srv, admin):
 
 
 def test_body_client_authentication_json_body(srv, admin):
-    a = new_app(srv, admin)
+    a = make_app(srv, admin)
     r = srv.post("/oauth/token", json={"grant_type": "client_credentials", "client_id": a["clientId"],
                                        "client_secret": a["clientSecret"]})
     assert r.status_code == 200 and r.json()["token_type"] == "Bearer", r.text
@@ -120,7 +110,7 @@ def test_body_client_authentication_json_body(srv, admin):
 
 def test_lifetime_is_the_login_default(server_factory):
     s = server_factory({"auth": {"ttl": 600}})
-    a = new_app(s, make_admin(s))
+    a = make_app(s, make_admin(s))
     r = grant(s, a)
     assert r.status_code == 200 and r.json()["expires_in"] == 600, r.text
     note_secret(r.json()["access_token"])
@@ -129,7 +119,7 @@ def test_lifetime_is_the_login_default(server_factory):
 def test_expired_app_token_is_refused(server_factory):
     s = server_factory(dict(CONFIG, auth={"ttl": 1}))
     adm = make_admin(s)
-    a = new_app(s, adm)
+    a = make_app(s, adm)
     allow_app(s, adm, a)
     tok = app_token(s, a)
     assert s.get("/api/reports", token=tok).status_code == 200
@@ -139,7 +129,7 @@ def test_expired_app_token_is_refused(server_factory):
 
 def test_client_authentication_is_required_and_checked(srv, admin):
     """None, a wrong secret, an unknown id, a disabled application: one answer (§4.4.2, §5.2)."""
-    a, d = new_app(srv, admin), new_app(srv, admin)
+    a, d = make_app(srv, admin), make_app(srv, admin)
     r = srv.patch(f"/api/applications/{d['id']}", token=admin["token"], json={"status": "disabled"})
     assert r.status_code == 200, r.text
     answers = [assert_oauth_error(grant(srv), 401, "invalid_client")]
@@ -162,7 +152,7 @@ def test_loopback_basic_token_is_no_client_authentication(srv):
 # --- the caller is principal APP, without a user ---------------------------------------------
 
 def test_token_works_where_an_app_rule_allows_only(srv, admin):
-    a, b = new_app(srv, admin), new_app(srv, admin)
+    a, b = make_app(srv, admin), make_app(srv, admin)
     allow_app(srv, admin, a)
     r = srv.get("/api/reports", token=app_token(srv, a))
     assert r.status_code == 200 and r.json() == [], r.text
@@ -171,12 +161,12 @@ def test_token_works_where_an_app_rule_allows_only(srv, admin):
 
 def test_refused_with_403_when_acl_error_status_is_403(server_factory):
     s = server_factory(dict(CONFIG, server={"aclErrorStatus": 403}))
-    a = new_app(s, make_admin(s))
+    a = make_app(s, make_admin(s))
     assert_error(s.get("/api/reports", token=app_token(s, a)), 403, "ACCESS_DENIED")
 
 
 def test_authenticated_matches_an_application_token(srv, admin):
-    tok = app_token(srv, new_app(srv, admin))
+    tok = app_token(srv, make_app(srv, admin))
     assert_error(srv.get("/api/memos"), 401, "AUTHORIZATION_REQUIRED")
     r = srv.get("/api/memos", token=tok)
     assert r.status_code == 200 and r.json() == [], r.text
@@ -186,17 +176,17 @@ def test_owner_never_matches_an_application_token(srv, admin):
     u = srv.new_user_token()
     r = srv.post("/api/notes", token=u["token"], json={"text": "mine"})
     assert r.status_code == 200, r.text
-    tok = app_token(srv, new_app(srv, admin))
+    tok = app_token(srv, make_app(srv, admin))
     assert_error(srv.get(f"/api/notes/{r.json()['id']}", token=tok), 401, "AUTHORIZATION_REQUIRED")
 
 
 def test_users_me_with_an_application_token_is_401(srv, admin):
-    tok = app_token(srv, new_app(srv, admin))
+    tok = app_token(srv, make_app(srv, admin))
     assert_error(srv.me(tok), 401, "AUTHORIZATION_REQUIRED")
 
 
 def test_app_role_mapping_applies_to_its_token(srv, admin):
-    a = new_app(srv, admin)
+    a = make_app(srv, admin)
     tok = app_token(srv, a)
     assert_error(srv.get("/api/users", token=tok), 401, "AUTHORIZATION_REQUIRED")
     roles = srv.get("/api/roles", token=admin["token"], params={"filter": '{"where":{"name":"admin"}}'}).json()
@@ -207,14 +197,14 @@ def test_app_role_mapping_applies_to_its_token(srv, admin):
 
 
 def test_application_token_cannot_mint_user_tokens(srv, admin):
-    tok = app_token(srv, new_app(srv, admin))
+    tok = app_token(srv, make_app(srv, admin))
     assert_error(srv.post("/api/accessTokens", token=tok, json={}), 401, "AUTHORIZATION_REQUIRED")
 
 
 # --- scope (§3.3) ------------------------------------------------------------------------------
 
 def test_scope_narrows_the_application_token(srv, admin):
-    a = new_app(srv, admin)
+    a = make_app(srv, admin)
     allow_app(srv, admin, a)
     r = grant(srv, a, scope="Report.find")
     assert r.status_code == 200, r.text
@@ -229,17 +219,17 @@ def test_scope_narrows_the_application_token(srv, admin):
 
 
 def test_unknown_scope_is_invalid_scope(srv, admin):
-    assert_oauth_error(grant(srv, new_app(srv, admin), scope="Report.find Nope.find"), 400, "invalid_scope")
+    assert_oauth_error(grant(srv, make_app(srv, admin), scope="Report.find Nope.find"), 400, "invalid_scope")
 
 
 # --- the token's end ---------------------------------------------------------------------------
 
 def test_logout_with_an_application_token_revokes_it(srv, admin):
-    a = new_app(srv, admin)
+    a = make_app(srv, admin)
     allow_app(srv, admin, a)
     tok = app_token(srv, a)
     # client credentials alone are no session to end
-    assert_error(srv.post("/api/users/logout", headers=basic(a)), 401, "AUTHORIZATION_REQUIRED")
+    assert_error(srv.post("/api/users/logout", headers=client_auth(a)), 401, "AUTHORIZATION_REQUIRED")
     r = srv.post("/api/users/logout", token=tok)
     assert r.status_code == 204, r.text
     assert_error(srv.get("/api/reports", token=tok), 401, "INVALID_TOKEN")
@@ -250,24 +240,24 @@ def revoke(srv, tok, **kw):
 
 
 def test_owning_client_revokes_the_token(srv, admin):
-    a = new_app(srv, admin)
+    a = make_app(srv, admin)
     allow_app(srv, admin, a)
     tok = app_token(srv, a)
-    r = revoke(srv, tok, headers=basic(a))
+    r = revoke(srv, tok, headers=client_auth(a))
     assert r.status_code == 200 and r.json() == {}, r.text
     assert_error(srv.get("/api/reports", token=tok), 401, "INVALID_TOKEN")
 
 
 def test_another_client_cannot_revoke_the_token(srv, admin):
-    a, b = new_app(srv, admin), new_app(srv, admin)
+    a, b = make_app(srv, admin), make_app(srv, admin)
     allow_app(srv, admin, a)
     tok = app_token(srv, a)
-    assert_oauth_error(revoke(srv, tok, headers=basic(b)), 400, "unauthorized_client")
+    assert_oauth_error(revoke(srv, tok, headers=client_auth(b)), 400, "unauthorized_client")
     assert srv.get("/api/reports", token=tok).status_code == 200
 
 
 def test_revoke_with_the_application_token_as_bearer_is_invalid_client(srv, admin):
-    a = new_app(srv, admin)
+    a = make_app(srv, admin)
     allow_app(srv, admin, a)
     tok = app_token(srv, a)
     assert_oauth_error(revoke(srv, tok, token=tok), 401, "invalid_client")
@@ -275,7 +265,7 @@ def test_revoke_with_the_application_token_as_bearer_is_invalid_client(srv, admi
 
 
 def test_disabling_the_application_kills_its_token(srv, admin):
-    a = new_app(srv, admin)
+    a = make_app(srv, admin)
     tok = app_token(srv, a)
     assert srv.get("/api/memos", token=tok).status_code == 200
     r = srv.patch(f"/api/applications/{a['id']}", token=admin["token"], json={"status": "disabled"})
@@ -284,14 +274,14 @@ def test_disabling_the_application_kills_its_token(srv, admin):
 
 
 def test_deleting_the_application_kills_its_token(srv, admin):
-    a = new_app(srv, admin)
+    a = make_app(srv, admin)
     tok = app_token(srv, a)
     assert srv.delete(f"/api/applications/{a['id']}", token=admin["token"]).json() == {"count": 1}
     assert_error(srv.get("/api/memos", token=tok), 401, "INVALID_TOKEN")
 
 
 def test_rotation_keeps_the_token(srv, admin):
-    a = new_app(srv, admin)
+    a = make_app(srv, admin)
     tok = app_token(srv, a)
     r = srv.post(f"/api/applications/{a['id']}/secret", token=admin["token"], json={})
     assert r.status_code == 200, r.text
@@ -300,7 +290,7 @@ def test_rotation_keeps_the_token(srv, admin):
 
 
 def test_token_is_listed_with_user_id_null_and_in_no_users_list(srv, admin):
-    a = new_app(srv, admin)
+    a = make_app(srv, admin)
     tok = app_token(srv, a)
     rows = srv.get("/api/accessTokens", token=admin["token"], params={"filter": '{"where":{"userId":null}}'})
     assert rows.status_code == 200, rows.text
@@ -311,7 +301,7 @@ def test_token_is_listed_with_user_id_null_and_in_no_users_list(srv, admin):
 
 
 def test_admin_revokes_an_application_token_by_its_handle(srv, admin):
-    tok = app_token(srv, new_app(srv, admin))
+    tok = app_token(srv, make_app(srv, admin))
     rows = srv.get("/api/accessTokens", token=admin["token"], params={"filter": '{"where":{"userId":null}}'})
     handles = [t["id"] for t in rows.json()]
     r = srv.delete(f"/api/accessTokens/{tok}", token=admin["token"])  # the secret names it as the handle does
@@ -322,7 +312,7 @@ def test_admin_revokes_an_application_token_by_its_handle(srv, admin):
 
 
 def test_deleting_a_user_leaves_application_tokens_alone(srv, admin):
-    a = new_app(srv, admin, ownerId=srv.new_user()["id"])
+    a = make_app(srv, admin, ownerId=srv.new_user()["id"])
     tok = app_token(srv, a)
     u = srv.new_user_token()
     assert srv.delete(f"/api/users/{u['id']}/accessTokens", token=u["token"]).status_code == 204
@@ -333,7 +323,7 @@ def test_deleting_a_user_leaves_application_tokens_alone(srv, admin):
 def test_application_tokens_are_capped_per_application(server_factory):
     s = server_factory(dict(CONFIG, auth={"maxTokensPerUser": 2}))
     adm = make_admin(s)
-    a, b = new_app(s, adm), new_app(s, adm)
+    a, b = make_app(s, adm), make_app(s, adm)
     other = app_token(s, b)
     first, second, third = [(app_token(s, a), time.sleep(0.005))[0] for _ in range(3)]  # not of one ms
     assert_error(s.get("/api/memos", token=first), 401, "INVALID_TOKEN")
@@ -349,7 +339,7 @@ def test_disabling_kills_the_token_on_every_instance(tmp_path_factory):
         for n in nodes:
             n.start()
         adm = make_admin(nodes[0])
-        a = new_app(nodes[0], adm)
+        a = make_app(nodes[0], adm)
         tok = app_token(nodes[1], a)
         for n in nodes:
             assert n.get("/api/memos", token=tok).status_code == 200  # in every instance's cache
@@ -400,7 +390,7 @@ def downgrade_to_schema_5(s):
 def test_migration_keeps_the_tokens_and_allows_application_tokens(server_factory):
     s = server_factory(CONFIG)
     adm = make_admin(s)
-    a = new_app(s, adm)
+    a = make_app(s, adm)
     u = s.new_user_token()
     s.stop()
     downgrade_to_schema_5(s)
@@ -420,7 +410,7 @@ def test_requests_oauthlib_backend_application_client(srv, admin, monkeypatch):
     from oauthlib.oauth2 import BackendApplicationClient
     from requests.auth import HTTPBasicAuth
     monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # loopback http only
-    a = new_app(srv, admin)
+    a = make_app(srv, admin)
     allow_app(srv, admin, a)
     session = oauthlib.OAuth2Session(client=BackendApplicationClient(client_id=a["clientId"]))
     t = session.fetch_token(token_url=srv.url("/oauth/token"),
