@@ -77,7 +77,7 @@ store_err client_check(store_t *st, ccache *cache, const char *id, const char *s
     if (e != STORE_OK && e != STORE_NOT_FOUND)
         return e;
     int64_t until = client_secret_until(e == STORE_OK ? &cred : NULL, secret ? secret : "", len, now_ms);
-    if (until <= now_ms || !cred.active)
+    if (until == 0 || !cred.active) /* 0: neither secret, or the previous past its grace */
         return STORE_NOT_FOUND;
     *app_id = cred.id;
     if (shaped && cache)
