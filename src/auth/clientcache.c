@@ -115,29 +115,20 @@ void ccache_put(ccache *c, const ccache_key *k, int64_t app_id, int64_t until_ms
     smap_put(c->map, &e, &gen); /* out of memory: not cached, the next call reads the store */
 }
 
-typedef struct get_arg {
-    ccache *c;
-    int64_t now_ms;
-    int64_t *app_id;
-} get_arg;
-
 /* A hit when of this generation and not past its end; notes its use. */
-static bool read_app(void *value, void *arg)
-{
-    entry *e = value;
-    const get_arg *g = arg;
-    if (e->gen == ccache_generation(g->c) && g->now_ms < e->until_ms) {
-        __atomic_store_n(&e->used_ms, g->now_ms, __ATOMIC_RELAXED);
-        *g->app_id = e->app_id;
-        return true;
-    }
-    return false;
-}
-
 bool ccache_get(ccache *c, const ccache_key *k, int64_t now_ms, int64_t *app_id)
 {
-    get_arg g = {c, now_ms, app_id};
-    return smap_get(c->map, k->b, read_app, &g);
+    smap_shard *held;
+    entry *e = smap_acquire(c->map, k->b, &held);
+    if (e == NULL)
+        return false;
+    bool hit = e->gen == ccache_generation(c) && now_ms < e->until_ms;
+    if (hit) {
+        __atomic_store_n(&e->used_ms, now_ms, __ATOMIC_RELAXED);
+        *app_id = e->app_id;
+    }
+    smap_release(held);
+    return hit;
 }
 
 size_t ccache_count(ccache *c)

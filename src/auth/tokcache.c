@@ -58,22 +58,18 @@ int tcache_put(tcache *c, const tok_record *rec)
     return smap_put(c->map, &e, NULL);
 }
 
-typedef struct get_arg {
-    int64_t now_ms;
-    tok_record *out;
-} get_arg;
-
 /*
  * Looking a token up also records its use. That write happens under the read
  * lock, so it is an atomic store; drain reads it atomically under the write
  * lock. The copy leaves last_used_ms out, another reader may be storing it.
  */
-static bool read_record(void *value, void *arg)
+bool tcache_get(tcache *c, const tok_hash *h, int64_t now_ms, tok_record *out)
 {
-    entry *e = value;
-    const get_arg *g = arg;
-    tok_record *out = g->out;
-    __atomic_store_n(&e->rec.last_used_ms, g->now_ms, __ATOMIC_RELAXED);
+    smap_shard *held;
+    entry *e = smap_acquire(c->map, h->b, &held);
+    if (e == NULL)
+        return false;
+    __atomic_store_n(&e->rec.last_used_ms, now_ms, __ATOMIC_RELAXED);
     out->hash = e->rec.hash;
     memcpy(out->handle, e->rec.handle, sizeof out->handle);
     out->user_id = e->rec.user_id;
@@ -81,14 +77,9 @@ static bool read_record(void *value, void *arg)
     out->created_ms = e->rec.created_ms;
     out->ttl = e->rec.ttl;
     out->scopes = e->rec.scopes;
-    out->last_used_ms = g->now_ms;
+    out->last_used_ms = now_ms;
+    smap_release(held);
     return true;
-}
-
-bool tcache_get(tcache *c, const tok_hash *h, int64_t now_ms, tok_record *out)
-{
-    get_arg g = {now_ms, out};
-    return smap_get(c->map, h->b, read_record, &g);
 }
 
 bool tcache_remove(tcache *c, const tok_hash *h)

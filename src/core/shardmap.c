@@ -19,7 +19,7 @@ typedef struct node {
     uint64_t value[]; /* value_size bytes, key first; aligned for any struct of integers */
 } node;
 
-typedef struct shard {
+typedef struct smap_shard {
     pthread_rwlock_t lock;
     node **buckets;
     size_t nbuckets; /* power of two */
@@ -204,16 +204,22 @@ int smap_put(smap *m, const void *value, const void *rank_arg)
     return 0;
 }
 
-bool smap_get(smap *m, const unsigned char *key, bool (*read)(void *value, void *arg), void *arg)
+void *smap_acquire(smap *m, const unsigned char *key, smap_shard **held)
 {
     shard *s = shard_of(m, key);
-    bool r = false;
     pthread_rwlock_rdlock(&s->lock);
     node *n = find_in(*bucket_of(m, s, key), key);
-    if (n)
-        r = read(n->value, arg);
-    pthread_rwlock_unlock(&s->lock);
-    return r;
+    if (n == NULL) {
+        pthread_rwlock_unlock(&s->lock);
+        return NULL;
+    }
+    *held = s;
+    return n->value;
+}
+
+void smap_release(smap_shard *held)
+{
+    pthread_rwlock_unlock(&held->lock);
 }
 
 bool smap_remove(smap *m, const unsigned char *key)

@@ -49,12 +49,16 @@ void smap_free(smap *m);
  */
 int smap_put(smap *m, const void *value, const void *rank_arg);
 
+/* A shard, read-locked by smap_acquire for its caller. */
+typedef struct smap_shard smap_shard;
+
 /*
- * When key is there, returns read(value, arg), called under the shard's read
- * lock (another reader may run it at the same time: write atomically);
- * false when it is not.
+ * The value of key, its shard read-locked in *held until smap_release(*held);
+ * NULL when key is not there (nothing held). Meanwhile the caller may read
+ * the value, and write a field only atomically: other readers run alongside.
  */
-bool smap_get(smap *m, const unsigned char *key, bool (*read)(void *value, void *arg), void *arg);
+void *smap_acquire(smap *m, const unsigned char *key, smap_shard **held);
+void smap_release(smap_shard *held);
 
 /* Removes key; true when it was there. */
 bool smap_remove(smap *m, const unsigned char *key);
