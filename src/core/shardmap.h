@@ -7,8 +7,9 @@
  * Keys are cryptographic hashes, already uniformly random, so their first
  * eight bytes are the hash value with no further mixing. A value is a
  * fixed-size struct (its size given at creation) that BEGINS with its key;
- * it is copied in, and read or changed only through callbacks run under the
- * shard's lock, so a caller never holds a pointer into the table.
+ * it is copied in, and read or changed only under its shard's lock (between
+ * smap_acquire and smap_release, or in a sweep's callback), so a caller never
+ * keeps a pointer into the table.
  */
 #ifndef TESSERA_SHARDMAP_H
 #define TESSERA_SHARDMAP_H
