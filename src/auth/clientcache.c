@@ -1,82 +1,54 @@
 /*
- * clientcache.c — verified client credentials (clientcache.h): a hash table
- * split into shards, each behind a read-write lock, of fixed size.
- *
- * Keys are keyed BLAKE2b hashes, uniformly random, so their first eight
- * bytes are the hash value with no further mixing. A shard's bucket array is
- * sized to its share of the capacity once and never grows.
+ * clientcache.c — verified client credentials (clientcache.h): a sharded
+ * table (core/shardmap.h) in 16 shards, keyed by a keyed hash. What is the
+ * client cache's own: the key's derivation, the generation and the grace.
  */
-#include <pthread.h>
 #include <sodium.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "auth/clientcache.h"
+#include "core/shardmap.h"
 
 #define SHARDS 16 /* power of two */
-/* Buckets an eviction looks into before it picks its victim. */
-#define EVICT_SAMPLE 8
 
-typedef struct node {
+_Static_assert(CCACHE_KEY_LEN == SMAP_KEY_LEN, "a credential's key is a table key");
+
+/* The table's value. */
+typedef struct entry {
     ccache_key key;
     int64_t app_id;
     int64_t until_ms;
     uint64_t gen;
     int64_t used_ms; /* written atomically under the read lock */
-    struct node *next;
-} node;
+} entry;
 
-typedef struct shard {
-    pthread_rwlock_t lock;
-    node **buckets;
-    size_t nbuckets; /* power of two */
-    size_t count;
-    size_t limit;
-    size_t cursor; /* where the next eviction starts looking */
-} shard;
+_Static_assert(offsetof(entry, key) == 0, "the key starts the value");
 
 struct ccache {
     unsigned char hash_key[crypto_generichash_KEYBYTES];
     uint64_t gen; /* atomic */
-    shard shards[SHARDS];
+    smap *map;
 };
 
-static uint64_t word_of(const ccache_key *k)
+/* Evicts a dead entry (an old generation) first, else the least recently used. */
+static int64_t rank_of(const void *value, const void *arg)
 {
-    uint64_t w;
-    memcpy(&w, k->b, sizeof w);
-    return w;
-}
-
-static shard *shard_of(ccache *c, const ccache_key *k)
-{
-    return &c->shards[word_of(k) & (SHARDS - 1)];
-}
-
-static node **bucket_of(shard *s, const ccache_key *k)
-{
-    return &s->buckets[(word_of(k) / SHARDS) & (s->nbuckets - 1)];
+    const entry *e = value;
+    uint64_t gen = *(const uint64_t *)arg;
+    return e->gen != gen ? SMAP_DEAD : __atomic_load_n(&e->used_ms, __ATOMIC_RELAXED);
 }
 
 ccache *ccache_new(size_t capacity)
 {
     ccache *c = calloc(1, sizeof *c);
-    if (c == NULL)
+    smap_spec spec = {SHARDS, capacity ? capacity : 1, sizeof(entry), rank_of};
+    if (c == NULL || (c->map = smap_new(&spec)) == NULL) {
+        free(c);
         return NULL;
-    randombytes_buf(c->hash_key, sizeof c->hash_key);
-    size_t limit = capacity / SHARDS ? capacity / SHARDS : 1;
-    for (int i = 0; i < SHARDS; i++) {
-        shard *s = &c->shards[i];
-        pthread_rwlock_init(&s->lock, NULL);
-        s->limit = limit;
-        for (s->nbuckets = 8; s->nbuckets < limit; s->nbuckets *= 2)
-            ;
-        s->buckets = calloc(s->nbuckets, sizeof *s->buckets);
-        if (s->buckets == NULL) {
-            ccache_free(c);
-            return NULL;
-        }
     }
+    randombytes_buf(c->hash_key, sizeof c->hash_key);
     return c;
 }
 
@@ -84,18 +56,7 @@ void ccache_free(ccache *c)
 {
     if (c == NULL)
         return;
-    for (int i = 0; i < SHARDS; i++) {
-        shard *s = &c->shards[i];
-        for (size_t b = 0; s->buckets && b < s->nbuckets; b++) {
-            for (node *n = s->buckets[b], *next; n; n = next) {
-                next = n->next;
-                sodium_memzero(n, sizeof *n);
-                free(n);
-            }
-        }
-        free(s->buckets);
-        pthread_rwlock_destroy(&s->lock);
-    }
+    smap_free(c->map);
     sodium_memzero(c->hash_key, sizeof c->hash_key);
     free(c);
 }
@@ -138,105 +99,39 @@ void ccache_invalidate(ccache *c)
     __atomic_add_fetch(&c->gen, 1, __ATOMIC_ACQ_REL);
 }
 
-/* A plain memcmp: how many leading bytes of a keyed hash match says nothing
- * of a secret to one who cannot compute the hash (the key never leaves this
- * process), as the token cache compares its hashes. */
-static node *find_in(node *n, const ccache_key *k)
-{
-    for (; n; n = n->next)
-        if (memcmp(n->key.b, k->b, CCACHE_KEY_LEN) == 0)
-            return n;
-    return NULL;
-}
-
 /*
- * Drops one entry, write lock held: the first dead one (an old generation)
- * among the next few non-empty buckets, else the least recently used of
- * them. Close enough to LRU, with no list to maintain on every lookup.
+ * A put of an old generation stores nothing. Checked before the write: an
+ * invalidation after the check ends the entry through its generation (a get
+ * compares it), one before it keeps it out. The table compares keys with a
+ * plain memcmp: how many leading bytes of a keyed hash match says nothing of
+ * a secret to one who cannot compute the hash (the key never leaves this
+ * process), as the token cache compares its hashes.
  */
-static void shard_evict_one(shard *s, uint64_t gen)
-{
-    node **victim = NULL;
-    int64_t oldest = INT64_MAX;
-    size_t seen = 0, start = s->cursor;
-    for (size_t i = 0; i < s->nbuckets && seen < EVICT_SAMPLE; i++) {
-        size_t b = (start + i) & (s->nbuckets - 1);
-        if (s->buckets[b] == NULL)
-            continue;
-        seen++;
-        s->cursor = b + 1; /* the next eviction looks further on */
-        for (node **p = &s->buckets[b]; *p; p = &(*p)->next) {
-            int64_t used = (*p)->gen != gen ? INT64_MIN : __atomic_load_n(&(*p)->used_ms, __ATOMIC_RELAXED);
-            if (used < oldest || victim == NULL) {
-                oldest = used;
-                victim = p;
-            }
-        }
-        if (oldest == INT64_MIN)
-            break;
-    }
-    if (victim) {
-        node *dead = *victim;
-        *victim = dead->next;
-        free(dead);
-        s->count--;
-    }
-}
-
 void ccache_put(ccache *c, const ccache_key *k, int64_t app_id, int64_t until_ms, uint64_t gen)
 {
-    shard *s = shard_of(c, k);
-    pthread_rwlock_wrlock(&s->lock);
-    /* read under the lock: an invalidation after this line ends the entry
-     * through its generation, one before it keeps it out */
-    if (gen != ccache_generation(c)) {
-        pthread_rwlock_unlock(&s->lock);
+    if (gen != ccache_generation(c))
         return;
-    }
-    node *n = find_in(*bucket_of(s, k), k);
-    if (n == NULL) {
-        if (s->count >= s->limit)
-            shard_evict_one(s, gen);
-        n = calloc(1, sizeof *n);
-        if (n == NULL) {
-            pthread_rwlock_unlock(&s->lock);
-            return; /* not cached: the next call reads the store */
-        }
-        node **b = bucket_of(s, k);
-        n->key = *k;
-        n->next = *b;
-        *b = n;
-        s->count++;
-    }
-    n->app_id = app_id;
-    n->until_ms = until_ms;
-    n->gen = gen;
-    n->used_ms = 0;
-    pthread_rwlock_unlock(&s->lock);
+    entry e = {*k, app_id, until_ms, gen, 0};
+    smap_put(c->map, &e, &gen); /* out of memory: not cached, the next call reads the store */
 }
 
+/* A hit when of this generation and not past its end; notes its use. */
 bool ccache_get(ccache *c, const ccache_key *k, int64_t now_ms, int64_t *app_id)
 {
-    shard *s = shard_of(c, k);
-    bool hit = false;
-    pthread_rwlock_rdlock(&s->lock);
-    node *n = find_in(*bucket_of(s, k), k);
-    if (n && n->gen == ccache_generation(c) && now_ms < n->until_ms) {
-        __atomic_store_n(&n->used_ms, now_ms, __ATOMIC_RELAXED);
-        *app_id = n->app_id;
-        hit = true;
+    smap_shard *held;
+    entry *e = smap_acquire(c->map, k->b, &held);
+    if (e == NULL)
+        return false;
+    bool hit = e->gen == ccache_generation(c) && now_ms < e->until_ms;
+    if (hit) {
+        __atomic_store_n(&e->used_ms, now_ms, __ATOMIC_RELAXED);
+        *app_id = e->app_id;
     }
-    pthread_rwlock_unlock(&s->lock);
+    smap_release(held);
     return hit;
 }
 
 size_t ccache_count(ccache *c)
 {
-    size_t n = 0;
-    for (int i = 0; i < SHARDS; i++) {
-        pthread_rwlock_rdlock(&c->shards[i].lock);
-        n += c->shards[i].count;
-        pthread_rwlock_unlock(&c->shards[i].lock);
-    }
-    return n;
+    return smap_count(c->map);
 }

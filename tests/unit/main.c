@@ -103,6 +103,7 @@ int main(void)
     suite_scope();
     suite_rowjson();
     suite_clientcache();
+    suite_shardmap();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

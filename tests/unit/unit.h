@@ -53,5 +53,6 @@ void suite_apikey(void);
 void suite_scope(void);
 void suite_rowjson(void);
 void suite_clientcache(void);
+void suite_shardmap(void);
 
 #endif
