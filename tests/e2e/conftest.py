@@ -15,6 +15,7 @@ pg_only need PostgreSQL; without it they are reported as skipped (tests/run.sh
 deselects them with -m "not pg_only" in the SQLite passes).
 """
 
+import contextlib
 import copy
 import itertools
 import json
@@ -132,6 +133,23 @@ def pg_drop_database(name):
         # WITH (FORCE): a server that crashed (or a CLI left hanging) must not keep it alive
         psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         _pg_databases.discard(name)
+
+
+@contextlib.contextmanager
+def pg_instances(tmp_path_factory, n, config=None, prefix="multi"):
+    """n tessera servers sharing one fresh PostgreSQL database (the first to
+    start migrates it), for the tests of what reaches every instance; all
+    stopped and the database dropped afterwards."""
+    db = pg_create_database(prefix)
+    nodes = [Server(tmp_path_factory.mktemp(f"{prefix}{i}"), config, database=f"{PG_URL}/{db}") for i in range(n)]
+    try:
+        for node in nodes:
+            node.start()
+        yield nodes
+    finally:
+        for node in nodes:
+            node.stop()
+        pg_drop_database(db)
 
 
 def fresh_database(tmp_path, name="t"):

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import PG_URL, Server, assert_error, note_secret, pg_create_database, uniq
+from conftest import Server, assert_error, note_secret, pg_instances, uniq
 
 KEY_RE = re.compile(r"^tsk_[A-Za-z0-9]{49}$")
 
@@ -382,14 +382,7 @@ def test_last_used_is_written_at_most_once_a_minute(srv, alice):
 
 @pytest.mark.pg_only
 def test_revoke_on_one_instance_reaches_three(tmp_path_factory):
-    if not PG_URL:
-        pytest.skip("needs PostgreSQL")
-    from conftest import pg_drop_database
-    db = pg_create_database()
-    nodes = [Server(tmp_path_factory.mktemp(f"n{i}"), CONFIG, database=f"{PG_URL}/{db}") for i in range(3)]
-    try:
-        for n in nodes:
-            n.start()
+    with pg_instances(tmp_path_factory, 3, CONFIG, "n") as nodes:
         u = nodes[0].new_user_token()
         k = new_key(nodes[0], u["token"], type="full-access")
         for n in nodes:
@@ -397,10 +390,6 @@ def test_revoke_on_one_instance_reaches_three(tmp_path_factory):
         assert nodes[0].delete(f"/api/users/me/apiTokens/{k['id']}", token=u["token"]).status_code == 204
         for n in nodes:
             assert_error(n.wait_rejected(k["key"], timeout=3), 401, "INVALID_TOKEN")
-    finally:
-        for n in nodes:
-            n.stop()
-        pg_drop_database(db)
 
 
 # ---- what a key never does ----------------------------------------------------------

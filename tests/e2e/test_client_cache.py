@@ -12,10 +12,10 @@ import time
 
 import pytest
 
-from conftest import PG_URL, Server, assert_error, note_secret, pg_create_database, pg_drop_database, \
-    report_line, uniq
+from conftest import assert_error, note_secret, pg_instances, report_line, uniq
 from apps_fixtures import basic_auth
 from models_fixtures import make_admin
+from test_cluster import deaf_pair  # noqa: F401 (a fixture: two instances, B behind a freezable proxy)
 
 # the CLI's changes reach a running server through the revocation log, read
 # every 250 ms (src/cli/serve.c) or at once on a NOTIFY (PostgreSQL)
@@ -168,16 +168,8 @@ PROPAGATION_LIMIT = 1.0  # seconds, as for tokens (tests/e2e/test_cluster.py)
 
 @pytest.fixture
 def pair(tmp_path_factory):
-    db = pg_create_database("ccache")
-    nodes = [Server(tmp_path_factory.mktemp(f"cc{i}"), database=f"{PG_URL}/{db}") for i in range(2)]
-    try:
-        for n in nodes:
-            n.start()
+    with pg_instances(tmp_path_factory, 2, None, "ccache") as nodes:
         yield nodes
-    finally:
-        for n in nodes:
-            n.stop()
-        pg_drop_database(db)
 
 
 def refused_within(node, cid, secret, limit=PROPAGATION_LIMIT):
@@ -211,38 +203,21 @@ def test_rotation_on_one_instance_refuses_an_old_secret_cached_on_another(pair):
 
 
 @pytest.mark.pg_only
-def test_deaf_instance_refuses_a_client_disabled_elsewhere_at_once(tmp_path_factory):
+def test_deaf_instance_refuses_a_client_disabled_elsewhere_at_once(deaf_pair):
     """B cannot LISTEN (its connection cut, new ones held by a proxy): it
     distrusts its cache, so its very first check after the disable on A
     reads the store and refuses, with no waiting for a poll."""
-    from test_cluster import PgProxy, cut_listeners, listeners
-    db = pg_create_database("ccdeaf")
-    proxy = PgProxy()
-    a = Server(tmp_path_factory.mktemp("ccA"), database=f"{PG_URL}/{db}")
-    b = Server(tmp_path_factory.mktemp("ccB"), {"server": {"threads": 1}}, database=proxy.url(db))
-    try:
-        a.start()
-        b.start()
-        deadline = time.monotonic() + 10
-        while listeners(db) < 2:
-            assert time.monotonic() < deadline, "the two instances do not LISTEN"
-            time.sleep(0.05)
-        adm = make_admin(a)
-        app = new_app(a)
-        cached(b, app["clientId"], app["clientSecret"])  # B's session is open before the freeze
-        proxy.freeze()
-        cut_listeners(db, 2)
-        time.sleep(0.6)  # more than two poll intervals: no sync may end the distrust
-        r = a.patch(f"/api/applications/{app['id']}", token=adm["token"], json={"status": "disabled"})
-        assert r.status_code == 200, r.text
-        assert_error(call(b, app["clientId"], app["clientSecret"]), 401, "INVALID_CLIENT")
-    finally:
-        proxy.thaw()
-        for s in (a, b):
-            if s.proc is not None:
-                s.stop()
-        proxy.close()
-        pg_drop_database(db)
+    from test_cluster import cut_listeners
+    a, b, proxy, db = deaf_pair
+    adm = make_admin(a)
+    app = new_app(a)
+    cached(b, app["clientId"], app["clientSecret"])  # B's session is open before the freeze
+    proxy.freeze()
+    cut_listeners(db, 2)
+    time.sleep(0.6)  # more than two poll intervals: no sync may end the distrust
+    r = a.patch(f"/api/applications/{app['id']}", token=adm["token"], json={"status": "disabled"})
+    assert r.status_code == 200, r.text
+    assert_error(call(b, app["clientId"], app["clientSecret"]), 401, "INVALID_CLIENT")
 
 
 @pytest.mark.pg_only

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import PG_URL, Server, assert_error, note_secret, pg_create_database, pg_drop_database, uniq
+from conftest import Server, assert_error, note_secret, pg_instances, uniq
 from apps_fixtures import client_auth, make_app
 from models_fixtures import make_admin
 
@@ -230,11 +230,7 @@ def test_rotation_keeps_the_tokens(srv, admin):
 
 @pytest.mark.pg_only
 def test_disabling_kills_tokens_on_every_instance(tmp_path_factory):
-    db = pg_create_database("apps")
-    nodes = [Server(tmp_path_factory.mktemp(f"app{i}"), CONFIG, database=f"{PG_URL}/{db}") for i in range(3)]
-    try:
-        for n in nodes:
-            n.start()
+    with pg_instances(tmp_path_factory, 3, CONFIG, "apps") as nodes:
         adm = make_admin(nodes[0])
         a = make_app(nodes[0], adm)
         tok = client_token(nodes[1], a, nodes[1].new_user())
@@ -244,10 +240,6 @@ def test_disabling_kills_tokens_on_every_instance(tmp_path_factory):
         assert r.status_code == 200, r.text
         for n in nodes:
             assert_error(n.wait_rejected(tok, timeout=1.0), 401, "INVALID_TOKEN")
-    finally:
-        for n in nodes:
-            n.stop()
-        pg_drop_database(db)
 
 
 # --- POST /oauth/revoke (RFC 7009) -----------------------------------------------------------

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import PG_URL, Server, assert_error, note_secret, pg_create_database, pg_drop_database, psql
+from conftest import Server, assert_error, note_secret, pg_instances, psql
 from apps_fixtures import client_auth, make_app
 from models_fixtures import make_admin
 
@@ -333,11 +333,7 @@ def test_application_tokens_are_capped_per_application(server_factory):
 
 @pytest.mark.pg_only
 def test_disabling_kills_the_token_on_every_instance(tmp_path_factory):
-    db = pg_create_database("appcc")
-    nodes = [Server(tmp_path_factory.mktemp(f"cc{i}"), CONFIG, database=f"{PG_URL}/{db}") for i in range(3)]
-    try:
-        for n in nodes:
-            n.start()
+    with pg_instances(tmp_path_factory, 3, CONFIG, "appcc") as nodes:
         adm = make_admin(nodes[0])
         a = make_app(nodes[0], adm)
         tok = app_token(nodes[1], a)
@@ -350,10 +346,6 @@ def test_disabling_kills_the_token_on_every_instance(tmp_path_factory):
             while n.get("/api/memos", token=tok).status_code == 200 and time.monotonic() < deadline:
                 time.sleep(0.05)
             assert_error(n.get("/api/memos", token=tok), 401, "INVALID_TOKEN")
-    finally:
-        for n in nodes:
-            n.stop()
-        pg_drop_database(db)
 
 
 # --- the migration: a database of schema 5 (user_id NOT NULL) keeps its tokens ---------------

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from conftest import (PG_URL, START_TIMEOUT, Server, assert_error, assert_no_sanitizer_report, child_env,
-                      free_port, note_secret, pg_create_database, pg_drop_database, tessera_bin, uniq)
+from conftest import (START_TIMEOUT, Server, assert_error, assert_no_sanitizer_report, child_env, free_port,
+                      note_secret, pg_instances, tessera_bin, uniq)
 from models_fixtures import make_admin
 
 MODELS = {
@@ -264,12 +264,7 @@ def test_serve_help_names_the_flag():
 
 @pytest.mark.pg_only
 def test_guest_rule_added_at_run_time_reaches_every_instance(tmp_path_factory):
-    db = pg_create_database("guest")
-    nodes = [Server(tmp_path_factory.mktemp(f"guest{i}"), CONFIG, database=f"{PG_URL}/{db}")
-             for i in range(3)]
-    try:
-        for n in nodes:
-            n.start()
+    with pg_instances(tmp_path_factory, 3, CONFIG, "guest") as nodes:
         adm = make_admin(nodes[0])
         for n in nodes:  # every instance has the Widget rules cached: closed
             assert_error(n.get("/api/widgets"), 401, "AUTHORIZATION_REQUIRED")
@@ -287,7 +282,3 @@ def test_guest_rule_added_at_run_time_reaches_every_instance(tmp_path_factory):
         # guests only: a signed-in caller is not a guest
         u = nodes[2].new_user_token()
         assert_error(nodes[2].get("/api/widgets", token=u["token"]), 401, "AUTHORIZATION_REQUIRED")
-    finally:
-        for n in nodes:
-            n.stop()
-        pg_drop_database(db)
